@@ -1,0 +1,55 @@
+/**
+ * Typed errors of the MPC package. Codes, not messages or class names, are the contract.
+ *
+ * - `MpcParseError`: bytes that do not decode (wrong length, bad tag, scalar out of range,
+ *   point off the curve or the identity, wrong version). Thrown by decoders.
+ * - `MpcAbort`: a protocol check failed. `culprits` names the party index(es) whose message failed
+ *   the check (identifiable abort, CMP §4 / RFC 9591 §5.4 "cheater detection").
+ * - `MpcUsageError`: the caller misused the API (e.g. a presignature asked to sign a second message).
+ */
+export type MpcErrorCode =
+  | 'ERR_MPC_PARSE'
+  | 'ERR_MPC_WRONG_SESSION'
+  | 'ERR_MPC_WRONG_ROUND'
+  | 'ERR_MPC_WRONG_SENDER'
+  | 'ERR_MPC_DUPLICATE'
+  | 'ERR_MPC_PROOF'
+  | 'ERR_MPC_COMMITMENT'
+  | 'ERR_MPC_INCONSISTENT_BROADCAST'
+  | 'ERR_MPC_SHARE'
+  | 'ERR_MPC_SIGNATURE'
+  | 'ERR_MPC_PRESIGNATURE_USED'
+  | 'ERR_MPC_USAGE';
+
+export class MpcError extends Error {
+  readonly code: MpcErrorCode;
+  constructor(code: MpcErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MpcError';
+    this.code = code;
+  }
+}
+
+export class MpcParseError extends MpcError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_MPC_PARSE', message, options);
+    this.name = 'MpcParseError';
+  }
+}
+
+/** A protocol check failed; `culprits` are the party indices to blame (never empty). */
+export class MpcAbort extends MpcError {
+  readonly culprits: readonly number[];
+  constructor(code: MpcErrorCode, culprits: readonly number[], message: string, options?: { cause?: unknown }) {
+    super(code, `${message} (culprit${culprits.length === 1 ? '' : 's'}: ${culprits.join(', ')})`, options);
+    this.name = 'MpcAbort';
+    this.culprits = [...culprits];
+  }
+}
+
+export class MpcUsageError extends MpcError {
+  constructor(code: MpcErrorCode, message: string) {
+    super(code, message);
+    this.name = 'MpcUsageError';
+  }
+}

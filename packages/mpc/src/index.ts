@@ -1,0 +1,5 @@
+/** @cosigner/mpc: threshold ECDSA (MPC-CMP) and EdDSA (FROST), no I/O. */
+export * from './errors.ts';
+export * from './codec.ts';
+export * from './round.ts';
+export * from './curve.ts';

@@ -1,0 +1,263 @@
+/**
+ * Round-based party state machines: the one shape every protocol of this package takes
+ * (CMP key generation, refresh, presigning, online signing; FROST DKG, refresh, signing), so a
+ * service can drive any of them without knowing which.
+ *
+ * A party is created with its inputs, yields its first-round messages from `start()`, then takes
+ * the messages of the current round one by one through `receive()`. When it has every message of
+ * the round it returns the next round's messages, or its output. A message that fails any check
+ * throws an `MpcAbort` naming the sender; malformed bytes throw `MpcParseError`. After an abort
+ * the party is dead: every further call throws the same error.
+ *
+ * Party indices are the shares' x-coordinates: 1..n, never 0.
+ */
+import { MpcError, MpcParseError } from './errors.ts';
+import { Reader, Writer } from './codec.ts';
+
+/** Encoding version of `ProtocolMessage`; bumped on any incompatible change. */
+export const MESSAGE_VERSION = 1;
+/** Session ids are 32 random bytes chosen by whoever starts the session. */
+export const SESSION_ID_BYTES = 32;
+/** `to` value of a broadcast message. */
+export const BROADCAST = 0;
+
+/** Which protocol a message belongs to; part of every message so a message cannot cross over. */
+export type ProtocolName =
+  | 'cmp/keygen'
+  | 'cmp/refresh'
+  | 'cmp/presign'
+  | 'cmp/sign'
+  | 'frost/keygen'
+  | 'frost/refresh'
+  | 'frost/sign';
+
+const PROTOCOLS: readonly ProtocolName[] = [
+  'cmp/keygen',
+  'cmp/refresh',
+  'cmp/presign',
+  'cmp/sign',
+  'frost/keygen',
+  'frost/refresh',
+  'frost/sign',
+];
+
+/** One message of one round: broadcast (`to === BROADCAST`) or point-to-point. */
+export interface ProtocolMessage {
+  readonly protocol: ProtocolName;
+  readonly session: Uint8Array;
+  readonly round: number;
+  readonly from: number;
+  readonly to: number;
+  /** Protocol-specific body, itself strictly encoded by the protocol's own codec. */
+  readonly body: Uint8Array;
+}
+
+/** What a party hands back after `start()` or `receive()`. */
+export type Step<Out> =
+  | { readonly kind: 'wait' }
+  | { readonly kind: 'send'; readonly messages: readonly ProtocolMessage[] }
+  | { readonly kind: 'done'; readonly output: Out; readonly messages: readonly ProtocolMessage[] };
+
+/** A protocol run as seen by one party. */
+export interface Party<Out> {
+  readonly protocol: ProtocolName;
+  readonly session: Uint8Array;
+  /** This party's index. */
+  readonly self: number;
+  /** Every party of this run, ascending. */
+  readonly parties: readonly number[];
+  /** The round whose messages the party now expects (1-based; 0 before `start`). */
+  readonly round: number;
+  /** First-round messages. Call once. */
+  start(): Step<Out>;
+  /** Deliver one message. Throws `MpcAbort` (naming the sender) or `MpcParseError`. */
+  receive(message: ProtocolMessage): Step<Out>;
+}
+
+/** Serialize a message (version, protocol, session, round, from, to, body). */
+export function encodeMessage(m: ProtocolMessage): Uint8Array {
+  return new Writer()
+    .u8(MESSAGE_VERSION)
+    .u8(PROTOCOLS.indexOf(m.protocol))
+    .fixed(m.session)
+    .u8(m.round)
+    .u8(m.from)
+    .u8(m.to)
+    .bytes(m.body)
+    .finish();
+}
+
+/** Parse a message strictly; any deviation is `MpcParseError`. */
+export function decodeMessage(bytes: Uint8Array): ProtocolMessage {
+  const r = new Reader(bytes);
+  const v = r.u8();
+  if (v !== MESSAGE_VERSION) throw new MpcParseError(`unknown message version ${v}`);
+  const p = PROTOCOLS[r.u8()];
+  if (p === undefined) throw new MpcParseError('unknown protocol');
+  const session = r.fixed(SESSION_ID_BYTES);
+  const round = r.u8();
+  const from = r.u8();
+  const to = r.u8();
+  const body = r.bytes();
+  r.end();
+  if (round === 0) throw new MpcParseError('round 0');
+  if (from === 0) throw new MpcParseError('sender 0');
+  return { protocol: p, session, round, from, to, body };
+}
+
+/**
+ * Shared bookkeeping for round-based parties: checks protocol, session, round, sender and
+ * receiver of each incoming message, refuses duplicates, and collects the round's messages.
+ * Protocols extend it and implement `onRound(round, messages)`.
+ */
+export abstract class RoundParty<Out> implements Party<Out> {
+  round = 0;
+  private aborted: MpcError | undefined;
+  private inbox = new Map<string, ProtocolMessage>();
+  private early: ProtocolMessage[] = [];
+
+  readonly protocol: ProtocolName;
+  readonly session: Uint8Array;
+  readonly self: number;
+  readonly parties: readonly number[];
+
+  constructor(protocol: ProtocolName, session: Uint8Array, self: number, parties: readonly number[]) {
+    this.protocol = protocol;
+    this.session = session;
+    this.self = self;
+    this.parties = [...parties].sort((a, b) => a - b);
+    if (session.length !== SESSION_ID_BYTES) throw new MpcError('ERR_MPC_USAGE', 'session id must be 32 bytes');
+    if (!parties.includes(self)) throw new MpcError('ERR_MPC_USAGE', 'self not among parties');
+    if (new Set(parties).size !== parties.length || parties.some((p) => !Number.isInteger(p) || p < 1 || p > 255))
+      throw new MpcError('ERR_MPC_USAGE', 'party indices must be distinct integers in 1..255');
+  }
+
+  get others(): number[] {
+    return this.parties.filter((p) => p !== this.self);
+  }
+
+  /** Which messages round `r` expects: from each other party, a broadcast and/or a direct one. */
+  protected abstract expects(round: number): { broadcast: boolean; direct: boolean };
+  /** First round's outgoing messages. */
+  protected abstract onStart(): Step<Out>;
+  /** All of round `r`'s messages have arrived (keyed by sender). Return the next step. */
+  protected abstract onRound(
+    round: number,
+    broadcasts: ReadonlyMap<number, ProtocolMessage>,
+    directs: ReadonlyMap<number, ProtocolMessage>,
+  ): Step<Out>;
+
+  protected msg(to: number, body: Uint8Array): ProtocolMessage {
+    return { protocol: this.protocol, session: this.session, round: this.round, from: this.self, to, body };
+  }
+
+  start(): Step<Out> {
+    if (this.round !== 0) throw new MpcError('ERR_MPC_USAGE', 'start() called twice');
+    this.round = 1;
+    return this.guard(() => this.onStart());
+  }
+
+  receive(m: ProtocolMessage): Step<Out> {
+    return this.guard(() => {
+      if (m.protocol !== this.protocol) throw new MpcError('ERR_MPC_WRONG_SESSION', `message of ${m.protocol} in ${this.protocol}`);
+      if (!equalBytes(m.session, this.session)) throw new MpcError('ERR_MPC_WRONG_SESSION', 'message from another session');
+      if (!this.parties.includes(m.from) || m.from === this.self)
+        throw new MpcError('ERR_MPC_WRONG_SENDER', `unexpected sender ${m.from}`);
+      if (m.to !== BROADCAST && m.to !== this.self) throw new MpcError('ERR_MPC_WRONG_SENDER', `message addressed to ${m.to}`);
+      if (m.round < this.round) throw new MpcError('ERR_MPC_WRONG_ROUND', `stale round ${m.round} from ${m.from}`);
+      if (m.round > this.round) {
+        // Parties run at different speeds: keep one round ahead, refuse anything further.
+        if (m.round !== this.round + 1 || this.round === 0) throw new MpcError('ERR_MPC_WRONG_ROUND', `round ${m.round} from ${m.from} too early`);
+        if (this.early.some((e) => e.from === m.from && e.round === m.round && (e.to === BROADCAST) === (m.to === BROADCAST)))
+          throw new MpcError('ERR_MPC_DUPLICATE', `duplicate early message from ${m.from}`);
+        this.early.push(m);
+        return { kind: 'wait' };
+      }
+      return this.accept(m);
+    });
+  }
+
+  private accept(m: ProtocolMessage): Step<Out> {
+    const exp = this.expects(this.round);
+    const isB = m.to === BROADCAST;
+    if ((isB && !exp.broadcast) || (!isB && !exp.direct))
+      throw new MpcError('ERR_MPC_WRONG_ROUND', `round ${this.round} takes no ${isB ? 'broadcast' : 'direct'} message (from ${m.from})`);
+    const key = `${isB ? 'b' : 'd'}:${m.from}`;
+    if (this.inbox.has(key)) throw new MpcError('ERR_MPC_DUPLICATE', `duplicate message from ${m.from}`);
+    this.inbox.set(key, m);
+    const need = this.others.length * ((exp.broadcast ? 1 : 0) + (exp.direct ? 1 : 0));
+    if (this.inbox.size < need) return { kind: 'wait' };
+    const b = new Map<number, ProtocolMessage>();
+    const d = new Map<number, ProtocolMessage>();
+    for (const x of this.inbox.values()) (x.to === BROADCAST ? b : d).set(x.from, x);
+    this.inbox = new Map();
+    const step = this.onRound(this.round, b, d);
+    if (step.kind === 'done') return step;
+    this.round += 1;
+    // Replay messages of the new round that arrived early; the last non-wait step wins.
+    const early = this.early.filter((e) => e.round === this.round);
+    this.early = this.early.filter((e) => e.round !== this.round);
+    let out: Step<Out> = step;
+    for (const e of early) {
+      const s = this.accept(e);
+      if (s.kind !== 'wait') out = mergeSteps(out, s);
+    }
+    return out;
+  }
+
+  private guard(f: () => Step<Out>): Step<Out> {
+    if (this.aborted) throw this.aborted;
+    try {
+      return f();
+    } catch (e) {
+      // Routing errors (wrong session, duplicates) do not kill the party: the message is dropped.
+      if (e instanceof MpcError && (e.code === 'ERR_MPC_WRONG_SESSION' || e.code === 'ERR_MPC_DUPLICATE' || e.code === 'ERR_MPC_WRONG_SENDER' || e.code === 'ERR_MPC_WRONG_ROUND')) throw e;
+      if (e instanceof MpcError) this.aborted = e;
+      throw e;
+    }
+  }
+}
+
+function mergeSteps<Out>(a: Step<Out>, b: Step<Out>): Step<Out> {
+  const am = a.kind === 'wait' ? [] : a.messages;
+  if (b.kind === 'done') return { kind: 'done', output: b.output, messages: [...am, ...b.messages] };
+  if (b.kind === 'send') return { kind: 'send', messages: [...am, ...b.messages] };
+  return a;
+}
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
+  return d === 0;
+}
+
+/**
+ * Runs parties in one process, delivering every message (through encode/decode, so the wire
+ * format is always exercised) until all are done. For tests, the demo and benchmarks.
+ * `tamper` may rewrite a message in flight (tamper tests).
+ */
+export function runLocal<Out>(
+  parties: readonly Party<Out>[],
+  opts: { tamper?: (m: ProtocolMessage) => ProtocolMessage; onBytes?: (from: number, n: number) => void } = {},
+): Map<number, Out> {
+  const byIndex = new Map(parties.map((p) => [p.self, p]));
+  const outputs = new Map<number, Out>();
+  const queue: ProtocolMessage[] = [];
+  const take = (p: Party<Out>, s: Step<Out>): void => {
+    if (s.kind === 'wait') return;
+    queue.push(...s.messages);
+    if (s.kind === 'done') outputs.set(p.self, s.output);
+  };
+  for (const p of parties) take(p, p.start());
+  while (queue.length > 0) {
+    let m = queue.shift()!;
+    if (opts.tamper) m = opts.tamper(m);
+    const wire = encodeMessage(m);
+    opts.onBytes?.(m.from, wire.length * (m.to === BROADCAST ? parties.length - 1 : 1));
+    const targets = m.to === BROADCAST ? parties.filter((p) => p.self !== m.from) : [byIndex.get(m.to)].filter((p) => p !== undefined);
+    for (const p of targets) take(p, p.receive(decodeMessage(wire)));
+  }
+  if (outputs.size !== parties.length) throw new MpcError('ERR_MPC_USAGE', `runLocal: ${parties.length - outputs.size} parties did not finish`);
+  return outputs;
+}
