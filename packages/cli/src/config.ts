@@ -1,0 +1,49 @@
+/**
+ * Where the CLI finds the services and how it authenticates. Read once per command from
+ * `$COSIGNER_CONFIG` (default: `<repo>/.data/cli.json`, written by `cosigner up`), then
+ * environment overrides. Admin calls carry `authorization: Bearer <adminToken>`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Default ports of the local system (`cosigner up`). */
+export const DEFAULT_PORTS = {
+  pairing: 50051,
+  intake: 50052,
+  keys: 50053,
+  workspace: 50054,
+  nats: 4222,
+} as const;
+
+export interface CliConfig {
+  /** host:port of each gRPC service. */
+  pairingUrl: string;
+  intakeUrl: string;
+  keysUrl: string;
+  workspaceUrl: string;
+  natsUrl: string;
+  /** Bearer token for admin APIs (pairing, keys, workspace simulator). */
+  adminToken: string;
+  /** Directory of the local system's data (secrets, stores). */
+  dataDir: string;
+}
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const DEFAULT_DATA_DIR = join(REPO_ROOT, '.data');
+
+export function loadCliConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
+  const dataDir = env.COSIGNER_DATA_DIR ?? DEFAULT_DATA_DIR;
+  const file = env.COSIGNER_CONFIG ?? join(dataDir, 'cli.json');
+  let fromFile: Partial<CliConfig> = {};
+  if (existsSync(file)) fromFile = JSON.parse(readFileSync(file, 'utf8')) as Partial<CliConfig>;
+  return {
+    pairingUrl: env.COSIGNER_PAIRING_URL ?? fromFile.pairingUrl ?? `127.0.0.1:${DEFAULT_PORTS.pairing}`,
+    intakeUrl: env.COSIGNER_INTAKE_URL ?? fromFile.intakeUrl ?? `127.0.0.1:${DEFAULT_PORTS.intake}`,
+    keysUrl: env.COSIGNER_KEYS_URL ?? fromFile.keysUrl ?? `127.0.0.1:${DEFAULT_PORTS.keys}`,
+    workspaceUrl: env.COSIGNER_WORKSPACE_URL ?? fromFile.workspaceUrl ?? `127.0.0.1:${DEFAULT_PORTS.workspace}`,
+    natsUrl: env.NATS_URL ?? fromFile.natsUrl ?? `nats://127.0.0.1:${DEFAULT_PORTS.nats}`,
+    adminToken: env.COSIGNER_ADMIN_TOKEN ?? fromFile.adminToken ?? '',
+    dataDir,
+  };
+}
