@@ -1,4 +1,5 @@
 /** Every command of the CLI. Add one import and one entry per command file. */
 import type { Command } from '../command.ts';
+import up from './up.ts';
 
-export const commands: Command[] = [];
+export const commands: Command[] = [up];

@@ -1,0 +1,79 @@
+/** `cosigner up`: nats-server and every service, readable logs, Ctrl-C stops them all. */
+import { join } from 'node:path';
+import { CliError, type Command } from '../command.ts';
+import { DEFAULT_DATA_DIR } from '../config.ts';
+import { startSystem } from '../system.ts';
+import { runDemo } from '../demo.ts';
+
+const COLORS = [36, 32, 35, 33, 34, 91, 92, 96, 95];
+
+/** One readable line from a service's output (JSON log lines are flattened). */
+export function formatLine(service: string, line: string, color: number | undefined): string {
+  let text = line;
+  if (line.startsWith('{')) {
+    try {
+      const o = JSON.parse(line) as Record<string, unknown>;
+      const { ts, level, msg, service: _s, time: _t, ...rest } = o;
+      const t = typeof ts === 'string' ? ts.slice(11, 23) : new Date().toISOString().slice(11, 23);
+      const fields = Object.entries(rest)
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(' ');
+      text = `${t} ${String(level ?? 'info').padEnd(5)} ${String(msg ?? '')}${fields ? ' ' + fields : ''}`;
+    } catch {
+      /* not JSON after all */
+    }
+  }
+  const tag = service.padEnd(14);
+  return color !== undefined && process.stderr.isTTY ? `\x1b[${color}m${tag}\x1b[0m ${text}` : `${tag} ${text}`;
+}
+
+const up: Command = {
+  name: ['up'],
+  summary: 'Start nats-server and every service locally (Ctrl-C stops them); --demo signs a demo transfer',
+  usage: '[--demo] [--exit] [--data-dir DIR] [--dispatchers N] [--quiet]',
+  options: {
+    demo: { type: 'boolean' },
+    exit: { type: 'boolean' },
+    'data-dir': { type: 'string' },
+    dispatchers: { type: 'string' },
+    quiet: { type: 'boolean' },
+  },
+  async run(io) {
+    const dataDir = typeof io.values['data-dir'] === 'string' ? io.values['data-dir'] : (process.env.COSIGNER_DATA_DIR ?? DEFAULT_DATA_DIR);
+    const colors = new Map<string, number>();
+    const quiet = io.values.quiet === true;
+    const sys = await startSystem({
+      dataDir,
+      dispatchers: Number(io.values.dispatchers ?? 1),
+      onLine: (svc, line) => {
+        if (quiet) return;
+        if (!colors.has(svc)) colors.set(svc, COLORS[colors.size % COLORS.length]!);
+        process.stderr.write(formatLine(svc, line, colors.get(svc)) + '\n');
+      },
+    });
+    io.info(`up: ${[...sys.services.keys()].join(', ')} running; data in ${dataDir}; CLI config ${join(dataDir, 'cli.json')}`);
+    let code = 0;
+    try {
+      if (io.values.demo === true) {
+        const demo = runDemo(sys.config, (l) => io.info(l));
+        const res = await Promise.race([demo, io.interrupted.then(() => undefined)]);
+        if (res) {
+          io.result(res, [`status    ${res.status}${res.reason ? ` (${res.reason})` : ''}`, `request   ${res.requestId}`, `from      ${res.from}`, `signedTx  ${res.signedTx}`, `trace     ${res.traceId}`].join('\n'));
+          if (res.status !== 'SIGNED') code = 1;
+        }
+      }
+      if (io.values.exit !== true) {
+        io.info('up: press Ctrl-C to stop');
+        await io.interrupted;
+      }
+    } catch (e) {
+      throw e instanceof CliError ? e : new CliError('ERR_DEMO', (e as Error).message, 1, { cause: e });
+    } finally {
+      io.info('up: stopping');
+      await sys.stop();
+    }
+    return code;
+  },
+};
+
+export default up;
