@@ -16,6 +16,8 @@ fi
 
 nodebin="$(bash scripts/setup-node.sh)"
 export PATH="$nodebin:$PATH"
+# Native addons build against the running Node's own headers (no download).
+export npm_config_nodedir="$(dirname "$nodebin")"
 log "node $(node --version), npm $(npm --version 2>/dev/null)"
 
 # npm ci only when the lock changed since the last install (keeps re-runs fast).

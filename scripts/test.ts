@@ -26,7 +26,7 @@ function walk(dir: string, out: string[]): void {
 }
 
 const files: string[] = [];
-for (const top of ['proto', 'packages', 'services', 'examples', 'test-e2e']) {
+for (const top of ['proto', 'packages', 'services', 'examples', 'deploy', 'test-e2e']) {
   try {
     walk(join(root, top), files);
   } catch {
