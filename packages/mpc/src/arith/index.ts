@@ -1,0 +1,6 @@
+/** Arithmetic layer of MPC-CMP: big integers, primes, Paillier, ring-Pedersen, native backend. */
+export * from './bigint.ts';
+export * from './primes.ts';
+export * from './paillier.ts';
+export * from './pedersen.ts';
+export { native, backendName, type NativeBignum } from './native.ts';

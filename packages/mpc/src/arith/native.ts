@@ -1,0 +1,53 @@
+/**
+ * Optional native big-number backend: a small Node-API addon (packages/mpc/native/) that calls the
+ * OpenSSL `BN_mod_exp_mont_consttime` / `BN_mod_exp_mont` exported by the node binary itself (no
+ * separate libcrypto). Built with `npm run build:native -w @cosigner/mpc`.
+ *
+ * Loading is best effort: if `native/build/Release/cosigner_bn.node` is missing or fails to load,
+ * every operation stays on the pure-BigInt code in bigint.ts. Setting the environment variable
+ * `COSIGNER_BIGNUM=bigint` forces the BigInt fallback (tests run the arithmetic suite under both).
+ *
+ * Numbers cross the boundary as BigInt values (Node-API `napi_get_value_bigint_words` /
+ * `napi_create_bigint_words`), which measured faster than hex strings or byte buffers because no
+ * radix conversion happens on either side.
+ *
+ * Constant time: the consttime variant is used whenever the caller marks the exponent secret and
+ * the modulus is odd (always true for p, q, N, N^2). The conversion of the BigInt arguments into
+ * OpenSSL BIGNUMs and back is NOT constant time (V8 BigInt values carry their length), so this
+ * protects the exponent's bit pattern against timing, not its length.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+export interface NativeBignum {
+  /** b^e mod m, with 0 <= b < m, e >= 0, m > 1 odd. `secret` selects the constant-time ladder. */
+  modPow(b: bigint, e: bigint, m: bigint, secret: boolean): bigint;
+  /** Build identifier of the addon and OpenSSL version, for diagnostics. */
+  version(): string;
+}
+
+function load(): NativeBignum | null {
+  if (process.env.COSIGNER_BIGNUM === 'bigint') return null;
+  try {
+    const here = dirname(fileURLToPath(import.meta.url));
+    const path = join(here, '..', '..', 'native', 'build', 'Release', 'cosigner_bn.node');
+    if (!existsSync(path)) return null;
+    const req = createRequire(import.meta.url);
+    const mod = req(path) as NativeBignum;
+    // Self-test before trusting it with anything: 3^5 mod 7 = 5, and a secret-exponent variant.
+    if (mod.modPow(3n, 5n, 7n, false) !== 5n || mod.modPow(3n, 5n, 7n, true) !== 5n) return null;
+    return mod;
+  } catch {
+    return null;
+  }
+}
+
+/** The loaded native backend, or null when arithmetic runs on BigInt only. */
+export const native: NativeBignum | null = load();
+
+/** 'openssl' when the native addon is in use, else 'bigint'. */
+export function backendName(): 'openssl' | 'bigint' {
+  return native ? 'openssl' : 'bigint';
+}
