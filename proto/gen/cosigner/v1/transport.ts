@@ -139,6 +139,8 @@ export interface SessionStart {
   /** SIGN: presignature to use (empty: full protocol) */
   presignatureId: Buffer;
   requestId: string;
+  /** key epoch (refresh counter) whose shares the session uses */
+  epoch: number;
 }
 
 export interface SessionOutcome {
@@ -618,6 +620,7 @@ function createBaseSessionStart(): SessionStart {
     entryIndex: 0,
     presignatureId: Buffer.alloc(0),
     requestId: "",
+    epoch: 0,
   };
 }
 
@@ -664,6 +667,9 @@ export const SessionStart: MessageFns<SessionStart> = {
     }
     if (message.requestId !== "") {
       writer.uint32(114).string(message.requestId);
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(120).uint32(message.epoch);
     }
     return writer;
   },
@@ -793,6 +799,14 @@ export const SessionStart: MessageFns<SessionStart> = {
             message.requestId = reader.string();
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.epoch = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -849,6 +863,7 @@ export const SessionStart: MessageFns<SessionStart> = {
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
+      epoch: isSet(object.epoch) ? globalThis.Number(object.epoch) : 0,
     };
   },
 
@@ -896,6 +911,9 @@ export const SessionStart: MessageFns<SessionStart> = {
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
     }
+    if (message.epoch !== 0) {
+      obj.epoch = Math.round(message.epoch);
+    }
     return obj;
   },
 
@@ -918,6 +936,7 @@ export const SessionStart: MessageFns<SessionStart> = {
     message.entryIndex = object.entryIndex ?? 0;
     message.presignatureId = object.presignatureId ?? Buffer.alloc(0);
     message.requestId = object.requestId ?? "";
+    message.epoch = object.epoch ?? 0;
     return message;
   },
 };
