@@ -1,0 +1,97 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomSigned, randomUnit, mod } from '../src/arith/bigint.ts';
+import { testPrimes } from '../src/arith/primes.ts';
+import { PaillierSecretKey } from '../src/arith/paillier.ts';
+import { generatePedersen } from '../src/arith/pedersen.ts';
+import { Transcript } from '../src/cmp/proofs/transcript.ts';
+import { SECP256K1 as c } from '../src/curve.ts';
+import { paillierCtx, encWith, ELL_PRIME, powN2, type PedersenCtx } from '../src/cmp/proofs/common.ts';
+import { proveEnc, verifyEnc, encodeEncProof, decodeEncProof } from '../src/cmp/proofs/enc.ts';
+import { proveLogStar, verifyLogStar, encodeLogStarProof, decodeLogStarProof } from '../src/cmp/proofs/log-star.ts';
+import { proveAffG, verifyAffG, encodeAffGProof, decodeAffGProof } from '../src/cmp/proofs/aff-g.ts';
+import { proveMul, verifyMul, proveMulStar, verifyMulStar, encodeMulProof, decodeMulProof, encodeMulStarProof, decodeMulStarProof } from '../src/cmp/proofs/mul.ts';
+import { proveDec, verifyDec, encodeDecProof, decodeDecProof } from '../src/cmp/proofs/dec.ts';
+import { schCommit, schProve, schVerify } from '../src/cmp/proofs/sch.ts';
+
+const pr = testPrimes();
+const skA = PaillierSecretKey.fromPrimes(pr[0]!, pr[1]!);
+const skB = PaillierSecretKey.fromPrimes(pr[2]!, pr[3]!);
+const pedB = generatePedersen(pr[2]!, pr[3]!);
+const KA = paillierCtx(skA.pub.N, skA.p, skA.q);
+const KApub = paillierCtx(skA.pub.N);
+const KB = paillierCtx(skB.pub.N, skB.p, skB.q);
+const KBpub = paillierCtx(skB.pub.N);
+const PB: PedersenCtx = { N: pedB.params.N, s: pedB.params.s, t: pedB.params.t, lambda: pedB.lambda, p: skB.p, q: skB.q };
+const PBpub: PedersenCtx = { N: pedB.params.N, s: pedB.params.s, t: pedB.params.t };
+const T = (): Transcript => new Transcript('test');
+
+test('sch', () => {
+  const x = c.randomScalar();
+  const X = c.G.multiply(x);
+  const com = schCommit(c);
+  const z = schProve(c, T(), X, com, x);
+  assert.ok(schVerify(c, T(), X, com.A, z));
+  assert.ok(!schVerify(c, T(), X, com.A, c.mod(z + 1n)));
+});
+
+test('enc', () => {
+  const k = c.randomScalar();
+  const { c: K, rho } = skA.pub.encrypt(k);
+  const pf = proveEnc(T(), c.n, KA, PBpub, K, k, rho);
+  const pf2 = decodeEncProof(encodeEncProof(pf));
+  assert.ok(verifyEnc(T(), c.n, KApub, PB, K, pf2));
+  assert.ok(verifyEnc(T(), c.n, KApub, PBpub, K, pf2));
+  assert.ok(!verifyEnc(T(), c.n, KApub, PB, mod(K * 2n, KA.N2), pf2));
+  assert.ok(!verifyEnc(T(), c.n, KApub, PB, K, { ...pf2, z1: pf2.z1 + 1n }));
+});
+
+test('log*', () => {
+  const x = c.randomScalar();
+  const g = c.G.multiply(c.randomScalar());
+  const { c: C, rho } = skA.pub.encrypt(x);
+  const X = g.multiply(x);
+  const pf = decodeLogStarProof(encodeLogStarProof(proveLogStar(T(), c, KA, PBpub, C, X, g, x, rho)));
+  assert.ok(verifyLogStar(T(), c, KApub, PB, C, X, g, pf));
+  assert.ok(!verifyLogStar(T(), c, KApub, PB, C, X.add(c.G), g, pf));
+});
+
+test('aff-g', () => {
+  // B's ciphertext K, A applies x and y.
+  const k = c.randomScalar();
+  const K = skB.pub.encrypt(k).c;
+  const x = c.randomScalar();
+  const y = randomSigned(ELL_PRIME);
+  const rho = randomUnit(KB.N);
+  const rhoY = randomUnit(KA.N);
+  const D = mod(powN2(KBpub, K, x) * encWith(KBpub, y, rho), KB.N2);
+  const Y = encWith(KA, y, rhoY);
+  const st = { N0: KBpub, N1: KA, C: K, D, Y, X: c.G.multiply(x) };
+  const pf = decodeAffGProof(encodeAffGProof(proveAffG(T(), c, PBpub, st, x, y, rho, rhoY)));
+  const stV = { ...st, N0: KB, N1: KApub };
+  assert.ok(verifyAffG(T(), c, PB, stV, pf));
+  assert.equal(skB.decrypt(D), k * x + y);
+  assert.ok(!verifyAffG(T(), c, PB, { ...stV, D: mod(D * K, KB.N2) }, pf));
+});
+
+test('mul, mul*, dec', () => {
+  const k = c.randomScalar();
+  const g = c.randomScalar();
+  const { c: X, rho: rx } = skA.pub.encrypt(k);
+  const Y = skA.pub.encrypt(g).c;
+  const rho = randomUnit(KA.N);
+  const C = mod(powN2(KA, Y, k) * powN2(KA, rho, KA.N), KA.N2);
+  const pf = decodeMulProof(encodeMulProof(proveMul(T(), c.n, KA, X, Y, C, k, rx, rho)));
+  assert.ok(verifyMul(T(), c.n, KApub, X, Y, C, pf));
+  assert.ok(!verifyMul(T(), c.n, KApub, X, Y, mod(C * Y, KA.N2), pf));
+  const x = c.randomScalar();
+  const D = mod(powN2(KA, X, x) * powN2(KA, rho, KA.N), KA.N2);
+  const ps = decodeMulStarProof(encodeMulStarProof(proveMulStar(T(), c, KA, PBpub, X, D, c.G.multiply(x), x, rho)));
+  assert.ok(verifyMulStar(T(), c, KApub, PB, X, D, c.G.multiply(x), ps));
+  assert.ok(!verifyMulStar(T(), c, KApub, PB, X, D, c.G.multiply(x + 1n), ps));
+  const { m, rho: r2 } = skA.decryptWithNonce(C);
+  assert.equal(m, k * g);
+  const pd = decodeDecProof(encodeDecProof(proveDec(T(), c.n, KA, PBpub, C, c.mod(m), m, r2)));
+  assert.ok(verifyDec(T(), c.n, KApub, PB, C, c.mod(k * g), pd));
+  assert.ok(!verifyDec(T(), c.n, KApub, PB, C, c.mod(k * g + 1n), pd));
+});
