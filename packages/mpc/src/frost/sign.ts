@@ -1,0 +1,216 @@
+/**
+ * FROST(Ed25519, SHA-512) two-round signing (RFC 9591 §5) among any set S of at least t holders
+ * of a key, under an HD-derived key (hd.ts), with every signer acting as its own coordinator.
+ * The output is a plain RFC 8032 Ed25519 signature R || z, checked by OpenSSL before it is
+ * returned.
+ *
+ * Rounds:
+ *  1. broadcast: the commitments (D_i, E_i) of a fresh single-use nonce pair (RFC 9591 §5.1).
+ *  2. broadcast: the signature share z_i (§5.2) and the echo vector of round 1 (echo.ts), so a
+ *     signer that sent different commitments to different peers is caught instead of making an
+ *     honest signer's share look bad.
+ * Then each signer aggregates (§5.3) and verifies. If the signature does not verify, every
+ * share is checked (§5.4 cheater detection, with full subgroup checks on the commitments) and
+ * the abort names the signers whose share fails.
+ *
+ * The HD tweak t is folded in once for the group: the group key is PK' = PK + t·G, each share
+ * is s_i + t and each verifying share Y_i + t·G; since Σ_{i∈S} λ_i = 1 for every S,
+ * Σ λ_i (s_i + t) = s + t, so the protocol is unchanged and needs no extra round.
+ *
+ * The fast path decodes peers' commitments strictly (canonical, not the identity, not of small
+ * order) but defers the prime-order-subgroup test (a scalar multiplication per element): a
+ * torsion component left in R makes the cofactorless OpenSSL check of the final signature fail,
+ * and then the slow path tests every element and names its sender.
+ */
+import { Reader, Writer } from '../codec.ts';
+import { MpcAbort, MpcError } from '../errors.ts';
+import { BROADCAST, type ProtocolMessage, type Step } from '../round.ts';
+import { checkEchoes, readEcho, viewOf } from './echo.ts';
+import { deriveEd25519 } from './hd.ts';
+import { FrostParty, defaultRand, usage, type Rand } from './party.ts';
+import { FrostNonce, decodeFrostShare, type FrostKeyShare } from './share.ts';
+import {
+  G,
+  IDENTITY,
+  L,
+  challenge,
+  concat,
+  decodePoint,
+  decodeScalar,
+  encodeScalar,
+  groupCommitment,
+  lagrange,
+  mod,
+  nonceGenerate,
+  verifyEd25519,
+  type EdPoint,
+  type SignerCommitment,
+} from './suite.ts';
+
+export interface FrostSignOptions {
+  readonly session: Uint8Array;
+  readonly self: number;
+  /** The signing set S (indices of share holders, at least t of them, including self). */
+  readonly signers: readonly number[];
+  /** This party's key share (decoded, or its encoding). */
+  readonly share: FrostKeyShare | Uint8Array;
+  /** The message itself (any length): Ed25519 hashes it inside the signature (RFC 8032 §5.1.6). */
+  readonly message: Uint8Array;
+  /** HD path, e.g. `44/501/0/0/0` (non-hardened); empty signs with the master key. */
+  readonly path?: string | readonly number[];
+  readonly rand?: Rand;
+  /**
+   * A nonce made beforehand (e.g. by `frostCommit`); consumed by this signing, so it can never
+   * sign twice. By default the party makes a fresh one in round 1.
+   */
+  readonly nonce?: FrostNonce;
+}
+
+/** The signature and what it is a signature of. */
+export interface FrostSignature {
+  /** R || z, 64 bytes: an RFC 8032 Ed25519 signature. */
+  readonly signature: Uint8Array;
+  /** The (derived) public key it verifies under. */
+  readonly publicKey: Uint8Array;
+}
+
+/** RFC 9591 §5.1 commit(): a fresh nonce pair bound to nothing yet (hedged with the share). */
+export function frostCommit(share: FrostKeyShare, rand: Rand = defaultRand): FrostNonce {
+  const d = nonceGenerate(share.secret, rand);
+  const e = nonceGenerate(share.secret, rand);
+  return new FrostNonce(d, e);
+}
+
+export class FrostSignParty extends FrostParty<FrostSignature> {
+  private readonly share: FrostKeyShare;
+  private readonly message: Uint8Array;
+  private readonly path: string | readonly number[];
+  private readonly rand: Rand;
+  private nonce: FrostNonce | undefined;
+  private pk: Uint8Array = new Uint8Array(0);
+  private tweak = 0n;
+  private body1: Uint8Array = new Uint8Array(0);
+  private list: SignerCommitment[] = [];
+  private view: Uint8Array[] = [];
+  private R: EdPoint = IDENTITY;
+  private Rbytes: Uint8Array = new Uint8Array(0);
+  private rho = new Map<number, bigint>();
+  private c = 0n;
+  private zSelf = 0n;
+
+  constructor(o: FrostSignOptions) {
+    super('frost/sign', o.session, o.self, o.signers);
+    this.share = o.share instanceof Uint8Array ? decodeFrostShare(o.share) : o.share;
+    usage(this.share.self === o.self, `share belongs to party ${this.share.self}, not ${o.self}`);
+    usage(o.signers.every((p) => this.share.parties.includes(p)), 'a signer holds no share of this key');
+    usage(o.signers.length >= this.share.threshold, `${o.signers.length} signers, key needs ${this.share.threshold}`);
+    this.message = Uint8Array.from(o.message);
+    this.path = o.path ?? '';
+    this.rand = o.rand ?? defaultRand;
+    this.nonce = o.nonce;
+    if (this.nonce) usage(!this.nonce.consumed, 'nonce already used');
+  }
+
+  protected expects(): { broadcast: boolean; direct: boolean } {
+    return { broadcast: true, direct: false };
+  }
+
+  protected onStart(): Step<FrostSignature> {
+    const der = deriveEd25519(this.share.publicKey, this.share.chainCode, this.path);
+    this.pk = der.publicKey;
+    this.tweak = der.tweak;
+    this.nonce ??= frostCommit(this.share, this.rand);
+    this.body1 = concat(this.nonce.hidingCommitment, this.nonce.bindingCommitment);
+    return { kind: 'send', messages: [this.out(1, BROADCAST, this.body1)] };
+  }
+
+  protected onRound(round: number, b: ReadonlyMap<number, ProtocolMessage>): Step<FrostSignature> {
+    return round === 1 ? this.round1(b) : this.round2(b);
+  }
+
+  private round1(b: ReadonlyMap<number, ProtocolMessage>): Step<FrostSignature> {
+    const nonce = this.nonce!;
+    const bodies = new Map<number, Uint8Array>([[this.self, this.body1]]);
+    const list: SignerCommitment[] = [];
+    for (const j of this.parties) {
+      if (j === this.self) {
+        list.push({ id: j, hidingBytes: nonce.hidingCommitment, bindingBytes: nonce.bindingCommitment, hiding: decodePoint(nonce.hidingCommitment, false), binding: decodePoint(nonce.bindingCommitment, false) });
+        continue;
+      }
+      const body = b.get(j)!.body;
+      bodies.set(j, body);
+      list.push(
+        this.parse(j, 'signing commitments', () => {
+          if (body.length !== 64) throw new Error(`${body.length} bytes, want 64`);
+          const hidingBytes = body.slice(0, 32);
+          const bindingBytes = body.slice(32, 64);
+          return { id: j, hidingBytes, bindingBytes, hiding: decodePoint(hidingBytes, false), binding: decodePoint(bindingBytes, false) };
+        }),
+      );
+    }
+    this.list = list;
+    this.view = viewOf(this.parties, bodies, this.protocol, this.session, 1);
+    const { R, rho } = groupCommitment(this.pk, list, this.message);
+    if (R.equals(IDENTITY)) throw new MpcAbort('ERR_MPC_COMMITMENT', this.others, 'group commitment is the identity');
+    this.R = R;
+    this.Rbytes = R.toBytes();
+    this.rho = rho;
+    this.c = challenge(this.Rbytes, this.pk, this.message);
+    const lambda = lagrange(this.parties, this.self);
+    const { d, e } = nonce.take();
+    // RFC 9591 §5.2: z_i = d_i + e_i·ρ_i + λ_i·s_i·c, with s_i the tweaked share s_i + t.
+    this.zSelf = mod(d + e * rho.get(this.self)! + lambda * mod(this.share.secret + this.tweak) * this.c);
+    const w = new Writer().fixed(encodeScalar(this.zSelf));
+    for (const v of this.view) w.fixed(v);
+    return { kind: 'send', messages: [this.out(2, BROADCAST, w.finish())] };
+  }
+
+  private round2(b: ReadonlyMap<number, ProtocolMessage>): Step<FrostSignature> {
+    const k = this.parties.length;
+    const z = new Map<number, bigint>([[this.self, this.zSelf]]);
+    const echoes = new Map<number, Uint8Array[]>();
+    for (const j of this.others) {
+      const body = b.get(j)!.body;
+      this.parse(j, 'signature share', () => {
+        const r = new Reader(body);
+        z.set(j, decodeScalar(r.fixed(32)));
+        echoes.set(j, readEcho(r, k));
+        r.end();
+      });
+    }
+    checkEchoes(this.self, this.parties, this.view, echoes);
+    let sum = 0n;
+    for (const v of z.values()) sum += v;
+    const signature = concat(this.Rbytes, encodeScalar(sum % L));
+    if (verifyEd25519(this.pk, this.message, signature)) return { kind: 'done', output: { signature, publicKey: this.pk }, messages: [] };
+    throw this.blame(z);
+  }
+
+  /** RFC 9591 §5.4: find the signers whose share does not verify (slow path, public data only). */
+  private blame(z: ReadonlyMap<number, bigint>): MpcError {
+    const tG = this.tweak === 0n ? IDENTITY : G.multiplyUnsafe(this.tweak);
+    const bad: number[] = [];
+    for (const sc of this.list) {
+      const j = sc.id;
+      try {
+        decodePoint(sc.hidingBytes, true);
+        decodePoint(sc.bindingBytes, true);
+      } catch {
+        bad.push(j);
+        continue;
+      }
+      const Y = decodePoint(this.share.verifyingShares[this.share.parties.indexOf(j)]!).add(tG);
+      const lhs = G.multiplyUnsafe(z.get(j)!);
+      const comm = sc.hiding.add(sc.binding.multiplyUnsafe(this.rho.get(j)!));
+      const rhs = comm.add(Y.multiplyUnsafe(mod(this.c * lagrange(this.parties, j))));
+      if (!lhs.equals(rhs)) bad.push(j);
+    }
+    if (bad.includes(this.self)) return new MpcError('ERR_MPC_SHARE', 'own signature share does not verify: the key share is corrupt or stale');
+    if (bad.length === 0) return new MpcError('ERR_MPC_SIGNATURE', 'signature does not verify although every share does');
+    return new MpcAbort('ERR_MPC_SIGNATURE', bad, 'invalid signature share');
+  }
+}
+
+export function frostSign(o: FrostSignOptions): FrostSignParty {
+  return new FrostSignParty(o);
+}

@@ -1,0 +1,250 @@
+/**
+ * The FROST(Ed25519, SHA-512) ciphersuite (RFC 9591 §6.1) as the round plumbing needs it:
+ * strict element/scalar codecs (§3.1 / §6.1 SerializeElement, SerializeScalar), the hash
+ * functions H1..H5, Lagrange coefficients (§4.2), binding factors and the group commitment
+ * (§4.4, §4.5), the challenge (§4.6) and polynomial / VSS helpers (Appendix C).
+ *
+ * Key generation uses noble's `ed25519_FROST` directly (see keygen.ts). The signing hot path is
+ * written here against noble's Edwards point arithmetic because noble's packaged `signShare` /
+ * `aggregate` re-decode every element with two full subgroup checks each (a scalar
+ * multiplication per check), which costs ~30x the signing budget; the formulas are RFC 9591's,
+ * and the RFC 9591 Appendix E.1 vectors pin them (test/frost-vectors.test.ts, which also runs
+ * noble's `signShare` / `aggregate` on the same vectors).
+ */
+import { createHash, createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { mulAddUnsafe } from '@noble/curves/abstract/curve.js';
+import { MpcParseError } from '../errors.ts';
+
+export const Point = ed25519.Point;
+export type EdPoint = ReturnType<typeof ed25519.Point.fromBytes>;
+/** Prime order L of the Ed25519 base point. */
+export const L: bigint = ed25519.Point.Fn.ORDER;
+export const G: EdPoint = ed25519.Point.BASE;
+export const IDENTITY: EdPoint = ed25519.Point.ZERO;
+
+/** RFC 9591 §6.1 contextString. */
+export const CONTEXT = 'FROST-ED25519-SHA512-v1';
+
+export function mod(a: bigint): bigint {
+  const r = a % L;
+  return r < 0n ? r + L : r;
+}
+
+/** Modular inverse by Fermat (L is prime); callers never pass 0. */
+export function inv(a: bigint): bigint {
+  return ed25519.Point.Fn.inv(mod(a));
+}
+
+export function leToBigint(b: Uint8Array): bigint {
+  let v = 0n;
+  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+  return v;
+}
+
+/** RFC 9591 §6.1 SerializeScalar: 32 bytes little-endian. */
+export function encodeScalar(s: bigint): Uint8Array {
+  let v = mod(s);
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+/** RFC 9591 §6.1 DeserializeScalar: 32 bytes, < L. `nonZero` also refuses 0. */
+export function decodeScalar(b: Uint8Array, nonZero = false): bigint {
+  if (b.length !== 32) throw new MpcParseError(`scalar of ${b.length} bytes`);
+  const s = leToBigint(b);
+  if (s >= L) throw new MpcParseError('scalar not reduced');
+  if (nonZero && s === 0n) throw new MpcParseError('zero scalar');
+  return s;
+}
+
+export function encodePoint(p: EdPoint): Uint8Array {
+  return p.toBytes();
+}
+
+/**
+ * RFC 9591 §6.1 DeserializeElement: canonical 32-byte encoding (RFC 8032 §5.1.3, y < p, no
+ * "negative zero"), not the identity, not of small order. `full` also checks membership in the
+ * prime-order subgroup ([L]P = 0), which costs a scalar multiplication: the signing fast path
+ * defers it (see sign.ts: any torsion left in the group commitment makes the final cofactorless
+ * check fail, and the slow path then runs the full check on every element).
+ */
+export function decodePoint(b: Uint8Array, full = true): EdPoint {
+  if (b.length !== 32) throw new MpcParseError(`point of ${b.length} bytes`);
+  let p: EdPoint;
+  try {
+    p = Point.fromBytes(b, false);
+  } catch (e) {
+    throw new MpcParseError('not a canonical Ed25519 point', { cause: e });
+  }
+  if (p.is0()) throw new MpcParseError('identity point');
+  if (p.isSmallOrder()) throw new MpcParseError('small-order point');
+  if (full && !p.isTorsionFree()) throw new MpcParseError('point not in the prime-order subgroup');
+  return p;
+}
+
+function sha512(...parts: Uint8Array[]): Uint8Array {
+  const h = createHash('sha512');
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+
+export function sha256(...parts: Uint8Array[]): Uint8Array {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+
+const te = new TextEncoder();
+const TAG_RHO = te.encode(CONTEXT + 'rho');
+const TAG_NONCE = te.encode(CONTEXT + 'nonce');
+const TAG_MSG = te.encode(CONTEXT + 'msg');
+const TAG_COM = te.encode(CONTEXT + 'com');
+
+/** RFC 9591 §6.1 H1 (binding factor). */
+export const H1 = (m: Uint8Array): bigint => mod(leToBigint(sha512(TAG_RHO, m)));
+/** RFC 9591 §6.1 H2 (challenge): undecorated SHA-512 so signatures are RFC 8032 Ed25519. */
+export const H2 = (...m: Uint8Array[]): bigint => mod(leToBigint(sha512(...m)));
+/** RFC 9591 §6.1 H3 (nonce generation). */
+export const H3 = (m: Uint8Array): bigint => mod(leToBigint(sha512(TAG_NONCE, m)));
+/** RFC 9591 §6.1 H4 (message digest inside the binding factor input). */
+export const H4 = (m: Uint8Array): Uint8Array => sha512(TAG_MSG, m);
+/** RFC 9591 §6.1 H5 (commitment-list digest). */
+export const H5 = (m: Uint8Array): Uint8Array => sha512(TAG_COM, m);
+
+/** RFC 9591 §4.1 nonce_generate: H3(random_bytes(32) || SerializeScalar(secret)). */
+export function nonceGenerate(secret: bigint, rand: (n: number) => Uint8Array): bigint {
+  for (;;) {
+    const k = H3(concat(rand(32), encodeScalar(secret)));
+    // RFC 9591 allows 0 here but its commitment would be the identity, which §3.1 refuses.
+    if (k !== 0n) return k;
+  }
+}
+
+/** RFC 9591 §4.2 derive_interpolating_value: λ_i for the set `xs` (distinct, non-zero). */
+export function lagrange(xs: readonly number[], i: number): bigint {
+  let num = 1n;
+  let den = 1n;
+  const xi = BigInt(i);
+  for (const x of xs) {
+    if (x === i) continue;
+    num = (num * BigInt(x)) % L;
+    den = (den * mod(BigInt(x) - xi)) % L;
+  }
+  return mod(num * inv(den));
+}
+
+/** One signer's round-one output as it enters the binding-factor computation. */
+export interface SignerCommitment {
+  readonly id: number;
+  readonly hiding: EdPoint;
+  readonly binding: EdPoint;
+  readonly hidingBytes: Uint8Array;
+  readonly bindingBytes: Uint8Array;
+}
+
+/**
+ * RFC 9591 §4.3 encode_group_commitment_list, §4.4 compute_binding_factors and §4.5
+ * compute_group_commitment. `list` must be sorted by id.
+ */
+export function groupCommitment(
+  publicKeyBytes: Uint8Array,
+  list: readonly SignerCommitment[],
+  message: Uint8Array,
+): { R: EdPoint; rho: Map<number, bigint> } {
+  const enc: Uint8Array[] = [];
+  for (const c of list) enc.push(encodeScalar(BigInt(c.id)), c.hidingBytes, c.bindingBytes);
+  const prefix = concat(publicKeyBytes, H4(message), H5(concat(...enc)));
+  const rho = new Map<number, bigint>();
+  let hidingSum = IDENTITY;
+  const pts: EdPoint[] = [];
+  const sc: bigint[] = [];
+  for (const c of list) {
+    const r = H1(concat(prefix, encodeScalar(BigInt(c.id))));
+    rho.set(c.id, r);
+    hidingSum = hidingSum.add(c.hiding);
+    pts.push(c.binding);
+    sc.push(r);
+  }
+  // Public inputs only: variable-time multi-scalar multiplication is fine here.
+  const R = hidingSum.add(mulAddUnsafe(Point, pts, sc));
+  return { R, rho };
+}
+
+/** RFC 9591 §4.6 compute_challenge = H2(R || PK || msg). */
+export function challenge(Rbytes: Uint8Array, publicKeyBytes: Uint8Array, message: Uint8Array): bigint {
+  return H2(Rbytes, publicKeyBytes, message);
+}
+
+/** Horner evaluation of a polynomial with coefficients `c` (c[0] constant) at x. */
+export function polyEval(c: readonly bigint[], x: number): bigint {
+  const xb = BigInt(x);
+  let acc = 0n;
+  for (let k = c.length - 1; k >= 0; k--) acc = mod(acc * xb + c[k]!);
+  return acc;
+}
+
+/** RFC 9591 Appendix C.2 vss_verify's right side: Σ_k x^k C_k (public, variable time). */
+export function vssEval(commitments: readonly EdPoint[], x: number): EdPoint {
+  const xb = BigInt(x);
+  const sc: bigint[] = [];
+  let p = 1n;
+  for (let k = 0; k < commitments.length; k++) {
+    sc.push(p);
+    p = (p * xb) % L;
+  }
+  return mulAddUnsafe(Point, [...commitments], sc);
+}
+
+/** Uniform scalar in [1, L) from 64 random bytes (bias < 2^-250). */
+export function randomScalar(rand: (n: number) => Uint8Array): bigint {
+  for (;;) {
+    const s = mod(leToBigint(rand(64)));
+    if (s !== 0n) return s;
+  }
+}
+
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+const SPKI_ED25519 = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
+
+/** An OpenSSL `KeyObject` for a raw 32-byte Ed25519 public key (RFC 8410 SPKI). */
+export function ed25519KeyObject(publicKey: Uint8Array): KeyObject {
+  return createPublicKey({ key: Buffer.from(concat(SPKI_ED25519, publicKey)), format: 'der', type: 'spki' });
+}
+
+/**
+ * RFC 8032 §5.1.7 verification by OpenSSL (cofactorless, canonical S): the check every output
+ * signature must pass. False on any malformed input.
+ */
+export function verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.length !== 32 || signature.length !== 64) return false;
+  try {
+    return nodeVerify(null, message, ed25519KeyObject(publicKey), signature);
+  } catch {
+    return false;
+  }
+}
+
+export function toHex(b: Uint8Array): string {
+  return Buffer.from(b).toString('hex');
+}
+
+export function fromHex(h: string): Uint8Array {
+  if (!/^([0-9a-fA-F]{2})*$/.test(h)) throw new MpcParseError('invalid hex');
+  return Uint8Array.from(Buffer.from(h, 'hex'));
+}

@@ -1,0 +1,177 @@
+/**
+ * One signing interface over both threshold schemes, so the signer service drives ECDSA
+ * (MPC-CMP) and EdDSA (FROST, RFC 9591) without knowing which.
+ *
+ * Every protocol is a round-based `Party` (round.ts) with the same message encoding, session
+ * ids, strict parsing and typed aborts naming culprits (errors.ts `MpcAbort`). Shares and
+ * presignatures cross this interface as opaque, versioned byte strings (what the service seals
+ * in its enclave); their public description comes from `shareInfo`.
+ *
+ * Flow per algorithm:
+ *  - keygen → share bytes + public info (public key, chain code, threshold, parties);
+ *  - refresh(share) → new share bytes, same public key and chain code;
+ *  - ECDSA only: presign(share) → presignature bytes, used once by sign;
+ *  - sign(share, presignature?, message, path) → signature under the key derived along `path`;
+ *  - derivePublicKey / verify run locally, no MPC.
+ *
+ * What `message` is differs by algorithm and is stated by `messageKind`: ECDSA signs a 32-byte
+ * digest (the service hashes, e.g. keccak256 of an EIP-1559 transaction); EdDSA signs the
+ * message itself (Ed25519 hashes internally, RFC 8032 §5.1.6).
+ */
+import { MpcError } from './errors.ts';
+import type { Party, Step } from './round.ts';
+
+export type Algorithm = 'ECDSA_SECP256K1' | 'ECDSA_SECP256R1' | 'EDDSA_ED25519';
+
+export const ALGORITHMS: readonly Algorithm[] = ['ECDSA_SECP256K1', 'ECDSA_SECP256R1', 'EDDSA_ED25519'];
+
+/** Randomness source, injectable for tests. */
+export type RandomSource = (n: number) => Uint8Array;
+
+/** Public description of a key share (nothing secret). */
+export interface KeyShareInfo {
+  readonly algorithm: Algorithm;
+  /** The holder's party index (its share's x-coordinate). */
+  readonly self: number;
+  /** Every holder of the key, ascending. */
+  readonly parties: readonly number[];
+  /** How many parties must sign. */
+  readonly threshold: number;
+  /** Master public key: 33-byte SEC1 compressed (ECDSA) or 32-byte RFC 8032 (EdDSA). */
+  readonly publicKey: Uint8Array;
+  /** 32-byte chain code for non-hardened HD derivation. */
+  readonly chainCode: Uint8Array;
+}
+
+/** Output of keygen and refresh: the public description plus the encoded (secret) share. */
+export interface KeyShareOutput extends KeyShareInfo {
+  /** Opaque, versioned encoding of the secret share: seal it, never log it. */
+  readonly share: Uint8Array;
+}
+
+export interface SchemeSignature {
+  readonly algorithm: Algorithm;
+  /**
+   * EdDSA: R || S (64 bytes, RFC 8032). ECDSA: r || s (64 bytes big-endian, s low as the
+   * ECDSA adapter documents).
+   */
+  readonly signature: Uint8Array;
+  /** The derived public key the signature verifies under. */
+  readonly publicKey: Uint8Array;
+  /** ECDSA only: recovery id (0..3) of R, for Ethereum's v. */
+  readonly recovery?: number;
+}
+
+export interface KeygenOptions {
+  /** 32 random bytes naming this run, the same at every party. */
+  readonly session: Uint8Array;
+  readonly self: number;
+  readonly parties: readonly number[];
+  /** Parties needed to sign; default all of them (n-of-n; the co-signer's default is 3-of-3). */
+  readonly threshold?: number;
+  readonly rand?: RandomSource;
+}
+
+export interface RefreshOptions {
+  readonly session: Uint8Array;
+  readonly self: number;
+  /** Encoded share from keygen or a previous refresh. */
+  readonly share: Uint8Array;
+  readonly rand?: RandomSource;
+}
+
+export interface PresignOptions {
+  readonly session: Uint8Array;
+  readonly self: number;
+  readonly signers: readonly number[];
+  readonly share: Uint8Array;
+  readonly rand?: RandomSource;
+}
+
+export interface SignOptions {
+  readonly session: Uint8Array;
+  readonly self: number;
+  /** The signing set (at least `threshold` holders, including self). */
+  readonly signers: readonly number[];
+  readonly share: Uint8Array;
+  /** ECDSA: the presignature (used once, then destroyed by the caller). EdDSA: none. */
+  readonly presignature?: Uint8Array;
+  /** See `messageKind`. */
+  readonly message: Uint8Array;
+  /** Non-hardened derivation path, e.g. `m/44/60/0/0/0` or `44/501/0/0/0`; `` = master key. */
+  readonly path: string;
+  readonly rand?: RandomSource;
+}
+
+export interface DerivedPublicKey {
+  readonly publicKey: Uint8Array;
+  readonly chainCode: Uint8Array;
+  /** The parsed path (non-hardened indices). */
+  readonly path: readonly number[];
+}
+
+export interface ThresholdScheme {
+  readonly algorithm: Algorithm;
+  /** `digest32`: sign takes a 32-byte digest. `message`: sign takes the message itself. */
+  readonly messageKind: 'digest32' | 'message';
+  /** True when `sign` needs a presignature from `presign` (ECDSA/CMP). */
+  readonly needsPresignature: boolean;
+  keygen(o: KeygenOptions): Party<KeyShareOutput>;
+  refresh(o: RefreshOptions): Party<KeyShareOutput>;
+  /** ECDSA only: produce one presignature (encoded) for a later one-round `sign`. */
+  presign?(o: PresignOptions): Party<Uint8Array>;
+  sign(o: SignOptions): Party<SchemeSignature>;
+  derivePublicKey(publicKey: Uint8Array, chainCode: Uint8Array, path: string): DerivedPublicKey;
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  /** Strictly decode an encoded share and return its public description (MpcParseError if bad). */
+  shareInfo(share: Uint8Array): KeyShareInfo;
+}
+
+/**
+ * Registry the service builds once: `schemes([eddsaEd25519Scheme, ecdsaSecp256k1Scheme, …])`
+ * then `scheme('EDDSA_ED25519')`. Unknown algorithms are a usage error.
+ */
+export function schemeRegistry(list: readonly ThresholdScheme[]): (algorithm: Algorithm) => ThresholdScheme {
+  const m = new Map<Algorithm, ThresholdScheme>();
+  for (const s of list) {
+    if (m.has(s.algorithm)) throw new MpcError('ERR_MPC_USAGE', `two schemes for ${s.algorithm}`);
+    m.set(s.algorithm, s);
+  }
+  return (algorithm) => {
+    const s = m.get(algorithm);
+    if (!s) throw new MpcError('ERR_MPC_USAGE', `no threshold scheme for ${algorithm}`);
+    return s;
+  };
+}
+
+export function isAlgorithm(x: unknown): x is Algorithm {
+  return typeof x === 'string' && (ALGORITHMS as readonly string[]).includes(x);
+}
+
+/**
+ * View a party through a function of its output (e.g. a protocol's native share object →
+ * `KeyShareOutput`). Everything else (rounds, messages, errors) passes through unchanged, so
+ * adapters for either scheme stay thin.
+ */
+export function mapParty<A, B>(party: Party<A>, f: (a: A) => B): Party<B> {
+  const map = (s: Step<A>): Step<B> => (s.kind === 'done' ? { kind: 'done', output: f(s.output), messages: s.messages } : s);
+  return {
+    get protocol() {
+      return party.protocol;
+    },
+    get session() {
+      return party.session;
+    },
+    get self() {
+      return party.self;
+    },
+    get parties() {
+      return party.parties;
+    },
+    get round() {
+      return party.round;
+    },
+    start: () => map(party.start()),
+    receive: (m) => map(party.receive(m)),
+  };
+}
