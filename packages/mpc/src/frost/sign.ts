@@ -26,7 +26,7 @@ import { Reader, Writer } from '../codec.ts';
 import { MpcAbort, MpcError } from '../errors.ts';
 import { BROADCAST, type ProtocolMessage, type Step } from '../round.ts';
 import { checkEchoes, readEcho, viewOf } from './echo.ts';
-import { deriveEd25519 } from './hd.ts';
+import { deriveEd25519, parsePath } from './hd.ts';
 import { FrostParty, defaultRand, usage, type Rand } from './party.ts';
 import { FrostNonce, decodeFrostShare, type FrostKeyShare } from './share.ts';
 import {
@@ -84,7 +84,7 @@ export function frostCommit(share: FrostKeyShare, rand: Rand = defaultRand): Fro
 export class FrostSignParty extends FrostParty<FrostSignature> {
   private readonly share: FrostKeyShare;
   private readonly message: Uint8Array;
-  private readonly path: string | readonly number[];
+  private readonly path: readonly number[];
   private readonly rand: Rand;
   private nonce: FrostNonce | undefined;
   private pk: Uint8Array = new Uint8Array(0);
@@ -105,7 +105,8 @@ export class FrostSignParty extends FrostParty<FrostSignature> {
     usage(o.signers.every((p) => this.share.parties.includes(p)), 'a signer holds no share of this key');
     usage(o.signers.length >= this.share.threshold, `${o.signers.length} signers, key needs ${this.share.threshold}`);
     this.message = Uint8Array.from(o.message);
-    this.path = o.path ?? '';
+    // Parsed up front so a bad path is a usage error before any message is sent.
+    this.path = typeof o.path === 'string' || o.path === undefined ? parsePath(o.path ?? '') : [...o.path];
     this.rand = o.rand ?? defaultRand;
     this.nonce = o.nonce;
     if (this.nonce) usage(!this.nonce.consumed, 'nonce already used');
