@@ -149,7 +149,13 @@ export function createTrust(config: TrustConfig, options: TrustOptions = {}): Tr
     if (f) return f;
     f = (async () => {
       lastFetch.set(key, now());
-      const res = await fetchKeys(p.platform, workspaceId);
+      let res: { issuer: string; jwksJson: string };
+      try {
+        res = await fetchKeys(p.platform, workspaceId);
+      } catch (e) {
+        if (e instanceof TrustError) throw e;
+        throw new TrustError('ERR_KEYS_UNAVAILABLE', `cannot fetch the keys of workspace ${workspaceId}`, { cause: e });
+      }
       // The platform must vouch that this workspace's tokens carry exactly this issuer.
       if (res.issuer !== issuer) throw new TrustError('ERR_TOKEN_ISSUER', `platform reports issuer ${res.issuer} for workspace ${workspaceId}`);
       let jwks: Jwks;

@@ -1,0 +1,2 @@
+/** cloud-cosigner-sim: the simulated workspace (and, alongside, the cloud co-signer parties). */
+export * from './workspace/index.ts';

@@ -1,0 +1,48 @@
+/**
+ * The simulator's durable state in JetStream KV (file storage): workspaces, API users and
+ * transactions survive a restart of the simulator and of nats-server.
+ */
+import type { NatsConnection } from '@nats-io/nats-core';
+import { Kvm } from '@nats-io/kv';
+import { StorageType, jetstream } from '@nats-io/jetstream';
+import { Transaction, Workspace } from '@cosigner/proto';
+import type { ApiUserState } from '@cosigner/proto';
+import { TypedKv, jsonCodec, protoCodec } from './kv.ts';
+
+export const WORKSPACES_BUCKET = 'sim-workspaces';
+export const API_USERS_BUCKET = 'sim-api-users';
+export const TRANSACTIONS_BUCKET = 'sim-transactions';
+
+/** The simulator's record of an API user (more than the proto shows: which token is live, who paired). */
+export interface ApiUserRecord {
+  apiUserId: string;
+  workspaceId: string;
+  name: string;
+  state: ApiUserState;
+  createdAtMs: number;
+  /** jti of the one pairing token that may still be spent ('' when none). */
+  tokenJti: string;
+  tokenExpiresAtMs: number;
+  /** Set once paired: who spent which token. */
+  spentJti: string;
+  cosignerId: string;
+  cosignerIdentityKeyHex: string;
+  cosignerCallbackKeyPem: string;
+  pairedAtMs: number;
+}
+
+export interface SimState {
+  workspaces: TypedKv<Workspace>;
+  apiUsers: TypedKv<ApiUserRecord>;
+  transactions: TypedKv<Transaction>;
+}
+
+export async function openState(nc: NatsConnection, prefix = ''): Promise<SimState> {
+  const kvm = new Kvm(jetstream(nc));
+  const open = (bucket: string) => kvm.create(`${prefix}${bucket}`, { history: 1, storage: StorageType.File });
+  return {
+    workspaces: new TypedKv(await open(WORKSPACES_BUCKET), protoCodec(Workspace)),
+    apiUsers: new TypedKv(await open(API_USERS_BUCKET), jsonCodec<ApiUserRecord>()),
+    transactions: new TypedKv(await open(TRANSACTIONS_BUCKET), protoCodec(Transaction)),
+  };
+}
