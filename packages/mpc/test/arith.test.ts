@@ -1,6 +1,7 @@
 import { test } from 'node:test';
+import { existsSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, publicEncrypt, constants, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, publicEncrypt, constants, randomBytes, checkPrimeSync } from 'node:crypto';
 import {
   mod,
   modPow,
@@ -20,6 +21,8 @@ import {
   generatePedersen,
   testPrimes,
   backendName,
+  generateBlumPrime,
+  PrimePool,
 } from '../src/arith/index.ts';
 import { MpcError, MpcParseError } from '../src/errors.ts';
 import { Writer } from '../src/codec.ts';
@@ -248,4 +251,37 @@ test(`[${backend}] ring-Pedersen: commitments, CRT owner path, strict decoding`,
     ['truncated', params.encode().subarray(0, 300)],
   ];
   for (const [name, b] of bad) assert.throws(() => PedersenParams.decode(b), MpcParseError, name);
+});
+
+test('prime generation: safe Blum primes via OpenSSL, pool take/add', async () => {
+  const p = await generateBlumPrime(192);
+  assert.equal(bitLength(p), 192);
+  assert.equal(p & 3n, 3n);
+  assert.ok(checkPrimeSync(p) && checkPrimeSync((p - 1n) / 2n), 'safe prime');
+  const pool = new PrimePool({ bits: 192, target: 2 });
+  await pool.fill(2);
+  assert.equal(pool.size, 2);
+  const a = await pool.take();
+  const b = await pool.take();
+  assert.notEqual(a, b);
+  assert.equal(pool.size, 0);
+  const c = await pool.take(); // empty pool generates on demand
+  assert.equal(bitLength(c), 192);
+  assert.throws(() => pool.add([p + 2n]), MpcError); // 1 mod 4
+  assert.throws(() => pool.add([P[0]!]), MpcError); // wrong size
+  pool.add([p]);
+  assert.equal(await pool.take(), p);
+  // Fixture primes: 16 distinct safe 1024-bit Blum primes.
+  assert.equal(new Set(P).size, 16);
+  for (const x of P.slice(0, 2)) assert.ok(bitLength(x) === 1024 && (x & 3n) === 3n && checkPrimeSync(x) && checkPrimeSync(x >> 1n));
+});
+
+test('backend selection: the native addon is used when built, unless COSIGNER_BIGNUM=bigint', () => {
+  const built = existsSync(new URL('../native/build/Release/cosigner_bn.node', import.meta.url));
+  const forced = process.env.COSIGNER_BIGNUM === 'bigint';
+  assert.equal(backend, built && !forced ? 'openssl' : 'bigint');
+  for (let i = 0; i < 500; i++) {
+    const x = rnd(1 + (i % 300));
+    assert.equal(bitLength(x), x === 0n ? 0 : x.toString(2).length);
+  }
 });

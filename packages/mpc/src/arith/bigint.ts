@@ -29,7 +29,8 @@ export function mod(a: bigint, m: bigint): bigint {
 export function bitLength(a: bigint): number {
   if (a < 0n) a = -a;
   if (a === 0n) return 0;
-  return a.toString(2).length;
+  const hex = a.toString(16);
+  return (hex.length - 1) * 4 + (32 - Math.clz32(parseInt(hex[0]!, 16)));
 }
 
 export function gcd(a: bigint, b: bigint): bigint {
@@ -63,8 +64,8 @@ export function modInv(a: bigint, m: bigint): bigint {
   return mod(t0, m);
 }
 
-/** Fixed-window square-and-multiply in BigInt; e >= 0, m > 1. */
-function bigintModPow(b: bigint, e: bigint, m: bigint): bigint {
+/** Fixed-window square-and-multiply in BigInt; e >= 0, m > 1. Exported for benchmarks and tests. */
+export function bigintModPow(b: bigint, e: bigint, m: bigint): bigint {
   if (m === 1n) return 0n;
   b = mod(b, m);
   if (e === 0n) return 1n;
@@ -116,16 +117,29 @@ export function modPow(b: bigint, e: bigint, m: bigint, secret = true): bigint {
   return bigintModPow(b, e, m);
 }
 
+function trailingZeros(a: bigint): number {
+  let n = 0;
+  for (;;) {
+    const low = Number(a & 0xffffffffn);
+    if (low !== 0) return n + 31 - Math.clz32(low & -low);
+    a >>= 32n;
+    n += 32;
+  }
+}
+
 /** Jacobi symbol (a/n) for odd n > 0: 1, -1, or 0 when gcd(a, n) > 1. */
 export function jacobi(a: bigint, n: bigint): number {
   if (n <= 0n || (n & 1n) === 0n) throw new MpcError('ERR_MPC_USAGE', 'jacobi: n must be odd and positive');
   a = mod(a, n);
   let s = 1;
   while (a !== 0n) {
-    while ((a & 1n) === 0n) {
-      a >>= 1n;
+    // Strip all factors of two at once; (2/n) = -1 iff n ≡ 3, 5 mod 8, so only the parity of the
+    // count matters.
+    const tz = trailingZeros(a);
+    if (tz > 0) {
+      a >>= BigInt(tz);
       const r = n & 7n;
-      if (r === 3n || r === 5n) s = -s;
+      if (tz & 1 && (r === 3n || r === 5n)) s = -s;
     }
     const t = a;
     a = n;
