@@ -3,3 +3,5 @@ export * from './errors.ts';
 export * from './codec.ts';
 export * from './round.ts';
 export * from './curve.ts';
+export * from './scheme.ts';
+export { eddsaEd25519Scheme } from './frost/index.ts';
