@@ -1,0 +1,35 @@
+/** Typed errors of a party. The `code` is the contract (logged, published in outcomes, mapped to gRPC). */
+export type PartyErrorCode =
+  | 'ERR_CONFIG'
+  | 'ERR_SEALING_KEY_MISSING'
+  | 'ERR_SEALED_CORRUPT'
+  | 'ERR_SEALED_ROLLBACK'
+  | 'ERR_SEALED_CONFLICT'
+  | 'ERR_ENVELOPE'
+  | 'ERR_UNKNOWN_PARTY'
+  | 'ERR_APPROVAL_INVALID'
+  | 'ERR_KEY_NOT_FOUND'
+  | 'ERR_KEY_EXISTS'
+  | 'ERR_WRONG_WORKSPACE'
+  | 'ERR_SIGNING_SET'
+  | 'ERR_PRESIGNATURE_BOUND'
+  | 'ERR_PRESIGNATURE_NOT_FOUND'
+  | 'ERR_SESSION_TIMEOUT'
+  | 'ERR_SESSION_REFUSED'
+  | 'ERR_MPC_ABORT'
+  | 'ERR_SIGNATURE_INVALID'
+  | 'ERR_UNSUPPORTED'
+  | 'ERR_BACKUP'
+  | 'ERR_INVALID_ARGUMENT';
+
+export class PartyError extends Error {
+  readonly code: PartyErrorCode;
+  /** Party ids to blame (identifiable abort, missing messages at a deadline). */
+  readonly culprits: readonly string[];
+  constructor(code: PartyErrorCode, message: string, options?: { cause?: unknown; culprits?: readonly string[] }) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    this.name = 'PartyError';
+    this.code = code;
+    this.culprits = [...(options?.culprits ?? [])];
+  }
+}

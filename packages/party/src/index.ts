@@ -1,0 +1,11 @@
+/** @cosigner/party: what the customer's party (mpc-signer) and the cloud parties share. */
+export * from './errors.ts';
+export * from './sealed.ts';
+export * from './crypto.ts';
+export * from './approval.ts';
+export * from './enclave.ts';
+export * from './transport.ts';
+export * from './session.ts';
+export * from './node.ts';
+export * from './schemes.ts';
+export * from './env.ts';

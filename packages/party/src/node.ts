@@ -1,0 +1,202 @@
+/**
+ * One party process: enclave + sealed store + transport. Every party joins sessions a
+ * coordinator starts (after its own checks); the customer's party is also the coordinator
+ * (`coordinate`). Each party is its own process with its own store; they meet only on NATS.
+ */
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { ThresholdScheme } from '@cosigner/mpc';
+import { SessionOutcome, type SessionStart } from '@cosigner/proto';
+import { CUSTOMER_PARTY, Enclave, type Algorithm, type EnclaveSession, type PartyRef } from './enclave.ts';
+import { PartyError } from './errors.ts';
+import { SEALED_VERSIONS_BUCKET, SealedStore, kvVersionCounter, type EnclaveProvider } from './sealed.ts';
+import { runSession } from './session.ts';
+import { PARTIES_BUCKET, PartyRegistry, PartyTransport, type Log } from './transport.ts';
+
+export const DEFAULT_ROUND_TIMEOUT_MS = 15_000;
+/** Every party of the co-signer and its share index (x-coordinate). */
+export const DEFAULT_PARTIES: readonly PartyRef[] = [
+  { id: 'customer', index: 1 },
+  { id: 'cloud-1', index: 2 },
+  { id: 'cloud-2', index: 3 },
+];
+
+export interface PartyNodeOptions {
+  nc: NatsConnection;
+  partyId: string;
+  index: number;
+  dataDir: string;
+  provider: EnclaveProvider;
+  approvalKey: KeyObject;
+  scheme: (a: Algorithm) => ThresholdScheme;
+  keygenExtras?: (a: Algorithm) => Promise<Record<string, unknown>>;
+  roundTimeoutMs?: number;
+  log?: Log;
+  now?: () => number;
+  tamper?: boolean;
+  /** Called after this party finished a session (tests, metrics). */
+  onSessionEnd?: (start: SessionStart, outcome: SessionOutcome) => void;
+}
+
+export async function openKv(nc: NatsConnection, bucket: string, history = 1): Promise<KV> {
+  const kvm = new Kvm(jetstream(nc));
+  return kvm.create(bucket, { history });
+}
+
+export class PartyNode {
+  readonly partyId: string;
+  readonly index: number;
+  readonly nc: NatsConnection;
+  readonly enclave: Enclave;
+  readonly transport: PartyTransport;
+  readonly roundTimeoutMs: number;
+  readonly log: Log;
+  #running = new Map<string, Promise<unknown>>();
+  #onEnd: PartyNodeOptions['onSessionEnd'];
+
+  private constructor(o: PartyNodeOptions, enclave: Enclave, transport: PartyTransport, log: Log) {
+    this.partyId = o.partyId;
+    this.index = o.index;
+    this.nc = o.nc;
+    this.enclave = enclave;
+    this.transport = transport;
+    this.roundTimeoutMs = o.roundTimeoutMs ?? DEFAULT_ROUND_TIMEOUT_MS;
+    this.log = log;
+    this.#onEnd = o.onSessionEnd;
+  }
+
+  static async start(o: PartyNodeOptions): Promise<PartyNode> {
+    const log: Log = o.log ?? ((level, msg, f) => process.stderr.write(`${JSON.stringify({ level, party: o.partyId, msg, ...f })}\n`));
+    const versions = await openKv(o.nc, SEALED_VERSIONS_BUCKET);
+    const store = new SealedStore({ dir: o.dataDir, party: o.partyId, provider: o.provider, counter: kvVersionCounter(versions) });
+    const enclave = await Enclave.open({
+      provider: o.provider, store, partyId: o.partyId, index: o.index, approvalKey: o.approvalKey, scheme: o.scheme,
+      ...(o.now ? { now: o.now } : {}), ...(o.keygenExtras ? { keygenExtras: o.keygenExtras } : {}), ...(o.tamper ? { tamper: true } : {}),
+    });
+    const registry = new PartyRegistry(await openKv(o.nc, PARTIES_BUCKET), store, log);
+    await registry.load();
+    await registry.publish(enclave.info());
+    const transport = new PartyTransport(o.nc, enclave, registry, log);
+    const node = new PartyNode(o, enclave, transport, log);
+    transport.onStart = (s, from) => node.onStart(s, from);
+    await transport.listen();
+    return node;
+  }
+
+  /** Re-publish our PartyInfo (after a restore brought back the original identity). */
+  async republish(): Promise<void> {
+    await this.transport.registry.publish(this.enclave.info());
+  }
+
+  async stop(): Promise<void> {
+    await this.transport.close();
+    await Promise.allSettled([...this.#running.values()]);
+  }
+
+  private async refs(names: readonly string[]): Promise<PartyRef[]> {
+    const out: PartyRef[] = [];
+    for (const n of names) {
+      if (n === this.partyId) out.push({ id: n, index: this.index });
+      else out.push({ id: n, index: (await this.transport.registry.resolve(n)).index });
+    }
+    return out;
+  }
+
+  private async open(start: SessionStart, parties: PartyRef[], coordinator: boolean): Promise<EnclaveSession> {
+    switch (start.kind) {
+      case 'KEYGEN': return this.enclave.keygen(start, parties);
+      case 'REFRESH': return this.enclave.refresh(start);
+      case 'PRESIGN': return this.enclave.presign(start);
+      case 'SIGN': return this.enclave.sign(start, { coordinator });
+      default: throw new PartyError('ERR_UNSUPPORTED', `session kind ${start.kind}`);
+    }
+  }
+
+  private outcome(start: SessionStart, ok: boolean, e?: unknown, result?: Uint8Array): SessionOutcome {
+    const pe = e instanceof PartyError ? e : undefined;
+    return {
+      sessionId: start.sessionId, partyId: this.partyId, ok,
+      code: ok ? '' : pe?.code ?? 'ERR_INTERNAL',
+      reason: ok ? '' : oneLine(e),
+      culprits: pe ? [...pe.culprits] : [],
+      result: Buffer.from(result ?? new Uint8Array(0)),
+    };
+  }
+
+  /** A coordinator asked us to join: check, open the enclave session, answer, then run it. */
+  private async onStart(start: SessionStart, from: string): Promise<SessionOutcome> {
+    const key = Buffer.from(start.sessionId).toString('hex');
+    if (this.#running.has(key)) return this.outcome(start, true);
+    try {
+      if (from !== CUSTOMER_PARTY) throw new PartyError('ERR_SESSION_REFUSED', 'sessions are started by the customer party');
+      if (!start.parties.includes(this.partyId)) throw new PartyError('ERR_SIGNING_SET', 'not a member of this session');
+      if (start.deadlineMs > 0 && Date.now() > start.deadlineMs) throw new PartyError('ERR_SESSION_TIMEOUT', 'session deadline already passed');
+      const parties = await this.refs(start.parties);
+      const session = await this.open(start, parties, false);
+      const run = this.run(start, session, parties).catch(() => undefined).finally(() => this.#running.delete(key));
+      this.#running.set(key, run);
+      return this.outcome(start, true);
+    } catch (e) {
+      this.log('warn', 'refused a session', { kind: start.kind, keyId: start.keyId, requestId: start.requestId, code: (e as PartyError).code, reason: oneLine(e) });
+      const out = this.outcome(start, false, e);
+      this.transport.publishOutcome(out, start.kind, start.keyId);
+      return out;
+    }
+  }
+
+  private async run(start: SessionStart, session: EnclaveSession, parties: PartyRef[]): Promise<Uint8Array | undefined> {
+    try {
+      const result = await runSession({ transport: this.transport, start, session, parties, roundTimeoutMs: this.roundTimeoutMs });
+      const out = this.outcome(start, true, undefined, start.kind === 'SIGN' ? undefined : result);
+      this.transport.publishOutcome(out, start.kind, start.keyId);
+      this.#onEnd?.(start, out);
+      return result;
+    } catch (e) {
+      const out = this.outcome(start, false, e);
+      this.log('warn', 'session failed', { kind: start.kind, keyId: start.keyId, requestId: start.requestId, code: out.code, culprits: out.culprits, reason: out.reason });
+      this.transport.publishOutcome(out, start.kind, start.keyId);
+      this.#onEnd?.(start, out);
+      throw e;
+    }
+  }
+
+  /**
+   * Coordinator: open our own side first (our checks run before anyone else is asked), ask every
+   * other party to join, then run. Resolves with our public result.
+   */
+  async coordinate(s: Omit<SessionStart, 'sessionId' | 'initiator' | 'deadlineMs'> & { sessionId?: Uint8Array; deadlineMs?: number }): Promise<Uint8Array | undefined> {
+    const start: SessionStart = {
+      ...s,
+      sessionId: Buffer.from(s.sessionId ?? randomBytes(32)),
+      initiator: this.partyId,
+      deadlineMs: s.deadlineMs ?? Date.now() + 4 * this.roundTimeoutMs,
+    };
+    const parties = await this.refs(start.parties);
+    const session = await this.open(start, parties, true);
+    const others = start.parties.filter((p) => p !== this.partyId);
+    const answers = await Promise.allSettled(others.map((p) => this.transport.requestStart(p, start, Math.min(this.roundTimeoutMs, 10_000))));
+    for (let i = 0; i < answers.length; i++) {
+      const a = answers[i]!;
+      if (a.status === 'rejected') throw a.reason;
+      if (!a.value.ok) {
+        const code = a.value.code === 'ERR_APPROVAL_INVALID' || a.value.code === 'ERR_PRESIGNATURE_BOUND' || a.value.code === 'ERR_PRESIGNATURE_NOT_FOUND' || a.value.code === 'ERR_KEY_NOT_FOUND' || a.value.code === 'ERR_SIGNING_SET' || a.value.code === 'ERR_WRONG_WORKSPACE'
+          ? a.value.code : 'ERR_SESSION_REFUSED';
+        throw new PartyError(code, `${others[i]} refused: ${a.value.reason}`, { culprits: [others[i]!] });
+      }
+    }
+    const key = Buffer.from(start.sessionId).toString('hex');
+    const run = this.run(start, session, parties);
+    this.#running.set(key, run.catch(() => undefined));
+    try {
+      return await run;
+    } finally {
+      this.#running.delete(key);
+    }
+  }
+}
+
+function oneLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);
+}

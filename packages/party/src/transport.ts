@@ -1,0 +1,318 @@
+/**
+ * Party transport on NATS (transport.proto): every protocol message travels in a PartyEnvelope
+ * signed by the sender's Ed25519 identity key; point-to-point messages are encrypted end to end
+ * to the receiver's X25519 key, so the NATS server sees no key material.
+ *
+ * Subjects:
+ *   cosigner.mpc.<party>.inbox   protocol messages for <party> (broadcast copies and direct ones)
+ *   cosigner.mpc.<party>.start   SessionStart (request/reply: the party answers with a SessionOutcome
+ *                                saying it joined or why it refused)
+ *   cosigner.mpc.outcome         SessionOutcome of every party at the end of every session (blame)
+ *
+ * Peers' keys come from the KV bucket `cosigner-parties` (key = party id, value = PartyInfo),
+ * pinned on first sight (TOFU): a later, different PartyInfo for a pinned party is ignored and
+ * logged, so whoever can write the bucket cannot swap a party's keys. Pins are sealed (`pins`).
+ * Re-pinning (a party rebuilt without its backup) is an operator action: delete the `pins` record.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { decodeMessage, encodeMessage, BROADCAST, type ProtocolMessage } from '@cosigner/mpc';
+import { PartyEnvelope, PartyInfo, SessionOutcome, SessionStart } from '@cosigner/proto';
+import { publicFromRaw, sealTo, verifyEd25519Key } from './crypto.ts';
+import type { Enclave, PartyRef } from './enclave.ts';
+import { PartyError } from './errors.ts';
+import type { SealedStore } from './sealed.ts';
+
+export const PARTIES_BUCKET = 'cosigner-parties';
+export const ENVELOPE_VERSION = 1;
+export const subjects = {
+  inbox: (party: string) => `cosigner.mpc.${party}.inbox`,
+  start: (party: string) => `cosigner.mpc.${party}.start`,
+  outcome: 'cosigner.mpc.outcome',
+};
+
+export interface Peer {
+  id: string;
+  index: number;
+  verifyKey: KeyObject;
+  encPublic: Uint8Array;
+}
+
+export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+
+/** Peer identities with trust on first use. */
+export class PartyRegistry {
+  #kv: KV;
+  #store: SealedStore;
+  #pins = new Map<string, { sign: string; enc: string; index: number }>();
+  #peers = new Map<string, Peer>();
+  #log: Log;
+
+  constructor(kv: KV, store: SealedStore, log: Log) {
+    this.#kv = kv;
+    this.#store = store;
+    this.#log = log;
+  }
+
+  async load(): Promise<void> {
+    const b = await this.#store.get('pins');
+    if (b) for (const [k, v] of Object.entries(JSON.parse(new TextDecoder().decode(b)) as Record<string, { sign: string; enc: string; index: number }>)) this.#pins.set(k, v);
+  }
+
+  async publish(info: PartyInfo): Promise<void> {
+    await this.#kv.put(info.partyId, PartyInfo.encode(info).finish());
+    // Our own pin follows our own identity (a restore may have brought back the original one).
+    await this.pin(info.partyId, { sign: Buffer.from(info.identityPublicKey).toString('base64'), enc: Buffer.from(info.encryptionPublicKey).toString('base64'), index: info.index });
+    this.#peers.delete(info.partyId);
+  }
+
+  private async pin(id: string, p: { sign: string; enc: string; index: number }): Promise<void> {
+    const cur = this.#pins.get(id);
+    if (cur && cur.sign === p.sign && cur.enc === p.enc && cur.index === p.index) return;
+    this.#pins.set(id, p);
+    await this.#store.put('pins', new TextEncoder().encode(JSON.stringify(Object.fromEntries(this.#pins))));
+  }
+
+  async resolve(id: string): Promise<Peer> {
+    const hit = this.#peers.get(id);
+    if (hit) return hit;
+    let pin = this.#pins.get(id);
+    if (!pin) {
+      const e = await this.#kv.get(id);
+      if (!e || e.operation !== 'PUT') throw new PartyError('ERR_UNKNOWN_PARTY', `party ${id} has not published its identity`);
+      const info = PartyInfo.decode(e.value);
+      if (info.partyId !== id) throw new PartyError('ERR_UNKNOWN_PARTY', `party info under ${id} names ${info.partyId}`);
+      pin = { sign: Buffer.from(info.identityPublicKey).toString('base64'), enc: Buffer.from(info.encryptionPublicKey).toString('base64'), index: info.index };
+      this.#log('info', 'pinned party identity (trust on first use)', { party: id, index: info.index });
+      await this.pin(id, pin);
+    } else {
+      const e = await this.#kv.get(id).catch(() => null);
+      if (e && e.operation === 'PUT') {
+        const info = PartyInfo.decode(e.value);
+        if (Buffer.from(info.identityPublicKey).toString('base64') !== pin.sign) this.#log('warn', 'published identity differs from the pinned one; using the pin', { party: id });
+      }
+    }
+    const peer: Peer = { id, index: pin.index, verifyKey: publicFromRaw(Buffer.from(pin.sign, 'base64'), 'Ed25519'), encPublic: new Uint8Array(Buffer.from(pin.enc, 'base64')) };
+    this.#peers.set(id, peer);
+    return peer;
+  }
+
+  /** Forget the cached key objects (not the pins). */
+  refresh(id: string): void {
+    this.#peers.delete(id);
+  }
+}
+
+/** Header bytes an encrypted payload is bound to. */
+function headerAd(e: PartyEnvelope): Uint8Array {
+  return PartyEnvelope.encode({ ...e, payload: Buffer.alloc(0), signature: Buffer.alloc(0), ephemeralPublicKey: Buffer.alloc(0), nonce: Buffer.alloc(0), encrypted: true, sentAtMs: 0 }).finish();
+}
+
+export interface IncomingProtocol {
+  kind: 'message';
+  from: string;
+  message: ProtocolMessage;
+}
+export interface IncomingOutcome {
+  kind: 'outcome';
+  outcome: SessionOutcome;
+}
+export type SessionEvent = IncomingProtocol | IncomingOutcome;
+
+export interface SessionHeader {
+  sessionId: Uint8Array;
+  kind: SessionStart['kind'];
+  keyId: string;
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** Buffered messages of sessions this party has not (yet) registered. */
+const PENDING_TTL_MS = 60_000;
+const PENDING_MAX = 20_000;
+
+export class PartyTransport {
+  readonly self: string;
+  #nc: NatsConnection;
+  #enclave: Enclave;
+  #registry: PartyRegistry;
+  #log: Log;
+  #subs: Subscription[] = [];
+  #sessions = new Map<string, (e: SessionEvent) => void>();
+  #pending = new Map<string, { at: number; events: SessionEvent[] }>();
+  #pendingCount = 0;
+  onStart: ((start: SessionStart, from: string) => Promise<SessionOutcome>) | undefined;
+
+  constructor(nc: NatsConnection, enclave: Enclave, registry: PartyRegistry, log: Log) {
+    this.#nc = nc;
+    this.#enclave = enclave;
+    this.#registry = registry;
+    this.#log = log;
+    this.self = enclave.partyId;
+  }
+
+  get registry(): PartyRegistry {
+    return this.#registry;
+  }
+
+  async listen(): Promise<void> {
+    this.#subs.push(this.#nc.subscribe(subjects.inbox(this.self), {
+      callback: (err, msg) => {
+        if (err) return;
+        this.onInbox(msg.data).catch((e: unknown) => this.#log('warn', 'dropped an envelope', { code: (e as PartyError).code, err: (e as Error).message }));
+      },
+    }));
+    this.#subs.push(this.#nc.subscribe(subjects.start(this.self), {
+      callback: (err, msg) => {
+        if (err) return;
+        void this.onStartMsg(msg.data).then(
+          (out) => msg.respond(this.envelopeOf({ sessionId: out.sessionId, kind: 'SESSION_KIND_UNSPECIFIED', keyId: '' }, '', SessionOutcome.encode(out).finish())),
+          (e: unknown) => this.#log('warn', 'dropped a session start', { err: (e as Error).message }),
+        );
+      },
+    }));
+    this.#subs.push(this.#nc.subscribe(subjects.outcome, {
+      callback: (err, msg) => {
+        if (err) return;
+        this.onOutcome(msg.data).catch(() => undefined);
+      },
+    }));
+    await this.#nc.flush();
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#subs) s.unsubscribe();
+    this.#subs = [];
+  }
+
+  /** An envelope signed by us (unencrypted payload). */
+  envelopeOf(h: SessionHeader, to: string, payload: Uint8Array, round = 0): Uint8Array {
+    const env: PartyEnvelope = {
+      version: ENVELOPE_VERSION, sessionId: Buffer.from(h.sessionId), kind: h.kind, keyId: h.keyId, fromParty: this.self, toParty: to,
+      round, payload: Buffer.from(payload), encrypted: false, ephemeralPublicKey: Buffer.alloc(0), nonce: Buffer.alloc(0), sentAtMs: Date.now(), signature: Buffer.alloc(0),
+    };
+    env.signature = Buffer.from(this.#enclave.identitySign(PartyEnvelope.encode(env).finish()));
+    return PartyEnvelope.encode(env).finish();
+  }
+
+  /** Verify an envelope's signature against the sender's pinned key; returns it decoded. */
+  async verify(bytes: Uint8Array): Promise<{ env: PartyEnvelope; peer: Peer }> {
+    let env: PartyEnvelope;
+    try {
+      env = PartyEnvelope.decode(bytes);
+    } catch (e) {
+      throw new PartyError('ERR_ENVELOPE', 'envelope does not decode', { cause: e });
+    }
+    if (env.version !== ENVELOPE_VERSION) throw new PartyError('ERR_ENVELOPE', `envelope version ${env.version}`);
+    const peer = await this.#registry.resolve(env.fromParty);
+    const sig = env.signature;
+    const unsigned = PartyEnvelope.encode({ ...env, signature: Buffer.alloc(0) }).finish();
+    if (!verifyEd25519Key(peer.verifyKey, unsigned, sig)) throw new PartyError('ERR_ENVELOPE', `envelope from ${env.fromParty} has a bad signature`);
+    return { env, peer };
+  }
+
+  /** Send one protocol message: to one party (encrypted) or a signed copy to each other party. */
+  async send(h: SessionHeader, m: ProtocolMessage, parties: readonly PartyRef[]): Promise<void> {
+    const wire = encodeMessage(m);
+    if (m.to === BROADCAST) {
+      const env = this.envelopeOf(h, '', wire, m.round);
+      for (const p of parties) if (p.id !== this.self) this.#nc.publish(subjects.inbox(p.id), env);
+      return;
+    }
+    const target = parties.find((p) => p.index === m.to);
+    if (!target) throw new PartyError('ERR_UNKNOWN_PARTY', `no party with index ${m.to} in the session`);
+    const peer = await this.#registry.resolve(target.id);
+    const env: PartyEnvelope = {
+      version: ENVELOPE_VERSION, sessionId: Buffer.from(h.sessionId), kind: h.kind, keyId: h.keyId, fromParty: this.self, toParty: target.id,
+      round: m.round, payload: Buffer.alloc(0), encrypted: true, ephemeralPublicKey: Buffer.alloc(0), nonce: Buffer.alloc(0), sentAtMs: Date.now(), signature: Buffer.alloc(0),
+    };
+    const sealed = sealTo(peer.encPublic, wire, headerAd(env));
+    env.payload = Buffer.from(sealed.ciphertext);
+    env.ephemeralPublicKey = Buffer.from(sealed.ephemeral);
+    env.nonce = Buffer.from(sealed.nonce);
+    env.signature = Buffer.from(this.#enclave.identitySign(PartyEnvelope.encode(env).finish()));
+    this.#nc.publish(subjects.inbox(target.id), PartyEnvelope.encode(env).finish());
+  }
+
+  private async onInbox(bytes: Uint8Array): Promise<void> {
+    const { env, peer } = await this.verify(bytes);
+    if (env.toParty !== '' && env.toParty !== this.self) throw new PartyError('ERR_ENVELOPE', 'envelope for another party');
+    let wire: Uint8Array = env.payload;
+    if (env.encrypted) {
+      if (env.toParty !== this.self) throw new PartyError('ERR_ENVELOPE', 'encrypted envelope without receiver');
+      wire = this.#enclave.decrypt(env.ephemeralPublicKey, env.nonce, env.payload, headerAd(env));
+    }
+    const m = decodeMessage(wire);
+    if (!Buffer.from(m.session).equals(Buffer.from(env.sessionId)) || m.from !== peer.index || m.round !== env.round)
+      throw new PartyError('ERR_ENVELOPE', 'envelope header does not match its message');
+    if ((m.to === BROADCAST) === env.encrypted) throw new PartyError('ERR_ENVELOPE', 'direct messages must be encrypted, broadcasts not');
+    this.deliver(hex(env.sessionId), { kind: 'message', from: peer.id, message: m });
+  }
+
+  private async onOutcome(bytes: Uint8Array): Promise<void> {
+    const { env } = await this.verify(bytes);
+    const out = SessionOutcome.decode(env.payload);
+    if (out.partyId !== env.fromParty) return;
+    const key = hex(out.sessionId);
+    if (this.#sessions.has(key)) this.deliver(key, { kind: 'outcome', outcome: out });
+  }
+
+  private async onStartMsg(bytes: Uint8Array): Promise<SessionOutcome> {
+    const { env } = await this.verify(bytes);
+    const start = SessionStart.decode(env.payload);
+    const refuse = (code: string, reason: string): SessionOutcome => ({ sessionId: start.sessionId, partyId: this.self, ok: false, code, reason, culprits: [], result: Buffer.alloc(0) });
+    if (env.toParty !== this.self) return refuse('ERR_ENVELOPE', 'start for another party');
+    if (start.initiator !== env.fromParty) return refuse('ERR_ENVELOPE', 'initiator is not the sender');
+    if (!this.onStart) return refuse('ERR_SESSION_REFUSED', 'not accepting sessions');
+    return this.onStart(start, env.fromParty);
+  }
+
+  private deliver(key: string, e: SessionEvent): void {
+    const h = this.#sessions.get(key);
+    if (h) return h(e);
+    if (e.kind === 'outcome') return;
+    const now = Date.now();
+    if (this.#pendingCount >= PENDING_MAX) {
+      for (const [k, v] of this.#pending) if (now - v.at > PENDING_TTL_MS) { this.#pendingCount -= v.events.length; this.#pending.delete(k); }
+      if (this.#pendingCount >= PENDING_MAX) return;
+    }
+    const p = this.#pending.get(key) ?? { at: now, events: [] };
+    p.events.push(e);
+    this.#pendingCount++;
+    this.#pending.set(key, p);
+  }
+
+  /** Route a session's events to `handler`, replaying what arrived before. */
+  register(sessionId: Uint8Array, handler: (e: SessionEvent) => void): () => void {
+    const key = hex(sessionId);
+    this.#sessions.set(key, handler);
+    const p = this.#pending.get(key);
+    if (p) {
+      this.#pending.delete(key);
+      this.#pendingCount -= p.events.length;
+      for (const e of p.events) handler(e);
+    }
+    return () => {
+      if (this.#sessions.get(key) === handler) this.#sessions.delete(key);
+    };
+  }
+
+  /** Ask a party to join a session; resolves with its answer. */
+  async requestStart(partyId: string, start: SessionStart, timeoutMs: number): Promise<SessionOutcome> {
+    const env = this.envelopeOf({ sessionId: start.sessionId, kind: start.kind, keyId: start.keyId }, partyId, SessionStart.encode(start).finish());
+    let reply;
+    try {
+      reply = await this.#nc.request(subjects.start(partyId), env, { timeout: timeoutMs });
+    } catch (e) {
+      throw new PartyError('ERR_SESSION_TIMEOUT', `party ${partyId} did not answer the session start`, { cause: e, culprits: [partyId] });
+    }
+    const { env: r } = await this.verify(reply.data);
+    if (r.fromParty !== partyId) throw new PartyError('ERR_ENVELOPE', 'answer from another party');
+    return SessionOutcome.decode(r.payload);
+  }
+
+  publishOutcome(o: SessionOutcome, kind: SessionStart['kind'], keyId: string): void {
+    this.#nc.publish(subjects.outcome, this.envelopeOf({ sessionId: o.sessionId, kind, keyId }, '', SessionOutcome.encode(o).finish()));
+  }
+}

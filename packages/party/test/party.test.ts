@@ -1,0 +1,76 @@
+/** Three parties in one process over a real nats-server: FROST keygen, signing, tamper, sealed store. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes, verify as nodeVerify, createPublicKey } from 'node:crypto';
+import { connect } from '@nats-io/transport-node';
+import { startNats } from '@cosigner/platform/testing';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { PartyNode, SoftwareEnclaveProvider, schemeFor, decodeSignResult, DEFAULT_PARTIES, PartyError, SealedStore, kvVersionCounter, openKv } from '../src/index.ts';
+import { approvalKeys, approvedEvent } from './helpers.ts';
+
+test('three parties: FROST keygen + sign over NATS, tamper blamed, forged approval refused, rollback refused', async (t) => {
+  const nats = await startNats();
+  t.after(() => nats.stop());
+  const ak = approvalKeys();
+  const conns = await Promise.all(DEFAULT_PARTIES.map(() => connect({ servers: nats.url })));
+  t.after(async () => { for (const c of conns) await c.close(); });
+  const dirs = DEFAULT_PARTIES.map(() => mkdtempSync(join(tmpdir(), 'cosigner-party-')));
+  const providers = DEFAULT_PARTIES.map(() => new SoftwareEnclaveProvider(randomBytes(32)));
+  const nodes = await Promise.all(DEFAULT_PARTIES.map((p, i) => PartyNode.start({
+    nc: conns[i]!, partyId: p.id, index: p.index, dataDir: dirs[i]!, provider: providers[i]!,
+    approvalKey: ak.publicKey, scheme: schemeFor, roundTimeoutMs: 3000, log: () => undefined,
+  })));
+  t.after(async () => { for (const n of nodes) await n.stop(); });
+  const [customer] = nodes;
+  const keyId = 'k_test1';
+  const kg = await customer!.coordinate({
+    kind: 'KEYGEN', keyId, parties: DEFAULT_PARTIES.map((p) => p.id), context: Buffer.alloc(0), workspaceId: 'ws1', algorithm: 'EDDSA_ED25519',
+    threshold: 3, count: 0, entryIndex: 0, presignatureId: Buffer.alloc(0), requestId: '', epoch: 0,
+  });
+  const { publicKey, chainCode } = JSON.parse(new TextDecoder().decode(kg)) as { publicKey: string; chainCode: string };
+  const pub = Buffer.from(publicKey, 'base64');
+  assert.equal(pub.length, 32);
+
+  const msg = new TextEncoder().encode('hello frost');
+  const ev = approvedEvent({ key: ak.privateKey, requestId: 'r1', workspaceId: 'ws1', entries: [{ keyId, path: [44, 501, 0, 0, 0], payload: Buffer.from(msg), algorithm: 'EDDSA_ED25519' }] });
+  const signStart = (context: Uint8Array, requestId = 'r1') => ({
+    kind: 'SIGN' as const, keyId, parties: DEFAULT_PARTIES.map((p) => p.id), context: Buffer.from(context), workspaceId: 'ws1', algorithm: 'EDDSA_ED25519' as const,
+    threshold: 3, count: 0, entryIndex: 0, presignatureId: Buffer.alloc(0), requestId, epoch: 0,
+  });
+  const res = decodeSignResult((await customer!.coordinate(signStart(ev.bytes)))!);
+  const derived = schemeFor('EDDSA_ED25519').derivePublicKey(pub, Buffer.from(chainCode, 'base64'), 'm/44/501/0/0/0');
+  assert.deepEqual(Buffer.from(res.publicKey), Buffer.from(derived.publicKey));
+  assert.ok(ed25519.verify(res.signature, msg, res.publicKey));
+  const spki = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(res.publicKey).toString('base64url') }, format: 'jwk' });
+  assert.ok(nodeVerify(null, msg, spki, res.signature));
+
+  // Forged approval: signed by another key. The customer's own enclave refuses before anyone else is asked.
+  const forged = approvedEvent({ key: approvalKeys().privateKey, requestId: 'r2', workspaceId: 'ws1', entries: [{ keyId, path: [], payload: Buffer.from(msg) }] });
+  await assert.rejects(customer!.coordinate(signStart(forged.bytes, 'r2')), (e: PartyError) => e.code === 'ERR_APPROVAL_INVALID');
+  // Wrong workspace.
+  const other = approvedEvent({ key: ak.privateKey, requestId: 'r3', workspaceId: 'ws2', entries: [{ keyId, path: [], payload: Buffer.from(msg) }] });
+  await assert.rejects(customer!.coordinate(signStart(other.bytes, 'r3')), (e: PartyError) => e.code === 'ERR_WRONG_WORKSPACE');
+
+  // Sealed files hold no plaintext share: the share's public key bytes are not even visible.
+  for (const d of dirs) for (const f of readdirSync(d)) {
+    const b = readFileSync(join(d, f));
+    assert.equal(b.includes(pub), false);
+    assert.equal(b.includes(Buffer.from(publicKey)), false);
+  }
+
+  // Rollback: keep a copy of the pins record, write a new version, put the old bytes back: refused.
+  const store = customer!.enclave.store;
+  await store.put('test.rollback', new TextEncoder().encode('v1'));
+  const f1 = readdirSync(dirs[0]!).find((f) => f.startsWith('test.rollback.'))!;
+  const old = readFileSync(join(dirs[0]!, f1));
+  await store.put('test.rollback', new TextEncoder().encode('v2'));
+  const f2 = readdirSync(dirs[0]!).find((f) => f.startsWith('test.rollback.'))!;
+  writeFileSync(join(dirs[0]!, f2), old);
+  const fresh = new SealedStore({ dir: dirs[0]!, party: 'customer', provider: providers[0]!, counter: kvVersionCounter(await openKv(conns[0]!, 'cosigner-sealed-versions')) });
+  await assert.rejects(fresh.get('test.rollback'), (e: PartyError) => e.code === 'ERR_SEALED_ROLLBACK');
+  writeFileSync(join(dirs[0]!, f2), readFileSync(join(dirs[0]!, f2)).fill(0, 40, 41));
+  await assert.rejects(fresh.get('test.rollback'), (e: PartyError) => e.code === 'ERR_SEALED_ROLLBACK');
+});
