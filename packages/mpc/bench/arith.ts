@@ -7,7 +7,7 @@
  *
  * Prints a table (median and p95 in ms) and, with --json, one JSON document instead.
  */
-import { backendName, bigintModPow, generatePedersen, native, PaillierSecretKey, randomBelow, testPrimes } from '../src/arith/index.ts';
+import { backendName, bigintModPow, generatePedersen, modPow, modPowAsync, native, PaillierSecretKey, randomBelow, testPrimes } from '../src/arith/index.ts';
 import { Transcript } from '../src/cmp/proofs/transcript.ts';
 import { proveMod, verifyMod } from '../src/cmp/proofs/mod.ts';
 import { provePrm, verifyPrm } from '../src/cmp/proofs/prm.ts';
@@ -93,6 +93,25 @@ bench('verifyFac (public N̂ only)', be, R(10), () => {
 });
 bench('Pedersen commit (public N̂, 768/2300-bit exps)', be, R(30), () => pub.commit(randomBelow(1n << 768n), randomBelow(1n << 2300n)));
 bench('Pedersen commit (owner, CRT)', be, R(30), () => ped.params.commit(randomBelow(1n << 768n), randomBelow(1n << 2300n)));
+
+// Asynchronous (thread-pool) throughput: 8 independent 2048-bit-exponent, 4096-bit-modulus
+// exponentiations, sequential on the main thread vs concurrently off the event loop.
+async function benchAsync(name: string, runs: number, f: () => Promise<unknown>): Promise<void> {
+  await f();
+  const ts: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await f();
+    ts.push(performance.now() - t0);
+  }
+  ts.sort((a, b) => a - b);
+  const q = (x: number) => ts[Math.min(ts.length - 1, Math.ceil(x * ts.length) - 1)]!;
+  rows.push({ name, backend: be, runs, median_ms: round(q(0.5)), p95_ms: round(q(0.95)) });
+}
+const eight = Array.from({ length: 8 }, () => randomBelow(N2));
+await benchAsync('8 x modPow 4096-bit mod, sequential', R(5), async () => eight.map((b) => modPow(b, N, N2)));
+await benchAsync('8 x modPowAsync 4096-bit mod, concurrent', R(5), () => Promise.all(eight.map((b) => modPowAsync(b, N, N2))));
+await benchAsync('precomputeNonces(8) (Paillier ρ^N)', R(5), () => sk.pub.precomputeNonces(8));
 
 const meta = {
   backend: be,

@@ -23,6 +23,7 @@ import {
   backendName,
   generateBlumPrime,
   PrimePool,
+  modPowAsync,
 } from '../src/arith/index.ts';
 import { MpcError, MpcParseError } from '../src/errors.ts';
 import { Writer } from '../src/codec.ts';
@@ -284,4 +285,66 @@ test('backend selection: the native addon is used when built, unless COSIGNER_BI
     const x = rnd(1 + (i % 300));
     assert.equal(bitLength(x), x === 0n ? 0 : x.toString(2).length);
   }
+});
+
+test(`[${backend}] modPowAsync matches modPow, runs concurrently, rejects misuse`, async () => {
+  const N = p0 * q0;
+  const N2 = N * N;
+  const cases = Array.from({ length: 6 }, () => [rnd(4000), rnd(2048)] as const);
+  const got = await Promise.all(cases.map(([b, e]) => modPowAsync(b, e, N2)));
+  cases.forEach(([b, e], i) => assert.equal(got[i], modPow(b, e, N2)));
+  assert.equal(await modPowAsync(7n, -5n, N, false), modPow(7n, -5n, N));
+  assert.equal(await modPowAsync(7n, 5n, 1024n), refPow(7n, 5n, 1024n)); // even modulus: BigInt
+  await assert.rejects(modPowAsync(6n, -1n, 9n), MpcError);
+});
+
+test(`[${backend}] Paillier nonce precomputation feeds encrypt`, async () => {
+  const sk = PaillierSecretKey.fromPrimes(p1, q1);
+  const pk = sk.pub;
+  await pk.precomputeNonces(3);
+  assert.equal(pk.pooledNonces, 3);
+  const seen = new Set<bigint>();
+  for (let i = 0; i < 4; i++) {
+    const m = BigInt(i) - 2n;
+    const { c, rho } = pk.encrypt(m);
+    assert.equal(sk.decrypt(c), m);
+    assert.equal(sk.decryptWithNonce(c).rho, rho);
+    seen.add(rho);
+  }
+  assert.equal(seen.size, 4);
+  assert.equal(pk.pooledNonces, 0);
+  // An injected random source bypasses the pool (deterministic tests stay deterministic).
+  await pk.precomputeNonces(1);
+  const fixed = () => new Uint8Array(256).fill(0x11);
+  assert.equal(pk.encrypt(5n, fixed).rho, pk.encrypt(5n, fixed).rho);
+  assert.equal(pk.pooledNonces, 1);
+  const n = pk.nonce();
+  assert.equal(n.rhoN, modPow(n.rho, pk.N, pk.N2));
+});
+
+test('native addon loads in worker threads (per-thread state)', async () => {
+  const { Worker } = await import('node:worker_threads');
+  const url = new URL('../src/arith/bigint.ts', import.meta.url).href;
+  const code = `
+    const { parentPort } = require('node:worker_threads');
+    import(${JSON.stringify(url)}).then(async (m) => {
+      const a = m.modPow(3n, 1000003n, 1000000007n);
+      const b = await m.modPowAsync(3n, 1000003n, 1000000007n);
+      parentPort.postMessage(String(a) + ':' + String(b));
+    });`;
+  const results = await Promise.all(
+    [1, 2].map(
+      () =>
+        new Promise<string>((resolve, reject) => {
+          const w = new Worker(code, { eval: true, env: process.env });
+          w.once('message', (m: string) => {
+            void w.terminate();
+            resolve(m);
+          });
+          w.once('error', reject);
+        }),
+    ),
+  );
+  const want = String(refPow(3n, 1000003n, 1000000007n));
+  for (const r of results) assert.equal(r, `${want}:${want}`);
 });

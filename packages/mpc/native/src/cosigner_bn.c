@@ -3,10 +3,13 @@
  * node binary already contains and exports (no separate libcrypto is linked: the BN_* symbols stay
  * undefined in this shared object and resolve against the running node process at load time).
  *
- * Exported (Node-API, synchronous):
+ * Exported (Node-API):
  *   modPow(b: bigint, e: bigint, m: bigint, secret: boolean): bigint
- *     b^e mod m for 0 <= b, e >= 0, m > 1 odd. secret = true uses BN_mod_exp_mont_consttime with
- *     BN_FLG_CONSTTIME on the exponent; otherwise BN_mod_exp_mont.
+ *     b^e mod m for 0 <= b < m, e >= 0, m > 1 odd. secret = true uses BN_mod_exp_mont_consttime
+ *     with BN_FLG_CONSTTIME on the exponent; otherwise BN_mod_exp_mont.
+ *   modPowAsync(b, e, m, secret): Promise<bigint>
+ *     the same on a libuv thread-pool thread (own BN_CTX, no shared cache), so several
+ *     exponentiations can run on several cores while the event loop stays free.
  *   version(): string
  *
  * BigInt values are moved with napi_get_value_bigint_words / napi_create_bigint_words: the 64-bit
@@ -38,9 +41,27 @@ typedef struct {
   uint64_t use;
 } mont_slot;
 
-static BN_CTX *g_ctx = NULL;
-static mont_slot g_cache[MONT_CACHE];
-static uint64_t g_tick = 0;
+/* Per-environment state (napi instance data), so worker_threads each get their own context and
+ * cache instead of racing on globals. */
+typedef struct {
+  BN_CTX *ctx;
+  mont_slot cache[MONT_CACHE];
+  uint64_t tick;
+} bn_state;
+
+static void state_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  bn_state *st = (bn_state *)data;
+  for (int i = 0; i < MONT_CACHE; i++) {
+    if (st->cache[i].mod) {
+      BN_clear_free(st->cache[i].mod);
+      BN_MONT_CTX_free(st->cache[i].mont);
+    }
+  }
+  BN_CTX_free(st->ctx);
+  free(st);
+}
 
 static napi_value throw_err(napi_env env, const char *msg) {
   napi_throw_error(env, "ERR_MPC_NATIVE", msg);
@@ -108,7 +129,8 @@ static napi_value from_bn(napi_env env, const BIGNUM *b, int secret) {
 }
 
 /* A cached Montgomery context for m (owned by the cache). */
-static BN_MONT_CTX *mont_for(const BIGNUM *m) {
+static BN_MONT_CTX *mont_for(bn_state *st, const BIGNUM *m) {
+  mont_slot *g_cache = st->cache;
   int free_slot = -1, lru = 0;
   for (int i = 0; i < MONT_CACHE; i++) {
     if (g_cache[i].mod == NULL) {
@@ -116,7 +138,7 @@ static BN_MONT_CTX *mont_for(const BIGNUM *m) {
       continue;
     }
     if (BN_cmp(g_cache[i].mod, m) == 0) {
-      g_cache[i].use = ++g_tick;
+      g_cache[i].use = ++st->tick;
       return g_cache[i].mont;
     }
     if (g_cache[i].use < g_cache[lru].use) lru = i;
@@ -124,7 +146,7 @@ static BN_MONT_CTX *mont_for(const BIGNUM *m) {
   int slot = free_slot >= 0 ? free_slot : lru;
   BIGNUM *mc = BN_dup(m);
   BN_MONT_CTX *mont = BN_MONT_CTX_new();
-  if (!mc || !mont || !BN_MONT_CTX_set(mont, mc, g_ctx)) {
+  if (!mc || !mont || !BN_MONT_CTX_set(mont, mc, st->ctx)) {
     BN_free(mc);
     BN_MONT_CTX_free(mont);
     return NULL;
@@ -135,7 +157,7 @@ static BN_MONT_CTX *mont_for(const BIGNUM *m) {
   }
   g_cache[slot].mod = mc;
   g_cache[slot].mont = mont;
-  g_cache[slot].use = ++g_tick;
+  g_cache[slot].use = ++st->tick;
   return mont;
 }
 
@@ -146,6 +168,8 @@ static napi_value js_mod_pow(napi_env env, napi_callback_info info) {
     return throw_err(env, "modPow(b, e, m, secret) takes 4 arguments");
   bool secret = false;
   if (napi_get_value_bool(env, argv[3], &secret) != napi_ok) return throw_err(env, "secret must be a boolean");
+  bn_state *st = NULL;
+  if (napi_get_instance_data(env, (void **)&st) != napi_ok || !st) return throw_err(env, "addon not initialised");
   BIGNUM *b = NULL, *e = NULL, *m = NULL, *r = NULL;
   napi_value out = NULL;
   if (!(b = get_bn(env, argv[0], secret))) goto done;
@@ -159,7 +183,7 @@ static napi_value js_mod_pow(napi_env env, napi_callback_info info) {
     throw_err(env, "base must be reduced");
     goto done;
   }
-  BN_MONT_CTX *mont = mont_for(m);
+  BN_MONT_CTX *mont = mont_for(st, m);
   if (!mont) {
     throw_err(env, "BN_MONT_CTX_set failed");
     goto done;
@@ -172,9 +196,9 @@ static napi_value js_mod_pow(napi_env env, napi_callback_info info) {
   int ok;
   if (secret) {
     BN_set_flags(e, BN_FLG_CONSTTIME);
-    ok = BN_mod_exp_mont_consttime(r, b, e, m, g_ctx, mont);
+    ok = BN_mod_exp_mont_consttime(r, b, e, m, st->ctx, mont);
   } else {
-    ok = BN_mod_exp_mont(r, b, e, m, g_ctx, mont);
+    ok = BN_mod_exp_mont(r, b, e, m, st->ctx, mont);
   }
   if (!ok) {
     throw_err(env, "BN_mod_exp failed");
@@ -189,6 +213,153 @@ done:
   return out;
 }
 
+/* ---- asynchronous variant: the exponentiation runs on a libuv pool thread ---------------------- */
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  unsigned char *b, *e, *m, *r;
+  size_t bl, el, ml, rl;
+  int secret;
+  int ok;
+  const char *err;
+} pow_job;
+
+/* Copy a non-negative BigInt's little-endian bytes into a malloc'd buffer (main thread). */
+static unsigned char *copy_words(napi_env env, napi_value v, size_t *len_out) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_bigint) return NULL;
+  size_t count = 0;
+  int sign = 0;
+  if (napi_get_value_bigint_words(env, v, NULL, &count, NULL) != napi_ok || count > MAX_WORDS) return NULL;
+  if (count == 0) count = 1;
+  uint64_t *words = (uint64_t *)calloc(count, 8);
+  if (!words) return NULL;
+  size_t n = count;
+  if (napi_get_value_bigint_words(env, v, &sign, &n, words) != napi_ok || sign) {
+    free(words);
+    return NULL;
+  }
+  *len_out = n * 8;
+  return (unsigned char *)words;
+}
+
+static void free_buf(unsigned char *p, size_t len) {
+  if (p) {
+    OPENSSL_cleanse(p, len);
+    free(p);
+  }
+}
+
+static void pow_execute(napi_env env, void *data) {
+  (void)env;
+  pow_job *j = (pow_job *)data;
+  BN_CTX *ctx = BN_CTX_new();
+  BIGNUM *b = BN_lebin2bn(j->b, (int)j->bl, NULL);
+  BIGNUM *e = BN_lebin2bn(j->e, (int)j->el, NULL);
+  BIGNUM *m = BN_lebin2bn(j->m, (int)j->ml, NULL);
+  BIGNUM *r = BN_new();
+  BN_MONT_CTX *mont = BN_MONT_CTX_new();
+  j->ok = 0;
+  if (!ctx || !b || !e || !m || !r || !mont) {
+    j->err = "out of memory";
+    goto done;
+  }
+  if (!BN_is_odd(m) || BN_is_one(m)) {
+    j->err = "modulus must be odd and > 1";
+    goto done;
+  }
+  if (BN_cmp(b, m) >= 0) {
+    j->err = "base must be reduced";
+    goto done;
+  }
+  if (!BN_MONT_CTX_set(mont, m, ctx)) {
+    j->err = "BN_MONT_CTX_set failed";
+    goto done;
+  }
+  int ok;
+  if (j->secret) {
+    BN_set_flags(e, BN_FLG_CONSTTIME);
+    ok = BN_mod_exp_mont_consttime(r, b, e, m, ctx, mont);
+  } else {
+    ok = BN_mod_exp_mont(r, b, e, m, ctx, mont);
+  }
+  if (!ok) {
+    j->err = "BN_mod_exp failed";
+    goto done;
+  }
+  j->rl = ((size_t)BN_num_bytes(r) + 7) / 8 * 8;
+  if (j->rl == 0) j->rl = 8;
+  j->r = (unsigned char *)calloc(1, j->rl);
+  if (!j->r || BN_bn2lebinpad(r, j->r, (int)j->rl) < 0) {
+    j->err = "result conversion failed";
+    goto done;
+  }
+  j->ok = 1;
+done:
+  BN_clear_free(b);
+  BN_clear_free(e);
+  BN_free(m);
+  BN_clear_free(r);
+  BN_MONT_CTX_free(mont);
+  BN_CTX_free(ctx);
+}
+
+static void pow_complete(napi_env env, napi_status status, void *data) {
+  pow_job *j = (pow_job *)data;
+  napi_value out = NULL;
+  if (status == napi_ok && j->ok &&
+      napi_create_bigint_words(env, 0, j->rl / 8, (const uint64_t *)j->r, &out) == napi_ok) {
+    napi_resolve_deferred(env, j->deferred, out);
+  } else {
+    napi_value msg, code, err;
+    napi_create_string_utf8(env, j->err ? j->err : "modPowAsync failed", NAPI_AUTO_LENGTH, &msg);
+    napi_create_string_utf8(env, "ERR_MPC_NATIVE", NAPI_AUTO_LENGTH, &code);
+    napi_create_error(env, code, msg, &err);
+    napi_reject_deferred(env, j->deferred, err);
+  }
+  napi_delete_async_work(env, j->work);
+  free_buf(j->b, j->bl);
+  free_buf(j->e, j->el);
+  free_buf(j->m, j->ml);
+  free_buf(j->r, j->rl);
+  free(j);
+}
+
+static napi_value js_mod_pow_async(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4)
+    return throw_err(env, "modPowAsync(b, e, m, secret) takes 4 arguments");
+  bool secret = false;
+  if (napi_get_value_bool(env, argv[3], &secret) != napi_ok) return throw_err(env, "secret must be a boolean");
+  pow_job *j = (pow_job *)calloc(1, sizeof(pow_job));
+  if (!j) return throw_err(env, "out of memory");
+  j->secret = secret;
+  j->b = copy_words(env, argv[0], &j->bl);
+  j->e = copy_words(env, argv[1], &j->el);
+  j->m = copy_words(env, argv[2], &j->ml);
+  if (!j->b || !j->e || !j->m) {
+    free_buf(j->b, j->bl);
+    free_buf(j->e, j->el);
+    free_buf(j->m, j->ml);
+    free(j);
+    return throw_err(env, "expected non-negative bigints");
+  }
+  napi_value promise, name;
+  napi_create_string_utf8(env, "cosigner_bn.modPowAsync", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok ||
+      napi_create_async_work(env, NULL, name, pow_execute, pow_complete, j, &j->work) != napi_ok ||
+      napi_queue_async_work(env, j->work) != napi_ok) {
+    free_buf(j->b, j->bl);
+    free_buf(j->e, j->el);
+    free_buf(j->m, j->ml);
+    free(j);
+    return throw_err(env, "could not queue async work");
+  }
+  return promise;
+}
+
 static napi_value js_version(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
@@ -200,14 +371,21 @@ static napi_value js_version(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  if (!g_ctx) g_ctx = BN_CTX_secure_new();
-  if (!g_ctx) g_ctx = BN_CTX_new();
-  if (!g_ctx) return throw_err(env, "BN_CTX_new failed");
+  bn_state *st = (bn_state *)calloc(1, sizeof(bn_state));
+  if (!st) return throw_err(env, "out of memory");
+  st->ctx = BN_CTX_secure_new();
+  if (!st->ctx) st->ctx = BN_CTX_new();
+  if (!st->ctx || napi_set_instance_data(env, st, state_finalize, NULL) != napi_ok) {
+    BN_CTX_free(st->ctx);
+    free(st);
+    return throw_err(env, "BN_CTX_new failed");
+  }
   napi_property_descriptor props[] = {
       {"modPow", NULL, js_mod_pow, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"modPowAsync", NULL, js_mod_pow_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"version", NULL, js_version, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  if (napi_define_properties(env, exports, 2, props) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, 3, props) != napi_ok) return NULL;
   return exports;
 }
 

@@ -127,6 +127,24 @@ function trailingZeros(a: bigint): number {
   }
 }
 
+/**
+ * `modPow` off the event loop: on the native backend the exponentiation runs on a libuv
+ * thread-pool thread (UV_THREADPOOL_SIZE, default 4), so independent exponentiations proceed in
+ * parallel on several cores. On the BigInt backend it computes synchronously and resolves.
+ */
+export async function modPowAsync(b: bigint, e: bigint, m: bigint, secret = true): Promise<bigint> {
+  if (m <= 0n) throw new MpcError('ERR_MPC_USAGE', 'modPow: modulus must be positive');
+  if (m === 1n) return 0n;
+  if (e < 0n) {
+    b = modInv(b, m);
+    e = -e;
+  } else {
+    b = mod(b, m);
+  }
+  if (native && (m & 1n) === 1n) return native.modPowAsync(b, e, m, secret);
+  return bigintModPow(b, e, m);
+}
+
 /** Jacobi symbol (a/n) for odd n > 0: 1, -1, or 0 when gcd(a, n) > 1. */
 export function jacobi(a: bigint, n: bigint): number {
   if (n <= 0n || (n & 1n) === 0n) throw new MpcError('ERR_MPC_USAGE', 'jacobi: n must be odd and positive');

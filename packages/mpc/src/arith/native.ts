@@ -24,6 +24,8 @@ import { dirname, join } from 'node:path';
 export interface NativeBignum {
   /** b^e mod m, with 0 <= b < m, e >= 0, m > 1 odd. `secret` selects the constant-time ladder. */
   modPow(b: bigint, e: bigint, m: bigint, secret: boolean): bigint;
+  /** The same on a libuv thread-pool thread; several calls run on several cores. */
+  modPowAsync(b: bigint, e: bigint, m: bigint, secret: boolean): Promise<bigint>;
   /** Build identifier of the addon and OpenSSL version, for diagnostics. */
   version(): string;
 }
@@ -37,7 +39,7 @@ function load(): NativeBignum | null {
     const req = createRequire(import.meta.url);
     const mod = req(path) as NativeBignum;
     // Self-test before trusting it with anything: 3^5 mod 7 = 5, and a secret-exponent variant.
-    if (mod.modPow(3n, 5n, 7n, false) !== 5n || mod.modPow(3n, 5n, 7n, true) !== 5n) return null;
+    if (mod.modPow(3n, 5n, 7n, false) !== 5n || mod.modPow(3n, 5n, 7n, true) !== 5n || typeof mod.modPowAsync !== 'function') return null;
     return mod;
   } catch {
     return null;

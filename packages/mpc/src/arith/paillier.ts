@@ -11,7 +11,7 @@
  */
 import { Reader, Writer } from '../codec.ts';
 import { MpcError, MpcParseError } from '../errors.ts';
-import { CrtContext, bitLength, gcd, mod, modInv, modPow, randomUnit, type RandomSource } from './bigint.ts';
+import { CrtContext, bitLength, gcd, mod, modInv, modPow, modPowAsync, randomUnit, type RandomSource } from './bigint.ts';
 import { checkPrimeSync } from 'node:crypto';
 
 /** Bit length of every Paillier modulus accepted from the wire (2 x 1024-bit primes). */
@@ -23,16 +23,58 @@ const SEC_VERSION = 1;
 export class PaillierPublicKey {
   readonly N: bigint;
   readonly N2: bigint;
+  private readonly noncePool: Array<{ rho: bigint; rhoN: bigint }> = [];
   constructor(N: bigint) {
     if (N < 3n || (N & 1n) === 0n) throw new MpcError('ERR_MPC_USAGE', 'Paillier modulus must be odd');
     this.N = N;
     this.N2 = N * N;
   }
 
-  /** enc(m; ρ) with a fresh ρ ← Z_N^*; m is taken modulo N (negative m allowed). */
+  /**
+   * enc(m; ρ) with a fresh ρ ← Z_N^*; m is taken modulo N (negative m allowed). Uses a
+   * precomputed nonce when one is pooled (see `precomputeNonces`) and no `rand` is injected.
+   */
   encrypt(m: bigint, rand?: RandomSource): { c: bigint; rho: bigint } {
+    const { rho, rhoN } = this.nonce(rand);
+    const gm = 1n + mod(m, this.N) * this.N;
+    return { c: (gm * rhoN) % this.N2, rho };
+  }
+
+  /**
+   * A fresh encryption nonce ρ ← Z_N^* with ρ^N mod N^2 (the expensive half of an encryption,
+   * independent of the message): taken from the pool when available and no `rand` is injected,
+   * else computed now. Each pooled nonce is handed out once.
+   */
+  nonce(rand?: RandomSource): { rho: bigint; rhoN: bigint } {
+    if (!rand) {
+      const pooled = this.noncePool.shift();
+      if (pooled) return pooled;
+    }
     const rho = randomUnit(this.N, rand);
-    return { c: this.encryptWith(m, rho), rho };
+    return { rho, rhoN: modPow(rho, this.N, this.N2) };
+  }
+
+  /**
+   * Compute `count` nonces ahead of time, off the event loop (libuv thread pool on the native
+   * backend, so they run in parallel on idle cores). ρ^N is the 2048-bit-exponent, 4096-bit-modulus
+   * exponentiation that dominates encryption under another party's key.
+   */
+  async precomputeNonces(count: number): Promise<void> {
+    const jobs: Array<Promise<void>> = [];
+    for (let i = 0; i < count; i++) {
+      const rho = randomUnit(this.N);
+      jobs.push(
+        modPowAsync(rho, this.N, this.N2).then((rhoN) => {
+          this.noncePool.push({ rho, rhoN });
+        }),
+      );
+    }
+    await Promise.all(jobs);
+  }
+
+  /** Number of precomputed nonces available. */
+  get pooledNonces(): number {
+    return this.noncePool.length;
   }
 
   /**
