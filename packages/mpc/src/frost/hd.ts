@@ -21,7 +21,9 @@
  */
 import { createHmac } from 'node:crypto';
 import { MpcUsageError } from '../errors.ts';
-import { G, IDENTITY, L, decodePoint, leToBigint, mod, toHex, type EdPoint } from './suite.ts';
+import { equalBytes } from '../round.ts';
+import * as fast from './fast.ts';
+import { L, encodeScalar, leToBigint, mod, toHex } from './suite.ts';
 
 /** 2^31: first hardened index. */
 export const HARDENED = 0x80000000;
@@ -57,8 +59,14 @@ export interface Ed25519Derivation {
   readonly path: readonly number[];
 }
 
-/** One CKDpub step (see the module comment). */
-export function deriveChild(A: EdPoint, Abytes: Uint8Array, chainCode: Uint8Array, index: number): { A: EdPoint; Abytes: Uint8Array; chainCode: Uint8Array; t: bigint } {
+const IDENTITY_BYTES = (() => {
+  const b = new Uint8Array(32);
+  b[0] = 1;
+  return b;
+})();
+
+/** One CKDpub step (see the module comment) on an encoded, already validated parent key. */
+export function deriveChild(Abytes: Uint8Array, chainCode: Uint8Array, index: number): { Abytes: Uint8Array; chainCode: Uint8Array; t: bigint } {
   if (!Number.isInteger(index) || index < 0 || index >= HARDENED) throw new MpcUsageError('ERR_MPC_USAGE', `index ${index} is not a non-hardened index`);
   const data = new Uint8Array(36);
   data.set(Abytes, 0);
@@ -67,9 +75,9 @@ export function deriveChild(A: EdPoint, Abytes: Uint8Array, chainCode: Uint8Arra
   const t = mod(leToBigint(I.subarray(0, 32)));
   // Probability ~2^-252 each; BIP32 skips to the next index, we refuse so a path names one key.
   if (t === 0n) throw new MpcUsageError('ERR_MPC_USAGE', `index ${index} gives a zero tweak; use another index`);
-  const child = A.add(G.multiplyUnsafe(t));
-  if (child.equals(IDENTITY)) throw new MpcUsageError('ERR_MPC_USAGE', `index ${index} gives the identity; use another index`);
-  return { A: child, Abytes: child.toBytes(), chainCode: I.slice(32, 64), t };
+  const child = fast.add(Abytes, fast.baseMul(encodeScalar(t)));
+  if (equalBytes(child, IDENTITY_BYTES)) throw new MpcUsageError('ERR_MPC_USAGE', `index ${index} gives the identity; use another index`);
+  return { Abytes: child, chainCode: I.slice(32, 64), t };
 }
 
 // Derivations are pure functions of public data; signing the same path again skips the point
@@ -84,13 +92,12 @@ export function deriveEd25519(publicKey: Uint8Array, chainCode: Uint8Array, path
   const key = `${toHex(publicKey)}:${toHex(chainCode)}:${idx.join('/')}`;
   const hit = cache.get(key);
   if (hit) return { ...hit, publicKey: hit.publicKey.slice(), chainCode: hit.chainCode.slice() };
-  let A = decodePoint(publicKey);
+  if (!fast.isValidElement(publicKey)) throw new MpcUsageError('ERR_MPC_USAGE', 'public key is not a valid Ed25519 prime-order element');
   let Ab: Uint8Array = Uint8Array.from(publicKey);
   let c: Uint8Array = Uint8Array.from(chainCode);
   let t = 0n;
   for (const i of idx) {
-    const step = deriveChild(A, Ab, c, i);
-    A = step.A;
+    const step = deriveChild(Ab, c, i);
     Ab = step.Abytes;
     c = step.chainCode;
     t = (t + step.t) % L;

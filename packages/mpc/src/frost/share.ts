@@ -15,6 +15,7 @@
 import { Reader, Writer } from '../codec.ts';
 import { MpcError, MpcParseError, MpcUsageError } from '../errors.ts';
 import { equalBytes } from '../round.ts';
+import { baseMul } from './fast.ts';
 import { G, decodePoint, decodeScalar, encodeScalar, vssEval, type EdPoint } from './suite.ts';
 
 export const FROST_SHARE_VERSION = 1;
@@ -122,8 +123,8 @@ export class FrostNonce {
     if (d === 0n || e === 0n) throw new MpcUsageError('ERR_MPC_USAGE', 'zero nonce');
     this.d = d;
     this.e = e;
-    this.hidingCommitment = G.multiply(d).toBytes();
-    this.bindingCommitment = G.multiply(e).toBytes();
+    this.hidingCommitment = baseMul(encodeScalar(d));
+    this.bindingCommitment = baseMul(encodeScalar(e));
   }
 
   get consumed(): boolean {

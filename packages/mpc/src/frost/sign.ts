@@ -29,6 +29,7 @@ import { checkEchoes, readEcho, viewOf } from './echo.ts';
 import { deriveEd25519, parsePath } from './hd.ts';
 import { FrostParty, defaultRand, usage, type Rand } from './party.ts';
 import { FrostNonce, decodeFrostShare, type FrostKeyShare } from './share.ts';
+import * as fast from './fast.ts';
 import {
   G,
   IDENTITY,
@@ -38,7 +39,8 @@ import {
   decodePoint,
   decodeScalar,
   encodeScalar,
-  groupCommitment,
+  bindingFactors,
+  isCanonicalEncoding,
   lagrange,
   mod,
   nonceGenerate,
@@ -92,7 +94,6 @@ export class FrostSignParty extends FrostParty<FrostSignature> {
   private body1: Uint8Array = new Uint8Array(0);
   private list: SignerCommitment[] = [];
   private view: Uint8Array[] = [];
-  private R: EdPoint = IDENTITY;
   private Rbytes: Uint8Array = new Uint8Array(0);
   private rho = new Map<number, bigint>();
   private c = 0n;
@@ -135,7 +136,7 @@ export class FrostSignParty extends FrostParty<FrostSignature> {
     const list: SignerCommitment[] = [];
     for (const j of this.parties) {
       if (j === this.self) {
-        list.push({ id: j, hidingBytes: nonce.hidingCommitment, bindingBytes: nonce.bindingCommitment, hiding: decodePoint(nonce.hidingCommitment, false), binding: decodePoint(nonce.bindingCommitment, false) });
+        list.push({ id: j, hidingBytes: nonce.hidingCommitment, bindingBytes: nonce.bindingCommitment });
         continue;
       }
       const body = b.get(j)!.body;
@@ -145,20 +146,29 @@ export class FrostSignParty extends FrostParty<FrostSignature> {
           if (body.length !== 64) throw new Error(`${body.length} bytes, want 64`);
           const hidingBytes = body.slice(0, 32);
           const bindingBytes = body.slice(32, 64);
-          return { id: j, hidingBytes, bindingBytes, hiding: decodePoint(hidingBytes, false), binding: decodePoint(bindingBytes, false) };
+          // Canonical encodings only (the bytes enter the binding factors). E_j gets the full
+          // RFC 9591 §3.1 check inside the multiplication below; D_j's subgroup membership is
+          // checked once, on R (a torsion part of D_j would survive into R).
+          if (!isCanonicalEncoding(hidingBytes) || !isCanonicalEncoding(bindingBytes)) throw new Error('non-canonical element encoding');
+          return { id: j, hidingBytes, bindingBytes };
         }),
       );
     }
     this.list = list;
     this.view = viewOf(this.parties, bodies, this.protocol, this.session, 1);
-    const { R, rho } = groupCommitment(this.pk, list, this.message);
-    if (R.equals(IDENTITY)) throw new MpcAbort('ERR_MPC_COMMITMENT', this.others, 'group commitment is the identity');
-    this.R = R;
-    this.Rbytes = R.toBytes();
+    const rho = bindingFactors(this.pk, list, this.message);
+    const { d, e } = nonce.take();
+    // RFC 9591 §4.5: R = Σ D_i + ρ_i·E_i; our own term is (d + e·ρ_self)·G.
+    let R = fast.baseMul(encodeScalar(mod(d + e * rho.get(this.self)!)));
+    for (const c of list) {
+      if (c.id === this.self) continue;
+      R = this.parse(c.id, 'signing commitments', () => fast.add(R, fast.add(c.hidingBytes, fast.mul(encodeScalar(rho.get(c.id)!), c.bindingBytes))));
+    }
+    if (!fast.isValidElement(R)) throw this.blameCommitments();
+    this.Rbytes = R;
     this.rho = rho;
     this.c = challenge(this.Rbytes, this.pk, this.message);
     const lambda = lagrange(this.parties, this.self);
-    const { d, e } = nonce.take();
     // RFC 9591 §5.2: z_i = d_i + e_i·ρ_i + λ_i·s_i·c, with s_i the tweaked share s_i + t.
     this.zSelf = mod(d + e * rho.get(this.self)! + lambda * mod(this.share.secret + this.tweak) * this.c);
     const w = new Writer().fixed(encodeScalar(this.zSelf));
@@ -187,22 +197,31 @@ export class FrostSignParty extends FrostParty<FrostSignature> {
     throw this.blame(z);
   }
 
+  /** R is not a valid element: name the signers whose commitments are not (full §3.1 check). */
+  private blameCommitments(): MpcError {
+    const bad = this.list.filter((c) => c.id !== this.self && !(fast.isValidElement(c.hidingBytes) && fast.isValidElement(c.bindingBytes))).map((c) => c.id);
+    if (bad.length === 0) return new MpcAbort('ERR_MPC_COMMITMENT', this.others, 'group commitment is the identity');
+    return new MpcAbort('ERR_MPC_PARSE', bad, 'nonce commitment is not a valid prime-order element');
+  }
+
   /** RFC 9591 §5.4: find the signers whose share does not verify (slow path, public data only). */
   private blame(z: ReadonlyMap<number, bigint>): MpcError {
     const tG = this.tweak === 0n ? IDENTITY : G.multiplyUnsafe(this.tweak);
     const bad: number[] = [];
     for (const sc of this.list) {
       const j = sc.id;
+      let D: EdPoint;
+      let E: EdPoint;
       try {
-        decodePoint(sc.hidingBytes, true);
-        decodePoint(sc.bindingBytes, true);
+        D = decodePoint(sc.hidingBytes, true);
+        E = decodePoint(sc.bindingBytes, true);
       } catch {
         bad.push(j);
         continue;
       }
       const Y = decodePoint(this.share.verifyingShares[this.share.parties.indexOf(j)]!).add(tG);
       const lhs = G.multiplyUnsafe(z.get(j)!);
-      const comm = sc.hiding.add(sc.binding.multiplyUnsafe(this.rho.get(j)!));
+      const comm = D.add(E.multiplyUnsafe(this.rho.get(j)!));
       const rhs = comm.add(Y.multiplyUnsafe(mod(this.c * lagrange(this.parties, j))));
       if (!lhs.equals(rhs)) bad.push(j);
     }

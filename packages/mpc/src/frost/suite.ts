@@ -87,6 +87,16 @@ export function decodePoint(b: Uint8Array, full = true): EdPoint {
   return p;
 }
 
+const P_FIELD = 2n ** 255n - 19n;
+
+/** RFC 8032 §5.1.3 canonical encoding test (y < p), without decoding the point. */
+export function isCanonicalEncoding(b: Uint8Array): boolean {
+  if (b.length !== 32) return false;
+  const y = Uint8Array.from(b);
+  y[31] = y[31]! & 0x7f;
+  return leToBigint(y) < P_FIELD;
+}
+
 function sha512(...parts: Uint8Array[]): Uint8Array {
   const h = createHash('sha512');
   for (const p of parts) h.update(p);
@@ -138,41 +148,43 @@ export function lagrange(xs: readonly number[], i: number): bigint {
   return mod(num * inv(den));
 }
 
-/** One signer's round-one output as it enters the binding-factor computation. */
+/** One signer's round-one output: its nonce commitments (D_i, E_i), encoded. */
 export interface SignerCommitment {
   readonly id: number;
-  readonly hiding: EdPoint;
-  readonly binding: EdPoint;
   readonly hidingBytes: Uint8Array;
   readonly bindingBytes: Uint8Array;
 }
 
 /**
- * RFC 9591 §4.3 encode_group_commitment_list, §4.4 compute_binding_factors and §4.5
- * compute_group_commitment. `list` must be sorted by id.
+ * RFC 9591 §4.3 encode_group_commitment_list and §4.4 compute_binding_factors: ρ_i for every
+ * signer. `list` must be sorted by id.
  */
+export function bindingFactors(publicKeyBytes: Uint8Array, list: readonly SignerCommitment[], message: Uint8Array): Map<number, bigint> {
+  const enc: Uint8Array[] = [];
+  for (const c of list) enc.push(encodeScalar(BigInt(c.id)), c.hidingBytes, c.bindingBytes);
+  const prefix = concat(publicKeyBytes, H4(message), H5(concat(...enc)));
+  const rho = new Map<number, bigint>();
+  for (const c of list) rho.set(c.id, H1(concat(prefix, encodeScalar(BigInt(c.id)))));
+  return rho;
+}
+
+/** RFC 9591 §4.5 compute_group_commitment in noble arithmetic (reference; signing uses fast.ts). */
 export function groupCommitment(
   publicKeyBytes: Uint8Array,
   list: readonly SignerCommitment[],
   message: Uint8Array,
 ): { R: EdPoint; rho: Map<number, bigint> } {
-  const enc: Uint8Array[] = [];
-  for (const c of list) enc.push(encodeScalar(BigInt(c.id)), c.hidingBytes, c.bindingBytes);
-  const prefix = concat(publicKeyBytes, H4(message), H5(concat(...enc)));
-  const rho = new Map<number, bigint>();
+  const rho = bindingFactors(publicKeyBytes, list, message);
   let hidingSum = IDENTITY;
   const pts: EdPoint[] = [];
   const sc: bigint[] = [];
   for (const c of list) {
-    const r = H1(concat(prefix, encodeScalar(BigInt(c.id))));
-    rho.set(c.id, r);
-    hidingSum = hidingSum.add(c.hiding);
-    pts.push(c.binding);
-    sc.push(r);
+    hidingSum = hidingSum.add(decodePoint(c.hidingBytes));
+    pts.push(decodePoint(c.bindingBytes));
+    sc.push(rho.get(c.id)!);
   }
   // Public inputs only: variable-time multi-scalar multiplication is fine here.
-  const R = hidingSum.add(mulAddUnsafe(Point, pts, sc));
-  return { R, rho };
+  return { R: hidingSum.add(mulAddUnsafe(Point, pts, sc)), rho };
 }
 
 /** RFC 9591 §4.6 compute_challenge = H2(R || PK || msg). */
@@ -222,9 +234,18 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
 
 const SPKI_ED25519 = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
 
-/** An OpenSSL `KeyObject` for a raw 32-byte Ed25519 public key (RFC 8410 SPKI). */
+const keyObjects = new Map<string, KeyObject>();
+
+/** An OpenSSL `KeyObject` for a raw 32-byte Ed25519 public key (RFC 8410 SPKI); cached. */
 export function ed25519KeyObject(publicKey: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.from(concat(SPKI_ED25519, publicKey)), format: 'der', type: 'spki' });
+  const id = toHex(publicKey);
+  let k = keyObjects.get(id);
+  if (!k) {
+    k = createPublicKey({ key: Buffer.from(concat(SPKI_ED25519, publicKey)), format: 'der', type: 'spki' });
+    if (keyObjects.size >= 1024) keyObjects.delete(keyObjects.keys().next().value!);
+    keyObjects.set(id, k);
+  }
+  return k;
 }
 
 /**
