@@ -2,7 +2,8 @@
  * The co-signer's list of trusted workspaces (env `COSIGNER_TRUST`), validated once at start.
  *
  * Two kinds of entry:
- * - `{"issuer": "<exact iss>", "jwks": {"keys": [...]}, "workspaceId"?: "..."}`: keys given inline;
+ * - `{"issuer": "<exact iss>", "jwks": {"keys": [...]}, "workspaceId"?: "...", "platform"?: "host:port"}`:
+ *   keys given inline (`platform`, when given, is where pairings with it are completed);
  * - `{"platform": "<host:port>", "issuerPrefix": "cosigner-sim/"}`: every issuer starting with the
  *   prefix is a workspace of that platform (the rest of `iss` is its id); its keys are fetched with
  *   WorkspaceService.GetPublicKeys and cached.
@@ -32,6 +33,8 @@ export interface IssuerEntry {
   jwks: Jwks;
   /** Workspace id reported for tokens of this issuer; default: the issuer after its last '/'. */
   workspaceId: string;
+  /** Optional host:port of the issuer's WorkspaceService (where a pairing is completed). */
+  platform?: string;
 }
 
 export interface PlatformEntry {
@@ -47,6 +50,7 @@ export interface TrustConfig {
   entries: TrustEntry[];
 }
 
+const HOST_PORT = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];
 
 function fail(msg: string): never {
@@ -107,14 +111,15 @@ export function parseTrustConfig(json: string | unknown): TrustConfig {
     if (!e || typeof e !== 'object') fail(`${where} is not an object`);
     const o = e as Record<string, unknown>;
     if (typeof o.issuer === 'string') {
-      if (o.platform !== undefined) fail(`${where}: give either issuer+jwks or platform+issuerPrefix`);
+      if (o.issuerPrefix !== undefined) fail(`${where}: give either issuer+jwks or platform+issuerPrefix`);
+      if (o.platform !== undefined && (typeof o.platform !== 'string' || !HOST_PORT.test(o.platform))) fail(`${where}: platform must be host:port`);
       if (o.issuer === '') fail(`${where}: empty issuer`);
       if (issuers.has(o.issuer)) fail(`${where}: issuer ${o.issuer} listed twice`);
       issuers.add(o.issuer);
       const workspaceId = typeof o.workspaceId === 'string' && o.workspaceId !== '' ? o.workspaceId : defaultWorkspaceId(o.issuer);
-      entries.push({ kind: 'issuer', issuer: o.issuer, jwks: parseJwks(o.jwks, where), workspaceId });
+      entries.push({ kind: 'issuer', issuer: o.issuer, jwks: parseJwks(o.jwks, where), workspaceId, ...(typeof o.platform === 'string' ? { platform: o.platform } : {}) });
     } else if (typeof o.platform === 'string') {
-      if (!/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(o.platform)) fail(`${where}: platform must be host:port`);
+      if (!HOST_PORT.test(o.platform)) fail(`${where}: platform must be host:port`);
       if (typeof o.issuerPrefix !== 'string' || o.issuerPrefix === '') fail(`${where}: platform needs a non-empty issuerPrefix`);
       for (const p of prefixes) {
         if (p.startsWith(o.issuerPrefix) || o.issuerPrefix.startsWith(p)) fail(`${where}: issuerPrefix overlaps ${p}`);

@@ -1,0 +1,225 @@
+/**
+ * The co-signer's registry of paired API users (DESIGN.md "Pairing").
+ *
+ * Pair: verify the token (@cosigner/trust: allow-listed algorithms, iss/aud/exp/nbf, trusted
+ * workspaces only), claim its jti in KV (so concurrent pair calls inside this co-signer settle
+ * by compare-and-set: one proceeds, the others get ERR_TOKEN_SPENT), complete the pairing with
+ * the workspace (where single use across co-signers is enforced), then record the API user in
+ * `cosigner-api-users`, which intake and the dispatcher watch. Every change is audited; nothing
+ * is stored for refused input.
+ */
+import { createHash } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { ApiUser, WorkspaceServiceClient, type CallbackConfig, type CompletePairingResponse, type CosignerInfo } from '@cosigner/proto';
+import { PAIRING_AUDIENCE, PAIRING_TOKEN_LIFETIME_S, TrustError, type Trust, type TrustConfig } from '@cosigner/trust';
+import type { AuditLog } from './audit.ts';
+import { PairingError, invalid, notFound } from './errors.ts';
+import { ERROR_CODE_METADATA } from './grpc.ts';
+import type { CosignerIdentity } from './identity.ts';
+import { TypedKv, jsonCodec, protoCodec } from './kv.ts';
+import type { Logger } from './log.ts';
+import { validateCallbackUrl, validateHandlerCert, validateHandlerPublicKey } from './validate.ts';
+
+export const API_USERS_BUCKET = 'cosigner-api-users';
+export const PAIRING_CLAIMS_BUCKET = 'cosigner-pairing-claims';
+/** A claim older than this is from a crashed pair call and may be taken over. */
+export const CLAIM_STALE_MS = 60_000;
+export const COMPLETE_PAIRING_DEADLINE_MS = 15_000;
+const API_USER_ID_RE = /^[A-Za-z0-9_=-][A-Za-z0-9_=.-]{0,127}$/;
+
+interface Claim {
+  state: 'CLAIMED' | 'DONE';
+  apiUserId: string;
+  atMs: number;
+}
+
+export const apiUserCodec = protoCodec(ApiUser);
+export const claimCodec = jsonCodec<Claim>();
+
+export interface RegistryOptions {
+  apiUsers: TypedKv<ApiUser>;
+  claims: TypedKv<Claim>;
+  trust: Trust;
+  trustConfig: TrustConfig;
+  identity: CosignerIdentity;
+  audit: AuditLog;
+  log: Logger;
+  /** WorkspaceService address for issuers whose trust entry names no platform. */
+  defaultWorkspaceUrl?: string;
+  now?: () => number;
+  credentials?: grpc.ChannelCredentials;
+}
+
+function checkApiUserId(id: string): void {
+  if (typeof id !== 'string' || !API_USER_ID_RE.test(id)) throw invalid('ERR_INVALID_ARGUMENT', 'api_user_id is malformed');
+}
+
+export class Registry {
+  readonly #o: RegistryOptions;
+  readonly #now: () => number;
+  readonly #clients = new Map<string, WorkspaceServiceClient>();
+
+  constructor(o: RegistryOptions) {
+    this.#o = o;
+    this.#now = o.now ?? Date.now;
+  }
+
+  #platformOf(issuer: string): string {
+    for (const e of this.#o.trustConfig.entries) {
+      if (e.kind === 'platform' && issuer.startsWith(e.issuerPrefix)) return e.platform;
+      if (e.kind === 'issuer' && e.issuer === issuer && e.platform) return e.platform;
+    }
+    if (this.#o.defaultWorkspaceUrl) return this.#o.defaultWorkspaceUrl;
+    throw new PairingError('ERR_WORKSPACE_UNREACHABLE', `no platform address is configured for ${issuer}`);
+  }
+
+  #client(addr: string): WorkspaceServiceClient {
+    let c = this.#clients.get(addr);
+    if (!c) {
+      c = new WorkspaceServiceClient(addr, this.#o.credentials ?? grpc.credentials.createInsecure());
+      this.#clients.set(addr, c);
+    }
+    return c;
+  }
+
+  #completeWithWorkspace(addr: string, token: string): Promise<CompletePairingResponse> {
+    const id = this.#o.identity;
+    return new Promise((resolve, reject) => {
+      this.#client(addr).completePairing(
+        { token, cosignerId: id.cosignerId, cosignerIdentityPublicKey: id.identityPublicKey, callbackPublicKeyPem: id.callbackPublicKeyPem },
+        new grpc.Metadata(),
+        { deadline: Date.now() + COMPLETE_PAIRING_DEADLINE_MS },
+        (err, res) => {
+          if (!err) return resolve(res);
+          const code = err.metadata?.get(ERROR_CODE_METADATA)[0]?.toString();
+          if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED || !code) {
+            return reject(new PairingError('ERR_WORKSPACE_UNAVAILABLE', `workspace did not complete the pairing: ${grpc.status[err.code]}`, grpc.status.UNAVAILABLE, { cause: err }));
+          }
+          reject(new PairingError(/^ERR_[A-Z0-9_]+$/.test(code) ? code : 'ERR_PAIRING_REFUSED', `workspace refused the pairing: ${err.details}`, err.code));
+        });
+    });
+  }
+
+  static claimKey(jti: string): string {
+    return createHash('sha256').update(jti).digest('hex');
+  }
+
+  /** Claims the token's jti; throws ERR_TOKEN_SPENT when another call holds or finished it. */
+  async #claim(key: string, apiUserId: string): Promise<void> {
+    const fresh: Claim = { state: 'CLAIMED', apiUserId, atMs: this.#now() };
+    if ((await this.#o.claims.create(key, fresh)) !== undefined) return;
+    const cur = await this.#o.claims.get(key);
+    if (!cur) {
+      if ((await this.#o.claims.create(key, fresh)) !== undefined) return;
+      throw new PairingError('ERR_TOKEN_SPENT', 'pairing token already spent');
+    }
+    if (cur.value.state === 'DONE') throw new PairingError('ERR_TOKEN_SPENT', 'pairing token already spent');
+    if (this.#now() - cur.value.atMs < CLAIM_STALE_MS) throw new PairingError('ERR_TOKEN_SPENT', 'pairing with this token is already in progress');
+    if ((await this.#o.claims.update(key, fresh, cur.revision)) === undefined) throw new PairingError('ERR_TOKEN_SPENT', 'pairing token already spent');
+  }
+
+  async pair(token: string): Promise<ApiUser> {
+    if (typeof token !== 'string' || token.trim() === '') throw new TrustError('ERR_TOKEN_MALFORMED', 'no token');
+    const v = await this.#o.trust.verify(token.trim(), { audience: PAIRING_AUDIENCE, maxLifetimeS: PAIRING_TOKEN_LIFETIME_S });
+    if (!API_USER_ID_RE.test(v.apiUserId)) throw new TrustError('ERR_TOKEN_MALFORMED', 'token subject is not a valid API user id');
+    const platform = this.#platformOf(v.issuer);
+    const key = Registry.claimKey(`${v.issuer}|${v.claims.jti}`);
+    await this.#claim(key, v.apiUserId);
+    let res: CompletePairingResponse;
+    try {
+      res = await this.#completeWithWorkspace(platform, token.trim());
+      if (res.apiUserId !== v.apiUserId || res.workspaceId !== v.workspaceId) throw new PairingError('ERR_PAIRING_REFUSED', 'workspace answered for another API user');
+    } catch (e) {
+      if ((e as PairingError).code === 'ERR_TOKEN_SPENT') {
+        await this.#o.claims.put(key, { state: 'DONE', apiUserId: v.apiUserId, atMs: this.#now() });
+      } else {
+        // Not spent: release the claim so the operator can retry with the same token.
+        await this.#o.claims.kv.delete(key).catch(() => undefined);
+      }
+      throw e;
+    }
+    const now = this.#now();
+    const stored = await this.#o.apiUsers.modify(v.apiUserId, (cur) => {
+      if (cur && cur.state === 'ACTIVE' && cur.workspaceId === v.workspaceId) return undefined;
+      return { apiUserId: v.apiUserId, workspaceId: v.workspaceId, state: 'ACTIVE', pairedAtMs: now, callback: undefined, revision: 0 };
+    });
+    await this.#o.claims.put(key, { state: 'DONE', apiUserId: v.apiUserId, atMs: now });
+    await this.#o.audit.append({ kind: 'pairing', apiUserId: v.apiUserId, outcome: 'PAIRED', reason: `workspace ${v.workspaceId}` });
+    this.#o.log.info('paired', { apiUserId: v.apiUserId, workspaceId: v.workspaceId });
+    return { ...stored!.value, revision: stored!.revision };
+  }
+
+  async #get(apiUserId: string) {
+    checkApiUserId(apiUserId);
+    const u = await this.#o.apiUsers.get(apiUserId);
+    if (!u) throw notFound(`api user ${apiUserId} is not paired with this co-signer`);
+    return u;
+  }
+
+  async get(apiUserId: string): Promise<ApiUser> {
+    const u = await this.#get(apiUserId);
+    return { ...u.value, revision: u.revision };
+  }
+
+  async list(workspaceId: string): Promise<ApiUser[]> {
+    const out: ApiUser[] = [];
+    for (const k of await this.#o.apiUsers.keys()) {
+      const u = await this.#o.apiUsers.get(k);
+      if (u && (workspaceId === '' || u.value.workspaceId === workspaceId)) out.push({ ...u.value, revision: u.revision });
+    }
+    return out.sort((a, b) => a.pairedAtMs - b.pairedAtMs || a.apiUserId.localeCompare(b.apiUserId));
+  }
+
+  /** Marks the API user UNPAIRED and drops its callback: intake refuses its requests from now on. */
+  async unpair(apiUserId: string): Promise<ApiUser> {
+    await this.#get(apiUserId);
+    const r = await this.#o.apiUsers.modify(apiUserId, (cur) => (cur && cur.state !== 'UNPAIRED' ? { ...cur, state: 'UNPAIRED', callback: undefined } : undefined));
+    if (!r) throw notFound(`api user ${apiUserId} is not paired with this co-signer`);
+    await this.#o.audit.append({ kind: 'pairing', apiUserId, outcome: 'UNPAIRED' });
+    return { ...r.value, revision: r.revision };
+  }
+
+  async setCallback(apiUserId: string, url: string, publicKeyPem: string | undefined, certPem: string | undefined): Promise<ApiUser> {
+    checkApiUserId(apiUserId);
+    if ((publicKeyPem ? 1 : 0) + (certPem ? 1 : 0) !== 1) throw invalid('ERR_INVALID_ARGUMENT', 'give exactly one of public_key_pem (JWT mode) or cert_pem (TLS mode)');
+    const mode = publicKeyPem ? 'JWT' : 'TLS';
+    const cb: CallbackConfig = {
+      url: validateCallbackUrl(url, mode),
+      mode,
+      publicKeyPem: publicKeyPem ? validateHandlerPublicKey(publicKeyPem) : '',
+      certPem: certPem ? validateHandlerCert(certPem, new Date(this.#now())) : '',
+      updatedAtMs: this.#now(),
+    };
+    const u = await this.#get(apiUserId);
+    if (u.value.state !== 'ACTIVE') throw new PairingError('ERR_API_USER_NOT_ACTIVE', `api user ${apiUserId} is ${u.value.state}`);
+    const r = await this.#o.apiUsers.modify(apiUserId, (cur) => (cur && cur.state === 'ACTIVE' ? { ...cur, callback: cb } : undefined));
+    if (!r || r.value.state !== 'ACTIVE') throw new PairingError('ERR_API_USER_NOT_ACTIVE', `api user ${apiUserId} is no longer active`);
+    await this.#o.audit.append({ kind: 'callback_config', apiUserId, outcome: 'CALLBACK_SET', handlerUrl: cb.url, reason: `mode ${mode}` });
+    return { ...r.value, revision: r.revision };
+  }
+
+  async clearCallback(apiUserId: string): Promise<ApiUser> {
+    const u = await this.#get(apiUserId);
+    const before = u.value.callback?.url ?? '';
+    const r = await this.#o.apiUsers.modify(apiUserId, (cur) => (cur && cur.callback ? { ...cur, callback: undefined } : undefined));
+    if (!r) throw notFound(`api user ${apiUserId} is not paired with this co-signer`);
+    if (before) await this.#o.audit.append({ kind: 'callback_config', apiUserId, outcome: 'CALLBACK_CLEARED', handlerUrl: before });
+    return { ...r.value, revision: r.revision };
+  }
+
+  async info(): Promise<CosignerInfo> {
+    const users = await this.list('');
+    return {
+      cosignerId: this.#o.identity.cosignerId,
+      callbackPublicKeyPem: this.#o.identity.callbackPublicKeyPem,
+      identityPublicKey: this.#o.identity.identityPublicKey,
+      trustedWorkspaces: this.#o.trust.describe(),
+      apiUsers: users.filter((u) => u.state === 'ACTIVE').length,
+    };
+  }
+
+  close(): void {
+    for (const c of this.#clients.values()) c.close();
+    this.#clients.clear();
+  }
+}
