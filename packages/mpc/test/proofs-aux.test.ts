@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { testPrimes, generatePedersen, PaillierSecretKey, PedersenParams, isqrt } from '../src/arith/index.ts';
+import { testPrimes, generatePedersen, PaillierSecretKey, PedersenParams, isqrt, PrimePool, generateAuxiliary, auxiliaryFromPrimes } from '../src/arith/index.ts';
 import { Transcript } from '../src/cmp/proofs/transcript.ts';
 import { proveMod, verifyMod, encodeModProof, decodeModProof, MOD_ITERATIONS, type ModProof } from '../src/cmp/proofs/mod.ts';
 import { provePrm, verifyPrm, encodePrmProof, decodePrmProof, PRM_ITERATIONS, type PrmProof } from '../src/cmp/proofs/prm.ts';
@@ -197,4 +197,22 @@ test('Π^fac: a modulus with a small factor fails even with an honestly computed
   assert.equal(fails, 3);
   // Sanity: the bound really is about √N0.
   assert.ok(q > isqrt(N0) << 512n);
+});
+
+test('auxiliary material: one modulus for Paillier and ring-Pedersen, all three proofs pass', async () => {
+  const pool = new PrimePool({ target: 0 });
+  pool.add([P[10]!, P[11]!]);
+  const aux = await generateAuxiliary({ pool });
+  assert.equal(pool.size, 0);
+  const N0 = aux.paillier.pub.N;
+  assert.equal(aux.pedersen.N, N0);
+  assert.equal(aux.pedersen.s, aux.pedersen.pow(aux.pedersen.t, aux.lambda));
+  const key = { N: N0, p: aux.paillier.p, q: aux.paillier.q };
+  assert.ok(verifyMod(N0, proveMod(key, tr('aux', SESSION, 3)), tr('aux', SESSION, 3)));
+  const prm = provePrm(aux.pedersen, aux.lambda, aux.paillier.phi, tr('aux', SESSION, 3));
+  assert.ok(verifyPrm(aux.pedersen.publicOnly(), decodePrmProof(encodePrmProof(prm)), tr('aux', SESSION, 3)));
+  // Π^fac is proven to each other party under that party's parameters.
+  const fac = proveFac(key, pedPub, tr('aux-fac', SESSION, 3), CURVE_Q);
+  assert.ok(verifyFac(N0, ped.params, fac, tr('aux-fac', SESSION, 3), CURVE_Q));
+  assert.throws(() => auxiliaryFromPrimes(P[10]!, P[10]!), MpcError);
 });

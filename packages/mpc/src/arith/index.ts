@@ -4,3 +4,4 @@ export * from './primes.ts';
 export * from './paillier.ts';
 export * from './pedersen.ts';
 export { native, backendName, type NativeBignum } from './native.ts';
+export * from './aux.ts';
