@@ -6,9 +6,11 @@
  *
  * Timing: plain JavaScript BigInt arithmetic is NOT constant time (V8 picks algorithms and
  * allocation by operand length, and `%`/`*` are data dependent). When the native backend
- * (native.ts, OpenSSL) is loaded, `modPow(..., secret = true)` and `crtPow` run the exponent
- * through OpenSSL's `BN_mod_exp_mont_consttime`; everything else here (inverse, gcd, Jacobi,
- * sampling, CRT recombination) is variable time on every backend.
+ * (native.ts, OpenSSL) is loaded and the modulus is odd, `modPow` / `modPowAsync` (secret = true
+ * by default) and `crtPow` / `CrtContext.pow` run the exponent through OpenSSL's
+ * `BN_mod_exp_mont_consttime`, which hides the exponent's bits (not its length). Everything else
+ * here (inverse, gcd, Jacobi, sampling, CRT recombination, even moduli, and the whole BigInt
+ * fallback) is variable time.
  */
 import { randomBytes } from 'node:crypto';
 import { MpcError } from '../errors.ts';
