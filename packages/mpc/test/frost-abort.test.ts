@@ -110,3 +110,22 @@ test('sign: a signer that equivocates its nonce commitments is named, not the ho
   assert.deepEqual(culpritsOf(res.get(2)), [3]);
   assert.ok(culpritsOf(res.get(1)).includes(3));
 });
+
+test('sign: a nonce commitment with a small-order (torsion) component is refused, naming its sender', async () => {
+  const { ed25519 } = await import('@noble/curves/ed25519.js');
+  // (0, -1): the point of order 2.
+  const T = ed25519.Point.fromBytes(Uint8Array.from(Buffer.from('ec' + 'ff'.repeat(30) + '7f', 'hex')));
+  assert.ok(T.isSmallOrder() && !T.is0());
+  for (const offset of [0, 32]) {
+    const s = sid();
+    const ps = parties.map((self) => new FrostSignParty({ session: s, self, signers: parties, share: keys.get(self)!, message: msg }));
+    const res = drive(ps, (m) => {
+      if (m.from !== 2 || m.round !== 1) return m;
+      const body = Uint8Array.from(m.body);
+      body.set(ed25519.Point.fromBytes(body.subarray(offset, offset + 32)).add(T).toBytes(), offset);
+      return { ...m, body };
+    });
+    assert.deepEqual(culpritsOf(res.get(1)), [2]);
+    assert.deepEqual(culpritsOf(res.get(3)), [2]);
+  }
+});

@@ -123,7 +123,11 @@ test('group tweak: for a 2-of-3 and a 3-of-5 sharing, every signer subset interp
         for (const i of S) {
           let num = 1n;
           let den = 1n;
-          for (const j of S) if (j !== i) ((num = (num * BigInt(j)) % L), (den = (den * ((BigInt(j - i) % L) + L)) % L));
+          for (const j of S) {
+            if (j === i) continue;
+            num = (num * BigInt(j)) % L;
+            den = (den * ((BigInt(j - i) % L) + L)) % L;
+          }
           sum = (sum + ((num * inv(den)) % L) * ((share(i) + tweak) % L)) % L;
         }
         assert.equal(sum, (f[0]! + tweak) % L, `subset ${S}`);

@@ -17,10 +17,14 @@
  * is s_i + t and each verifying share Y_i + t·G; since Σ_{i∈S} λ_i = 1 for every S,
  * Σ λ_i (s_i + t) = s + t, so the protocol is unchanged and needs no extra round.
  *
- * The fast path decodes peers' commitments strictly (canonical, not the identity, not of small
- * order) but defers the prime-order-subgroup test (a scalar multiplication per element): a
- * torsion component left in R makes the cofactorless OpenSSL check of the final signature fail,
- * and then the slow path tests every element and names its sender.
+ * Element checks (RFC 9591 §3.1): every peer commitment must be a canonical encoding; E_j gets
+ * the full check (on the curve, prime-order subgroup, not small order) inside libsodium's
+ * multiplication, D_j's subgroup membership is checked once on R (a torsion part of D_j would
+ * survive into R), and when R fails every D_j, E_j is checked alone to name the sender. Group
+ * operations run on libsodium (fast.ts); the cheater-detection slow path uses noble.
+ *
+ * Nonces: a party makes its nonce pair in `start()` (or takes a `FrostNonce` made earlier) and
+ * consumes it when it computes its share; `FrostNonce.take()` throws the second time.
  */
 import { Reader, Writer } from '../codec.ts';
 import { MpcAbort, MpcError } from '../errors.ts';

@@ -4,12 +4,12 @@
  * functions H1..H5, Lagrange coefficients (§4.2), binding factors and the group commitment
  * (§4.4, §4.5), the challenge (§4.6) and polynomial / VSS helpers (Appendix C).
  *
- * Key generation uses noble's `ed25519_FROST` directly (see keygen.ts). The signing hot path is
- * written here against noble's Edwards point arithmetic because noble's packaged `signShare` /
- * `aggregate` re-decode every element with two full subgroup checks each (a scalar
- * multiplication per check), which costs ~30x the signing budget; the formulas are RFC 9591's,
- * and the RFC 9591 Appendix E.1 vectors pin them (test/frost-vectors.test.ts, which also runs
- * noble's `signShare` / `aggregate` on the same vectors).
+ * Key generation uses noble's `ed25519_FROST.DKG.round1` (see keygen.ts). Signing does not call
+ * noble's packaged `signShare` / `aggregate`: they re-decode every element with two full
+ * subgroup checks each (a scalar multiplication per check), about 30× the 2 ms signing budget.
+ * The formulas here are RFC 9591's, pinned by the Appendix E.1 vectors
+ * (test/frost-vectors.test.ts, which runs noble's `signShare` / `aggregate` on the same vectors
+ * as a cross-check).
  */
 import { createHash, createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
@@ -69,9 +69,7 @@ export function encodePoint(p: EdPoint): Uint8Array {
 /**
  * RFC 9591 §6.1 DeserializeElement: canonical 32-byte encoding (RFC 8032 §5.1.3, y < p, no
  * "negative zero"), not the identity, not of small order. `full` also checks membership in the
- * prime-order subgroup ([L]P = 0), which costs a scalar multiplication: the signing fast path
- * defers it (see sign.ts: any torsion left in the group commitment makes the final cofactorless
- * check fail, and the slow path then runs the full check on every element).
+ * prime-order subgroup ([L]P = 0), which costs a scalar multiplication.
  */
 export function decodePoint(b: Uint8Array, full = true): EdPoint {
   if (b.length !== 32) throw new MpcParseError(`point of ${b.length} bytes`);
