@@ -1,5 +1,10 @@
 /** Every command of the CLI. Add one import and one entry per command file. */
 import type { Command } from '../command.ts';
 import up from './up.ts';
+import workspace from './workspace.ts';
+import pair from './pair.ts';
+import users from './users.ts';
+import callback from './callback.ts';
+import printPublicKey from './print-public-key.ts';
 
-export const commands: Command[] = [up];
+export const commands: Command[] = [up, ...workspace, ...pair, ...users, ...callback, printPublicKey];
