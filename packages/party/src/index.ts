@@ -9,3 +9,4 @@ export * from './session.ts';
 export * from './node.ts';
 export * from './schemes.ts';
 export * from './env.ts';
+export * from './process.ts';

@@ -1,0 +1,51 @@
+/** Starting a party process from its environment: NATS, software enclave, approval key, node. */
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { loadApprovalKey } from './approval.ts';
+import type { Algorithm } from './enclave.ts';
+import { partyEnv, type PartyEnv } from './env.ts';
+import { PartyNode } from './node.ts';
+import { SoftwareEnclaveProvider } from './sealed.ts';
+import { schemeFor } from './schemes.ts';
+import type { Log } from './transport.ts';
+
+export interface PartyProcess {
+  env: PartyEnv;
+  nc: NatsConnection;
+  node: PartyNode;
+  stop(): Promise<void>;
+}
+
+export interface StartPartyOptions {
+  env?: NodeJS.ProcessEnv;
+  defaults?: { partyId?: string; index?: number };
+  keygenExtras?: (a: Algorithm) => Promise<Record<string, unknown>>;
+  log?: Log;
+}
+
+export async function startPartyFromEnv(o: StartPartyOptions = {}): Promise<PartyProcess> {
+  const env = partyEnv(o.env ?? process.env, o.defaults ?? {});
+  // Configuration errors first (clear startup errors), then the network.
+  const provider = SoftwareEnclaveProvider.fromFile(env.sealingKeyFile);
+  const approvalKey = loadApprovalKey(env.approvalPublicKeyFile);
+  const nc = await connect({ servers: env.natsUrl, name: `party-${env.partyId}`, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+  try {
+    const node = await PartyNode.start({
+      nc, partyId: env.partyId, index: env.index, dataDir: env.dataDir, provider, approvalKey, scheme: schemeFor,
+      ...(env.roundTimeoutMs ? { roundTimeoutMs: env.roundTimeoutMs } : {}),
+      ...(o.keygenExtras ? { keygenExtras: o.keygenExtras } : {}),
+      ...(o.log ? { log: o.log } : {}),
+      tamper: env.tamper,
+    });
+    return {
+      env, nc, node,
+      async stop() {
+        await node.stop();
+        await nc.drain().catch(() => undefined);
+      },
+    };
+  } catch (e) {
+    await nc.close();
+    throw e;
+  }
+}

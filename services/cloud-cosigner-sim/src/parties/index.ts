@@ -1,0 +1,26 @@
+/**
+ * The workspace's two cloud co-signer parties (cloud-1, cloud-2): thin wrappers over
+ * @cosigner/party. Each party is its own process with its own sealed store; run one with
+ * `node services/cloud-cosigner-sim/src/parties/main.ts --party cloud-1`.
+ */
+import { join } from 'node:path';
+import { startPartyFromEnv, type PartyProcess } from '@cosigner/party';
+import { cmpKeygenExtras } from './extras.ts';
+
+export const CLOUD_PARTIES = { 'cloud-1': 2, 'cloud-2': 3 } as const;
+export type CloudPartyId = keyof typeof CLOUD_PARTIES;
+
+/** Start one cloud party in this process. Its store is `$COSIGNER_DATA_DIR/parties/<party>` unless PARTY_DATA_DIR is set. */
+export async function startCloudParty(party: CloudPartyId, env: NodeJS.ProcessEnv = process.env): Promise<PartyProcess> {
+  const base = env.COSIGNER_DATA_DIR ?? join(process.cwd(), '.data');
+  return startPartyFromEnv({
+    env: { ...env, PARTY_ID: party, PARTY_INDEX: String(CLOUD_PARTIES[party]), COSIGNER_DATA_DIR: env.PARTY_DATA_DIR ?? join(base, 'parties', party) },
+    keygenExtras: cmpKeygenExtras(env),
+  });
+}
+
+/** Both cloud parties in this process (the simulator's `main.ts` may call this). */
+export async function startParties(env: NodeJS.ProcessEnv = process.env): Promise<{ stop(): Promise<void> }> {
+  const ps = [await startCloudParty('cloud-1', env), await startCloudParty('cloud-2', env)];
+  return { async stop() { for (const p of ps) await p.stop(); } };
+}

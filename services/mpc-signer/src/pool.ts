@@ -1,0 +1,142 @@
+/**
+ * Presignature pool (ECDSA/CMP): per key, `target` presignatures kept ready, refilled in the
+ * background by at most `concurrency` presign sessions at a time (the CPU budget). A
+ * presignature taken from the pool is bound (by the signing plan) before anything is signed;
+ * presignatures of an old key epoch are dropped after a refresh.
+ */
+import type { PartyNode } from '@cosigner/party';
+import { CUSTOMER_PARTY, PartyError, presignatureId, schemeFor, type Algorithm } from '@cosigner/party';
+import type { KeyStore } from './keys.ts';
+
+export interface PoolOptions {
+  target: number;
+  concurrency: number;
+  log: (msg: string, f?: Record<string, unknown>) => void;
+}
+
+interface KeyPool {
+  keyId: string;
+  epoch: number;
+  ready: string[];
+  inFlight: number;
+  consumed: number;
+  failures: number;
+}
+
+export class PresignPool {
+  #node: PartyNode;
+  #keys: KeyStore;
+  #o: PoolOptions;
+  #pools = new Map<string, KeyPool>();
+  #active = 0;
+  #stopped = false;
+  #timer: NodeJS.Timeout | undefined;
+  #waiters: (() => void)[] = [];
+
+  constructor(node: PartyNode, keys: KeyStore, o: PoolOptions) {
+    this.#node = node;
+    this.#keys = keys;
+    this.#o = o;
+  }
+
+  /** Load what the enclave holds for every ECDSA key and start refilling. */
+  async start(): Promise<void> {
+    for (const k of await this.#keys.list()) await this.track(k.keyId);
+    this.#timer = setInterval(() => this.pump(), 1000);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+  }
+
+  async track(keyId: string): Promise<void> {
+    const k = await this.#keys.get(keyId, true);
+    if (!k || !schemeFor(k.info.algorithm as Algorithm).needsPresignature) return;
+    const held = await this.#node.enclave.presignatures(keyId, k.info.epoch);
+    const free: string[] = [];
+    for (const id of held) if (!(await this.#node.enclave.store.list(`bind.${keyId}.${id}`)).length) free.push(id);
+    const prev = this.#pools.get(keyId);
+    this.#pools.set(keyId, { keyId, epoch: k.info.epoch, ready: free, inFlight: prev?.inFlight ?? 0, consumed: prev?.consumed ?? 0, failures: 0 });
+    this.pump();
+  }
+
+  status(keyId?: string): { keyId: string; ready: number; target: number; inFlight: number; consumed: number }[] {
+    return [...this.#pools.values()].filter((p) => !keyId || p.keyId === keyId)
+      .map((p) => ({ keyId: p.keyId, ready: p.ready.length, target: this.#o.target, inFlight: p.inFlight, consumed: p.consumed }));
+  }
+
+  /** A ready presignature id for the key (current epoch), or undefined. */
+  take(keyId: string, epoch: number): string | undefined {
+    const p = this.#pools.get(keyId);
+    if (!p || p.epoch !== epoch) return undefined;
+    const id = p.ready.shift();
+    if (id) p.consumed++;
+    this.pump();
+    return id;
+  }
+
+  /** Make one presignature now, outside the pool (nothing was ready). */
+  async makeOne(keyId: string): Promise<string> {
+    const k = await this.#keys.get(keyId);
+    if (!k) throw new PartyError('ERR_KEY_NOT_FOUND', `no key ${keyId}`);
+    return this.presign(keyId, k.info.epoch, k.info.parties);
+  }
+
+  private async presign(keyId: string, epoch: number, parties: string[]): Promise<string> {
+    const k = (await this.#keys.get(keyId))!;
+    const signers = parties.includes(CUSTOMER_PARTY) ? parties.slice(0, Math.max(k.info.threshold, 1)) : parties;
+    if (!signers.includes(CUSTOMER_PARTY)) signers[0] = CUSTOMER_PARTY;
+    const sessionId = crypto.getRandomValues(new Uint8Array(32));
+    await this.#node.coordinate({
+      sessionId, kind: 'PRESIGN', keyId, parties: signers, context: Buffer.alloc(0), workspaceId: k.info.workspaceId, algorithm: k.info.algorithm,
+      threshold: k.info.threshold, count: 1, entryIndex: 0, presignatureId: Buffer.alloc(0), requestId: '', epoch,
+    });
+    return presignatureId(sessionId);
+  }
+
+  /** Resolves when the pool of `keyId` holds at least `n` ready presignatures (benchmarks, tests). */
+  async waitReady(keyId: string, n: number, timeoutMs = 600_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while ((this.#pools.get(keyId)?.ready.length ?? 0) < n) {
+      if (Date.now() > end) throw new PartyError('ERR_SESSION_TIMEOUT', `pool of ${keyId} not ready`);
+      await new Promise<void>((r) => { this.#waiters.push(r); setTimeout(r, 500); });
+    }
+  }
+
+  setTarget(n: number): void {
+    this.#o.target = n;
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.#stopped) return;
+    for (const p of this.#pools.values()) {
+      while (this.#active < this.#o.concurrency && p.ready.length + p.inFlight < this.#o.target && p.failures < 5) {
+        this.#active++;
+        p.inFlight++;
+        const epoch = p.epoch;
+        void this.#keys.get(p.keyId).then((k) => this.presign(p.keyId, epoch, k!.info.parties)).then(
+          (id) => {
+            const cur = this.#pools.get(p.keyId);
+            if (cur && cur.epoch === epoch) cur.ready.push(id);
+            p.failures = 0;
+          },
+          (e: unknown) => {
+            p.failures++;
+            this.#o.log('presign failed', { keyId: p.keyId, code: (e as PartyError).code, err: (e as Error).message });
+            // Back off a little; the interval pump tries again.
+            setTimeout(() => { p.failures = Math.max(0, p.failures - 1); }, 2000).unref();
+          },
+        ).finally(() => {
+          this.#active--;
+          p.inFlight--;
+          const w = this.#waiters.splice(0);
+          for (const f of w) f();
+          this.pump();
+        });
+      }
+    }
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * Signing approved requests: a durable consumer on cosigner.requests.approved.>, one handler per
+ * request, idempotent on the request id.
+ *
+ * Per entry: the signature already made (sealed `sig.<req>.<i>`) is reused; otherwise the
+ * signing plan (`plan.<req>.<i>`: which presignature, sealed before the session starts) is
+ * reused or made, the SIGN session runs with both cloud parties, and the signature is verified
+ * against the derived public key and sealed before anything is published. So a crash at any
+ * point resumes with the same presignature and yields the same signature, never a second one.
+ * `signed` / `failed` are published with Nats-Msg-Id `<id>:signed` / `<id>:failed`, awaiting
+ * the ack; the approved message is acked only after that.
+ */
+import { createHash } from 'node:crypto';
+import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/nats-core';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { p256 } from '@noble/curves/nist.js';
+import { RequestApproved, RequestFailed, RequestSigned, TransactionSignRequest, type EntrySignature } from '@cosigner/proto';
+import {
+  DEFAULT_PARTIES, PartyError, decodeSignResult, encodeSignResult, pathString, schemeFor, token, verifyApproval,
+  type Algorithm, type PartyNode, type SignResult,
+} from '@cosigner/party';
+import type { KeyObject } from 'node:crypto';
+import type { KeyStore } from './keys.ts';
+import type { PresignPool } from './pool.ts';
+
+export const REQUESTS_STREAM = 'COSIGNER_REQUESTS';
+export const SIGNER_CONSUMER = 'mpc-signer';
+
+/** Retry later (nak): a party is unreachable, a session timed out. */
+export class RetryableError extends Error {
+  readonly code = 'ERR_RETRY';
+}
+
+class Terminal extends Error {
+  readonly code: string;
+  readonly culprits: string[];
+  constructor(code: string, message: string, culprits: readonly string[] = []) {
+    super(message);
+    this.code = code;
+    this.culprits = [...culprits];
+  }
+}
+
+export interface SignerOptions {
+  node: PartyNode;
+  keys: KeyStore;
+  pool: PresignPool;
+  js: JetStreamClient;
+  approvalKey: KeyObject;
+  now?: () => number;
+  log: (level: 'info' | 'warn' | 'error', msg: string, f?: Record<string, unknown>) => void;
+  /** Observed latency of each signed request (approved event time to signed published). */
+  onSigned?: (requestId: string, ms: number) => void;
+}
+
+const RETRYABLE = new Set(['ERR_SESSION_TIMEOUT', 'ERR_SEALED_CONFLICT', 'ERR_UNKNOWN_PARTY', 'ERR_ENVELOPE']);
+
+export class Signer {
+  #o: SignerOptions;
+  #now: () => number;
+  #inflight = new Map<string, Promise<void>>();
+
+  constructor(o: SignerOptions) {
+    this.#o = o;
+    this.#now = o.now ?? Date.now;
+  }
+
+  /** Handle one RequestApproved; resolves when its terminal event is durably published. */
+  async handle(bytes: Uint8Array): Promise<void> {
+    let approved: RequestApproved;
+    try {
+      approved = RequestApproved.decode(bytes);
+    } catch {
+      this.#o.log('warn', 'undecodable RequestApproved dropped');
+      return;
+    }
+    if (approved.kind !== 'TRANSACTION') return; // config changes sign nothing
+    const id = approved.requestId;
+    const running = this.#inflight.get(id);
+    if (running) return running;
+    const p = this.handleOnce(bytes, approved).finally(() => this.#inflight.delete(id));
+    this.#inflight.set(id, p);
+    return p;
+  }
+
+  private async handleOnce(bytes: Uint8Array, approved: RequestApproved): Promise<void> {
+    const store = this.#o.node.enclave.store;
+    const rt = token(approved.requestId);
+    // Fail closed: a proof that does not verify signs nothing and publishes nothing in this request's name.
+    let v;
+    try {
+      v = verifyApproval(bytes, this.#o.approvalKey, 0);
+    } catch (e) {
+      this.#o.log('warn', 'approval proof refused; nothing signed', { requestId: approved.requestId, reason: (e as Error).message });
+      return;
+    }
+    const done = await store.get(`done.${rt}`);
+    if (done) return this.republish(approved.requestId, done);
+    const req = v.request;
+    const expires = req.expiresAtMs || approved.expiresAtMs;
+    try {
+      if (expires > 0 && this.#now() > expires) throw new Terminal('ERR_EXPIRED', 'request expired before it was signed');
+      const sigs: EntrySignature[] = [];
+      for (let i = 0; i < req.entries.length; i++) sigs.push(await this.signEntry(bytes, req, i));
+      const ev: RequestSigned = { requestId: req.requestId, signatures: sigs, signedAtMs: this.#now() };
+      const out = RequestSigned.encode(ev).finish();
+      await store.put(`done.${rt}`, Buffer.concat([Buffer.from('S'), out]));
+      await this.publish(`cosigner.requests.signed.${req.requestId}`, out, `${req.requestId}:signed`);
+      this.#o.onSigned?.(req.requestId, this.#now() - (approved.approvedAtMs || this.#now()));
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? 'ERR_INTERNAL';
+      if (!(e instanceof Terminal) && (e instanceof RetryableError || RETRYABLE.has(code))) {
+        if (!(expires > 0 && this.#now() > expires)) throw e instanceof RetryableError ? e : new RetryableError((e as Error).message);
+      }
+      const culprits = (e as { culprits?: readonly string[] }).culprits ?? [];
+      const f: RequestFailed = {
+        requestId: req.requestId,
+        code: expires > 0 && this.#now() > expires && code !== 'ERR_MPC_ABORT' ? 'ERR_EXPIRED' : e instanceof Terminal ? e.code : mapCode(code),
+        reason: oneLine(e), culprits: [...culprits], failedAtMs: this.#now(), stage: 'signing',
+      };
+      this.#o.log('warn', 'request failed', { requestId: req.requestId, code: f.code, culprits: f.culprits, reason: f.reason });
+      const out = RequestFailed.encode(f).finish();
+      await store.put(`done.${rt}`, Buffer.concat([Buffer.from('F'), out]));
+      await this.publish(`cosigner.requests.failed.${req.requestId}`, out, `${req.requestId}:failed`);
+    }
+  }
+
+  private async republish(requestId: string, done: Uint8Array): Promise<void> {
+    const body = done.subarray(1);
+    if (done[0] === 'S'.charCodeAt(0)) await this.publish(`cosigner.requests.signed.${requestId}`, body, `${requestId}:signed`);
+    else await this.publish(`cosigner.requests.failed.${requestId}`, body, `${requestId}:failed`);
+  }
+
+  private async publish(subject: string, data: Uint8Array, msgId: string): Promise<void> {
+    let last: unknown;
+    for (let i = 0; i < 5; i++) {
+      try {
+        const h = natsHeaders();
+        await this.#o.js.publish(subject, data, { msgID: msgId, headers: h, timeout: 5000 });
+        return;
+      } catch (e) {
+        last = e;
+        await new Promise((r) => setTimeout(r, 200 * 2 ** i));
+      }
+    }
+    throw new RetryableError(`publish ${subject} failed: ${(last as Error)?.message}`);
+  }
+
+  private async signEntry(approvedBytes: Uint8Array, req: TransactionSignRequest, i: number): Promise<EntrySignature> {
+    const store = this.#o.node.enclave.store;
+    const rt = token(req.requestId);
+    const entry = req.entries[i]!;
+    const k = await this.#o.keys.get(entry.keyId);
+    if (!k) throw new Terminal('ERR_KEY_NOT_FOUND', `entry ${i}: no key ${entry.keyId}`);
+    const info = k.info;
+    if (info.workspaceId !== req.workspaceId) throw new Terminal('ERR_WRONG_WORKSPACE', `entry ${i}: key ${entry.keyId} belongs to another workspace`);
+    if (entry.algorithm !== 'ALGORITHM_UNSPECIFIED' && entry.algorithm !== info.algorithm) throw new Terminal('ERR_INVALID_ARGUMENT', `entry ${i}: algorithm does not match key`);
+    const alg = info.algorithm as Algorithm;
+    const scheme = schemeFor(alg);
+    const sigName = `sig.${rt}.${i}`;
+    let result: SignResult | undefined;
+    const stored = await store.get(sigName);
+    if (stored) result = decodeSignResult(stored);
+    for (let attempt = 0; !result; attempt++) {
+      const planName = `plan.${rt}.${i}`;
+      let plan = await store.get(planName).then((b) => (b ? JSON.parse(new TextDecoder().decode(b)) as { presig: string; epoch: number } : undefined));
+      if (!plan) {
+        let presig = '';
+        if (scheme.needsPresignature) presig = this.#o.pool.take(info.keyId, info.epoch) ?? await this.#o.pool.makeOne(info.keyId);
+        plan = { presig, epoch: info.epoch };
+        // The plan is durable before any party sees the session: a restart reuses this presignature.
+        await store.put(planName, new TextEncoder().encode(JSON.stringify(plan)));
+      }
+      const parties = signingSet(info.parties, info.threshold);
+      try {
+        const r = await this.#o.node.coordinate({
+          kind: 'SIGN', keyId: info.keyId, parties, context: Buffer.from(approvedBytes), workspaceId: info.workspaceId, algorithm: info.algorithm,
+          threshold: info.threshold, count: 0, entryIndex: i, presignatureId: Buffer.from(plan.presig), requestId: req.requestId, epoch: plan.epoch,
+        });
+        if (!r) throw new PartyError('ERR_MPC_ABORT', 'session ended without a signature');
+        result = decodeSignResult(r);
+      } catch (e) {
+        const code = (e as PartyError).code;
+        // A presignature some party never had (lost before it was used) can be replaced: no share of it was ever sent.
+        if ((code === 'ERR_PRESIGNATURE_NOT_FOUND') && attempt < 2 && plan.presig) {
+          await store.delete(planName);
+          continue;
+        }
+        throw e;
+      }
+      const derived = scheme.derivePublicKey(info.publicKey, info.chainCode, pathString(entry.path));
+      if (!Buffer.from(derived.publicKey).equals(Buffer.from(result.publicKey)) || !scheme.verify(derived.publicKey, entry.payload, result.signature))
+        throw new Terminal('ERR_SIGNATURE_INVALID', `entry ${i}: the signature does not verify under the derived public key`);
+      if (alg !== 'EDDSA_ED25519') checkRecovery(alg, result, entry.payload);
+      await store.put(sigName, encodeSignResult(result));
+      if (plan.presig) await this.#o.node.enclave.releasePresignature(info.keyId, plan.epoch, plan.presig).catch(() => undefined);
+    }
+    return entrySignature(i, info.keyId, alg, entry.path, result);
+  }
+}
+
+/** The customer's party plus as many cloud parties as the threshold needs (3-of-3: all). */
+function signingSet(parties: string[], threshold: number): string[] {
+  const all = parties.length ? parties : DEFAULT_PARTIES.map((p) => p.id);
+  const t = threshold || all.length;
+  return ['customer', ...all.filter((p) => p !== 'customer')].slice(0, t);
+}
+
+function curveOf(alg: Algorithm) {
+  return alg === 'ECDSA_SECP256K1' ? secp256k1 : p256;
+}
+
+function checkRecovery(alg: Algorithm, r: SignResult, digest: Uint8Array): void {
+  if (r.recovery === undefined) throw new Terminal('ERR_SIGNATURE_INVALID', 'ECDSA signature without recovery id');
+  const sig = curveOf(alg).Signature.fromBytes(r.signature, 'compact').addRecoveryBit(r.recovery);
+  const rec = sig.recoverPublicKey(digest).toBytes(true);
+  if (!Buffer.from(rec).equals(Buffer.from(r.publicKey))) throw new Terminal('ERR_SIGNATURE_INVALID', 'recovery id does not recover the derived key');
+}
+
+export function entrySignature(index: number, keyId: string, alg: Algorithm, path: number[], r: SignResult): EntrySignature {
+  const e: EntrySignature = {
+    index, keyId, algorithm: alg, path: [...path], publicKey: Buffer.from(r.publicKey), r: Buffer.alloc(0), s: Buffer.alloc(0),
+    recoveryId: 0, signature: Buffer.from(r.signature), der: Buffer.alloc(0),
+  };
+  if (alg !== 'EDDSA_ED25519') {
+    e.r = Buffer.from(r.signature.subarray(0, 32));
+    e.s = Buffer.from(r.signature.subarray(32, 64));
+    e.recoveryId = r.recovery ?? 0;
+    e.der = Buffer.from(curveOf(alg).Signature.fromBytes(r.signature, 'compact').toBytes('der'));
+  }
+  return e;
+}
+
+function mapCode(code: string): string {
+  if (code === 'ERR_SESSION_REFUSED') return 'ERR_MPC_ABORT';
+  return code.startsWith('ERR_') ? code : 'ERR_INTERNAL';
+}
+
+function oneLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);
+}
+
+/** The pull loop: at most `concurrency` requests at once; ack after the terminal event is published. */
+export async function consumeApproved(js: JetStreamClient, signer: Signer, o: { concurrency: number; log: SignerOptions['log'] }): Promise<{ stop(): Promise<void> }> {
+  const consumer = await js.consumers.get(REQUESTS_STREAM, SIGNER_CONSUMER);
+  const messages = await consumer.consume({ max_messages: o.concurrency });
+  const running = new Set<Promise<void>>();
+  const handle = async (m: JsMsg): Promise<void> => {
+    const timer = setInterval(() => m.working(), 10_000);
+    try {
+      await signer.handle(m.data);
+      clearInterval(timer);
+      await m.ackAck().catch(() => false);
+    } catch (e) {
+      clearInterval(timer);
+      const delay = Math.min(10_000, 500 * 2 ** Math.min(5, m.info.deliveryCount - 1));
+      o.log('warn', 'signing will be retried', { subject: m.subject, deliveryCount: m.info.deliveryCount, err: (e as Error).message });
+      m.nak(delay);
+    }
+  };
+  const loop = (async () => {
+    for await (const m of messages) {
+      const p = handle(m).finally(() => running.delete(p));
+      running.add(p);
+    }
+  })();
+  return {
+    async stop() {
+      await messages.close();
+      await loop.catch(() => undefined);
+      await Promise.allSettled([...running]);
+    },
+  };
+}
+
+export function hashHex(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
