@@ -72,7 +72,11 @@ export class PrimePool {
     }
     this.primes.push(...primes);
   }
-  /** Start filling to the target in the background; errors are kept for the next explicit fill. */
+  /**
+   * Start filling to the target (at most one fill runs at a time; concurrent callers share it).
+   * The work happens in libuv's pool, so the caller may keep serving; it must still await or
+   * `.catch` the returned promise (a generation error rejects it).
+   */
   refillInBackground(): Promise<void> {
     if (!this.filling) {
       this.filling = this.fill(this.target).finally(() => {

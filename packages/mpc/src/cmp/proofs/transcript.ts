@@ -14,6 +14,8 @@
  *
  * Callers must bind the transcript to the session id and the prover's party index (and whatever
  * statement the proof is about) before proving: `Transcript.bound('cmp/mod', session, i)`.
+ * Every prove/verify function absorbs its statement and first message into the transcript it is
+ * given (the object is mutated); pass `t.fork()` to reuse a common prefix for several proofs.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { MpcError } from '../../errors.ts';
