@@ -34,6 +34,8 @@ const protocols: Array<{ name: string; make: Factory; rounds: Array<{ round: num
       // Echo: the sender's own entry / another party's entry; the revealed chain-code contribution.
       { round: 2, direct: false, bytes: [{ at: 0, exact: false }, { at: 40, exact: false }, { at: 70, exact: false }, { at: -1, exact: true }] },
       { round: 2, direct: true, bytes: [{ at: 0, exact: true }, { at: 31, exact: true }] },
+      // Key confirmation.
+      { round: 3, direct: false, bytes: [{ at: 0, exact: true }, { at: -1, exact: true }] },
     ],
   },
   {
@@ -46,6 +48,7 @@ const protocols: Array<{ name: string; make: Factory; rounds: Array<{ round: num
       { round: 1, direct: false, bytes: [{ at: 0, exact: true }, { at: 32, exact: true }, { at: -1, exact: true }] },
       { round: 2, direct: false, bytes: [{ at: 0, exact: false }, { at: 40, exact: false }, { at: -1, exact: false }] },
       { round: 2, direct: true, bytes: [{ at: 0, exact: true }, { at: 31, exact: true }] },
+      { round: 3, direct: false, bytes: [{ at: 0, exact: true }, { at: -1, exact: true }] },
     ],
   },
   {
@@ -128,4 +131,13 @@ test('sign: a nonce commitment with a small-order (torsion) component is refused
     assert.deepEqual(culpritsOf(res.get(1)), [2]);
     assert.deepEqual(culpritsOf(res.get(3)), [2]);
   }
+});
+
+test('keygen: when one party aborts in round 2, no party outputs a key (round-3 confirmation)', () => {
+  const s = sid();
+  const ps = parties.map((self) => new FrostKeygenParty({ session: s, self, parties, threshold: 2 }));
+  const res = drive(ps, (m, to) => (m.from === 1 && to === 2 && m.round === 2 && m.to === 2 ? { ...m, body: flipBit(m.body, 0) } : m));
+  assert.deepEqual(culpritsOf(res.get(2)), [1]);
+  assert.equal(res.get(1), undefined);
+  assert.equal(res.get(3), undefined);
 });

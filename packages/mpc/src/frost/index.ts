@@ -13,9 +13,9 @@ import { FrostSignParty } from './sign.ts';
 import { verifyEd25519 } from './suite.ts';
 
 export { FrostKeygenParty, frostKeygen, verifyKnowledgeProof, type FrostKeygenOptions } from './keygen.ts';
-export { FrostRefreshParty, frostRefresh, keyStateDigest, type FrostRefreshOptions } from './refresh.ts';
+export { FrostRefreshParty, frostRefresh, type FrostRefreshOptions } from './refresh.ts';
 export { FrostSignParty, frostSign, frostCommit, type FrostSignOptions, type FrostSignature } from './sign.ts';
-export { FrostNonce, encodeFrostShare, decodeFrostShare, validateFrostShare, type FrostKeyShare } from './share.ts';
+export { FrostNonce, encodeFrostShare, decodeFrostShare, validateFrostShare, keyStateDigest, type FrostKeyShare } from './share.ts';
 export { deriveEd25519, parsePath, formatPath, HARDENED, type Ed25519Derivation } from './hd.ts';
 export { verifyEd25519, ed25519KeyObject } from './suite.ts';
 export { demoEddsa, type EddsaDemoOptions, type EddsaDemoResult } from './demo.ts';

@@ -10,13 +10,18 @@
  *     SHA-256 commitment to j's 32-byte chain-code contribution cc_j.
  *  2. broadcast: the echo vector of round 1 (echo.ts) and cc_j revealed; direct to each k: the
  *     share f_j(k).
+ *  3. broadcast: key confirmation, the digest of the resulting public key state
+ *     (`keyStateDigest`: parties, t, public key, chain code, commitments, verifying shares). A
+ *     party outputs its share only when every party has confirmed the same state, so an abort
+ *     anywhere in round 2 (e.g. a bad share seen by one party only) stops everyone.
  * Output: s_k = Σ_j f_j(k), group commitments C_m = Σ_j C_jm (public key C_0), verifying shares
  * Y_i = Σ_m i^m C_m for every party, chain code SHA-256(tag || cc_1 || … || cc_n).
  *
  * Checks and whom they blame: malformed body → sender (ERR_MPC_PARSE); bad proof of knowledge
  * → sender (ERR_MPC_PROOF); echo mismatch → see echo.ts (ERR_MPC_INCONSISTENT_BROADCAST);
  * revealed chain code not matching its commitment → sender (ERR_MPC_COMMITMENT); share not
- * matching the sender's commitments (RFC 9591 Appendix C.2 vss_verify) → sender (ERR_MPC_SHARE).
+ * matching the sender's commitments (RFC 9591 Appendix C.2 vss_verify) → sender (ERR_MPC_SHARE);
+ * a confirmation of another key state → sender (ERR_MPC_INCONSISTENT_BROADCAST).
  * The share check is batched (Σ_j f_j(k)·G against Σ_j vss(C_j, k)); only when the batch fails
  * is each share checked alone to name the culprit.
  *
@@ -31,7 +36,7 @@ import { MpcAbort, MpcError } from '../errors.ts';
 import { BROADCAST, equalBytes, type ProtocolMessage, type Step } from '../round.ts';
 import { checkEchoes, readEcho, viewOf } from './echo.ts';
 import { FrostParty, defaultRand, usage, type Rand } from './party.ts';
-import { type FrostKeyShare } from './share.ts';
+import { confirmBody, readConfirm, type FrostKeyShare } from './share.ts';
 import {
   CONTEXT,
   G,
@@ -100,6 +105,7 @@ export class FrostKeygenParty extends FrostParty<FrostKeyShare> {
   private cc: Uint8Array = new Uint8Array(0);
   private r1 = new Map<number, Round1>();
   private view: Uint8Array[] = [];
+  private result: FrostKeyShare | undefined;
 
   constructor(o: FrostKeygenOptions) {
     super('frost/keygen', o.session, o.self, o.parties);
@@ -109,7 +115,7 @@ export class FrostKeygenParty extends FrostParty<FrostKeyShare> {
   }
 
   protected expects(round: number): { broadcast: boolean; direct: boolean } {
-    return round === 1 ? { broadcast: true, direct: false } : { broadcast: true, direct: true };
+    return round === 2 ? { broadcast: true, direct: true } : { broadcast: true, direct: false };
   }
 
   protected onStart(): Step<FrostKeyShare> {
@@ -127,7 +133,10 @@ export class FrostKeygenParty extends FrostParty<FrostKeyShare> {
   }
 
   protected onRound(round: number, b: ReadonlyMap<number, ProtocolMessage>, d: ReadonlyMap<number, ProtocolMessage>): Step<FrostKeyShare> {
-    return round === 1 ? this.round1(b) : this.round2(b, d);
+    if (round === 1) return this.round1(b);
+    if (round === 2) return this.round2(b, d);
+    readConfirm(this, b, this.result!);
+    return { kind: 'done', output: this.result!, messages: [] };
   }
 
   private round1(b: ReadonlyMap<number, ProtocolMessage>): Step<FrostKeyShare> {
@@ -212,7 +221,8 @@ export class FrostKeygenParty extends FrostParty<FrostKeyShare> {
       secret: s,
     };
     this.wipe();
-    return { kind: 'done', output: out, messages: [] };
+    this.result = out;
+    return { kind: 'send', messages: [this.out(3, BROADCAST, confirmBody(out))] };
   }
 
   private wipe(): void {

@@ -8,6 +8,11 @@
  *  1. broadcast: a digest of the public key state being refreshed (so all refresh the same
  *     version) and A_i1..A_i(t-1).
  *  2. broadcast: the echo vector of round 1 (echo.ts); direct to each j: g_i(j).
+ *  3. broadcast: key confirmation, the digest of the new public key state (`keyStateDigest`);
+ *     a party outputs its new share only once every party has confirmed the same state. The
+ *     caller must still keep the old share until the new one is sealed everywhere (a party can
+ *     crash after sending its confirmation): refresh is all-or-nothing only together with the
+ *     service's two-phase switch-over.
  * Output: s_j' = s_j + Σ_i g_i(j); commitments C_0' = C_0, C_k' = C_k + Σ_i A_ik (k >= 1);
  * verifying shares Y_m' = Σ_k m^k C_k'. Since every g_i(0) = 0 the secret s = f(0) is unchanged,
  * while f' = f + Σ g_i is a new random polynomial of degree t-1: t-1 or fewer old shares and
@@ -17,15 +22,15 @@
  * Blame: malformed body → sender; key-state digest differing from ours → sender
  * (ERR_MPC_INCONSISTENT_BROADCAST: it holds another version of the key); echo mismatch →
  * echo.ts; zero-share not matching its commitments → sender (ERR_MPC_SHARE), checked in one
- * batch and per sender only when the batch fails.
+ * batch and per sender only when the batch fails; a confirmation of another state → sender.
  */
 import { Reader, Writer } from '../codec.ts';
 import { MpcAbort, MpcError } from '../errors.ts';
 import { BROADCAST, equalBytes, type ProtocolMessage, type Step } from '../round.ts';
 import { checkEchoes, readEcho, viewOf } from './echo.ts';
 import { FrostParty, defaultRand, type Rand } from './party.ts';
-import { decodeFrostShare, type FrostKeyShare } from './share.ts';
-import { G, IDENTITY, L, decodePoint, decodeScalar, encodeScalar, mod, randomScalar, sha256, vssEval, type EdPoint } from './suite.ts';
+import { confirmBody, decodeFrostShare, keyStateDigest, readConfirm, type FrostKeyShare } from './share.ts';
+import { G, IDENTITY, L, decodePoint, decodeScalar, encodeScalar, mod, randomScalar, vssEval, type EdPoint } from './suite.ts';
 import { mulAddUnsafe } from '@noble/curves/abstract/curve.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 
@@ -35,18 +40,6 @@ export interface FrostRefreshOptions {
   /** The party's current share; every holder of the key takes part. */
   readonly share: FrostKeyShare | Uint8Array;
   readonly rand?: Rand;
-}
-
-const TAG_STATE = new TextEncoder().encode('cosigner/frost/key-state/v1');
-
-/** Digest of the public part of a key share: what all parties must agree they refresh. */
-export function keyStateDigest(k: FrostKeyShare): Uint8Array {
-  const w = new Writer().u8(k.parties.length);
-  for (const p of k.parties) w.u8(p);
-  w.u8(k.threshold).fixed(k.publicKey).fixed(k.chainCode);
-  for (const c of k.commitments) w.fixed(c);
-  for (const y of k.verifyingShares) w.fixed(y);
-  return sha256(TAG_STATE, w.finish());
 }
 
 /** Σ_{k=1}^{m} x^k A_k for commitments A_1..A_m (public, variable time). */
@@ -71,6 +64,7 @@ export class FrostRefreshParty extends FrostParty<FrostKeyShare> {
   private body1: Uint8Array = new Uint8Array(0);
   private A = new Map<number, EdPoint[]>();
   private view: Uint8Array[] = [];
+  private result: FrostKeyShare | undefined;
 
   constructor(o: FrostRefreshOptions) {
     const share = o.share instanceof Uint8Array ? decodeFrostShare(o.share) : o.share;
@@ -82,7 +76,7 @@ export class FrostRefreshParty extends FrostParty<FrostKeyShare> {
   }
 
   protected expects(round: number): { broadcast: boolean; direct: boolean } {
-    return round === 1 ? { broadcast: true, direct: false } : { broadcast: true, direct: true };
+    return round === 2 ? { broadcast: true, direct: true } : { broadcast: true, direct: false };
   }
 
   private g(x: number): bigint {
@@ -104,7 +98,10 @@ export class FrostRefreshParty extends FrostParty<FrostKeyShare> {
   }
 
   protected onRound(round: number, b: ReadonlyMap<number, ProtocolMessage>, d: ReadonlyMap<number, ProtocolMessage>): Step<FrostKeyShare> {
-    return round === 1 ? this.round1(b) : this.round2(b, d);
+    if (round === 1) return this.round1(b);
+    if (round === 2) return this.round2(b, d);
+    readConfirm(this, b, this.result!);
+    return { kind: 'done', output: this.result!, messages: [] };
   }
 
   private round1(b: ReadonlyMap<number, ProtocolMessage>): Step<FrostKeyShare> {
@@ -175,7 +172,8 @@ export class FrostRefreshParty extends FrostParty<FrostKeyShare> {
     };
     this.coeffs.fill(0n);
     this.coeffs = [];
-    return { kind: 'done', output: out, messages: [] };
+    this.result = out;
+    return { kind: 'send', messages: [this.out(3, BROADCAST, confirmBody(out))] };
   }
 }
 

@@ -13,10 +13,10 @@
  * public key on its fast path). `validateFrostShare` runs the full algebraic check.
  */
 import { Reader, Writer } from '../codec.ts';
-import { MpcError, MpcParseError, MpcUsageError } from '../errors.ts';
-import { equalBytes } from '../round.ts';
+import { MpcAbort, MpcError, MpcParseError, MpcUsageError } from '../errors.ts';
+import { equalBytes, type ProtocolMessage } from '../round.ts';
 import { baseMul } from './fast.ts';
-import { G, decodePoint, decodeScalar, encodeScalar, vssEval, type EdPoint } from './suite.ts';
+import { G, decodePoint, decodeScalar, encodeScalar, sha256, vssEval, type EdPoint } from './suite.ts';
 
 export const FROST_SHARE_VERSION = 1;
 
@@ -138,5 +138,32 @@ export class FrostNonce {
     this.d = 0n;
     this.e = 0n;
     return out;
+  }
+}
+
+const TAG_STATE = new TextEncoder().encode('cosigner/frost/key-state/v1');
+
+/** Digest of the public part of a key share: what all holders must agree on. */
+export function keyStateDigest(k: FrostKeyShare): Uint8Array {
+  const w = new Writer().u8(k.parties.length);
+  for (const p of k.parties) w.u8(p);
+  w.u8(k.threshold).fixed(k.publicKey).fixed(k.chainCode);
+  for (const c of k.commitments) w.fixed(c);
+  for (const y of k.verifyingShares) w.fixed(y);
+  return sha256(TAG_STATE, w.finish());
+}
+
+/** Body of a key-confirmation message (last round of keygen and refresh). */
+export function confirmBody(k: FrostKeyShare): Uint8Array {
+  return keyStateDigest(k);
+}
+
+/** Check every party's key confirmation against our own result; a mismatch names the sender. */
+export function readConfirm(party: { readonly others: readonly number[] }, b: ReadonlyMap<number, ProtocolMessage>, mine: FrostKeyShare): void {
+  const want = keyStateDigest(mine);
+  for (const j of party.others) {
+    const body = b.get(j)!.body;
+    if (body.length !== 32) throw new MpcAbort('ERR_MPC_PARSE', [j], `malformed key confirmation from ${j}`);
+    if (!equalBytes(body, want)) throw new MpcAbort('ERR_MPC_INCONSISTENT_BROADCAST', [j], `party ${j} confirms a different key state`);
   }
 }
