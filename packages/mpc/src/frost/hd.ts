@@ -85,14 +85,18 @@ export function deriveChild(Abytes: Uint8Array, chainCode: Uint8Array, index: nu
 const cache = new Map<string, Ed25519Derivation>();
 const CACHE_MAX = 4096;
 
-/** Derive (publicKey, chainCode) along `path` (a string as for `parsePath`, or indices). */
-export function deriveEd25519(publicKey: Uint8Array, chainCode: Uint8Array, path: string | readonly number[]): Ed25519Derivation {
+/**
+ * Derive (publicKey, chainCode) along `path` (a string as for `parsePath`, or indices).
+ * `trustedKey` skips the prime-order check of `publicKey` (for a key taken from our own
+ * validated share, not from outside).
+ */
+export function deriveEd25519(publicKey: Uint8Array, chainCode: Uint8Array, path: string | readonly number[], trustedKey = false): Ed25519Derivation {
   if (chainCode.length !== 32) throw new MpcUsageError('ERR_MPC_USAGE', 'chain code must be 32 bytes');
   const idx = typeof path === 'string' ? parsePath(path) : [...path];
   const key = `${toHex(publicKey)}:${toHex(chainCode)}:${idx.join('/')}`;
   const hit = cache.get(key);
   if (hit) return { ...hit, publicKey: hit.publicKey.slice(), chainCode: hit.chainCode.slice() };
-  if (!fast.isValidElement(publicKey)) throw new MpcUsageError('ERR_MPC_USAGE', 'public key is not a valid Ed25519 prime-order element');
+  if (!trustedKey && !fast.isValidElement(publicKey)) throw new MpcUsageError('ERR_MPC_USAGE', 'public key is not a valid Ed25519 prime-order element');
   let Ab: Uint8Array = Uint8Array.from(publicKey);
   let c: Uint8Array = Uint8Array.from(chainCode);
   let t = 0n;

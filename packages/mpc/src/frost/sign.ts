@@ -122,7 +122,7 @@ export class FrostSignParty extends FrostParty<FrostSignature> {
   }
 
   protected onStart(): Step<FrostSignature> {
-    const der = deriveEd25519(this.share.publicKey, this.share.chainCode, this.path);
+    const der = deriveEd25519(this.share.publicKey, this.share.chainCode, this.path, true);
     this.pk = der.publicKey;
     this.tweak = der.tweak;
     this.nonce ??= frostCommit(this.share, this.rand);
