@@ -6,5 +6,8 @@ import pair from './pair.ts';
 import users from './users.ts';
 import callback from './callback.ts';
 import printPublicKey from './print-public-key.ts';
+import keys from './keys.ts';
+import pool from './pool.ts';
+import benchSign from './bench-sign.ts';
 
-export const commands: Command[] = [up, ...workspace, ...pair, ...users, ...callback, printPublicKey];
+export const commands: Command[] = [up, ...workspace, ...pair, ...users, ...callback, printPublicKey, ...keys, pool, benchSign];
