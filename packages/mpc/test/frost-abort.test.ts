@@ -58,7 +58,7 @@ const protocols: Array<{ name: string; make: Factory; rounds: Array<{ round: num
       return parties.map((self) => new FrostSignParty({ session: s, self, signers: parties, share: keys.get(self)!, message: msg, path: '44/501/0/0/0' }));
     },
     rounds: [
-      { round: 1, direct: false, bytes: [{ at: 0, exact: true }, { at: 33, exact: true }, { at: -1, exact: true }] },
+      { round: 1, direct: false, bytes: [{ at: 0, exact: true }, { at: 33, exact: true }, { at: 63, exact: true }, { at: -1, exact: true }] },
       // The signature share z, then the echo entries.
       { round: 2, direct: false, bytes: [{ at: 0, exact: true }, { at: 31, exact: true }, { at: 32, exact: false }, { at: -1, exact: false }] },
     ],
@@ -140,4 +140,30 @@ test('keygen: when one party aborts in round 2, no party outputs a key (round-3 
   assert.deepEqual(culpritsOf(res.get(2)), [1]);
   assert.equal(res.get(1), undefined);
   assert.equal(res.get(3), undefined);
+});
+
+test('sign: parties asked to sign different messages (or paths) stop in round 1, before any share is released', () => {
+  for (const variant of ['message', 'path'] as const) {
+    const s = sid();
+    const ps = parties.map(
+      (self) =>
+        new FrostSignParty({
+          session: s,
+          self,
+          signers: parties,
+          share: keys.get(self)!,
+          message: variant === 'message' && self === 3 ? new Uint8Array(1) : msg,
+          path: variant === 'path' && self === 3 ? '0' : '44/501/0/0/0',
+        }),
+    );
+    const released: number[] = [];
+    const res = drive(ps, (m) => {
+      if (m.round === 2) released.push(m.from);
+      return m;
+    });
+    assert.deepEqual(culpritsOf(res.get(1)), [3]);
+    assert.deepEqual(culpritsOf(res.get(2)), [3]);
+    assert.deepEqual(culpritsOf(res.get(3)), [1]);
+    assert.deepEqual(released, []);
+  }
 });

@@ -101,7 +101,7 @@ test('RFC 9591 E.1: FrostSignParty reproduces commitments, signature shares and 
   }
   for (const o of V.round_one_outputs.outputs) {
     const m = seen.find((x) => x.round === 1 && x.from === o.identifier)!;
-    assert.equal(toHex(m.body), o.hiding_nonce_commitment + o.binding_nonce_commitment);
+    assert.equal(toHex(m.body.subarray(0, 64)), o.hiding_nonce_commitment + o.binding_nonce_commitment);
   }
   for (const o of V.round_two_outputs.outputs) {
     const m = seen.find((x) => x.round === 2 && x.from === o.identifier)!;

@@ -5,7 +5,9 @@
  * returned.
  *
  * Rounds:
- *  1. broadcast: the commitments (D_i, E_i) of a fresh single-use nonce pair (RFC 9591 §5.1).
+ *  1. broadcast: the commitments (D_i, E_i) of a fresh single-use nonce pair (RFC 9591 §5.1),
+ *     and a digest of what is being signed (derived key, signer set, H4(message)), so parties
+ *     given different inputs stop before releasing any share.
  *  2. broadcast: the signature share z_i (§5.2) and the echo vector of round 1 (echo.ts), so a
  *     signer that sent different commitments to different peers is caught instead of making an
  *     honest signer's share look bad.
@@ -28,7 +30,7 @@
  */
 import { Reader, Writer } from '../codec.ts';
 import { MpcAbort, MpcError } from '../errors.ts';
-import { BROADCAST, type ProtocolMessage, type Step } from '../round.ts';
+import { BROADCAST, equalBytes, type ProtocolMessage, type Step } from '../round.ts';
 import { checkEchoes, readEcho, viewOf } from './echo.ts';
 import { deriveEd25519, parsePath } from './hd.ts';
 import { FrostParty, defaultRand, usage, type Rand } from './party.ts';
@@ -36,6 +38,7 @@ import { FrostNonce, decodeFrostShare, type FrostKeyShare } from './share.ts';
 import * as fast from './fast.ts';
 import {
   G,
+  H4,
   IDENTITY,
   L,
   challenge,
@@ -48,6 +51,7 @@ import {
   lagrange,
   mod,
   nonceGenerate,
+  sha256,
   verifyEd25519,
   type EdPoint,
   type SignerCommitment,
@@ -87,6 +91,13 @@ export function frostCommit(share: FrostKeyShare, rand: Rand = defaultRand): Fro
   return new FrostNonce(d, e);
 }
 
+const TAG_CONTEXT = new TextEncoder().encode('cosigner/frost/sign-context/v1');
+
+/** What every signer must agree it signs: derived key, signer set and message (via H4). */
+function signingContext(pk: Uint8Array, signers: readonly number[], msgDigest: Uint8Array): Uint8Array {
+  return sha256(TAG_CONTEXT, pk, Uint8Array.of(signers.length, ...signers), msgDigest);
+}
+
 export class FrostSignParty extends FrostParty<FrostSignature> {
   private readonly share: FrostKeyShare;
   private readonly message: Uint8Array;
@@ -96,6 +107,8 @@ export class FrostSignParty extends FrostParty<FrostSignature> {
   private pk: Uint8Array = new Uint8Array(0);
   private tweak = 0n;
   private body1: Uint8Array = new Uint8Array(0);
+  private msgDigest: Uint8Array = new Uint8Array(0);
+  private context: Uint8Array = new Uint8Array(0);
   private list: SignerCommitment[] = [];
   private view: Uint8Array[] = [];
   private Rbytes: Uint8Array = new Uint8Array(0);
@@ -126,7 +139,9 @@ export class FrostSignParty extends FrostParty<FrostSignature> {
     this.pk = der.publicKey;
     this.tweak = der.tweak;
     this.nonce ??= frostCommit(this.share, this.rand);
-    this.body1 = concat(this.nonce.hidingCommitment, this.nonce.bindingCommitment);
+    this.msgDigest = H4(this.message);
+    this.context = signingContext(this.pk, this.parties, this.msgDigest);
+    this.body1 = concat(this.nonce.hidingCommitment, this.nonce.bindingCommitment, this.context);
     return { kind: 'send', messages: [this.out(1, BROADCAST, this.body1)] };
   }
 
@@ -147,9 +162,11 @@ export class FrostSignParty extends FrostParty<FrostSignature> {
       bodies.set(j, body);
       list.push(
         this.parse(j, 'signing commitments', () => {
-          if (body.length !== 64) throw new Error(`${body.length} bytes, want 64`);
+          if (body.length !== 96) throw new Error(`${body.length} bytes, want 96`);
           const hidingBytes = body.slice(0, 32);
           const bindingBytes = body.slice(32, 64);
+          if (!equalBytes(body.subarray(64, 96), this.context))
+            throw new MpcAbort('ERR_MPC_INCONSISTENT_BROADCAST', [j], `party ${j} signs another message, key, path or signer set`);
           // Canonical encodings only (the bytes enter the binding factors). E_j gets the full
           // RFC 9591 §3.1 check inside the multiplication below; D_j's subgroup membership is
           // checked once, on R (a torsion part of D_j would survive into R).
@@ -160,7 +177,7 @@ export class FrostSignParty extends FrostParty<FrostSignature> {
     }
     this.list = list;
     this.view = viewOf(this.parties, bodies, this.protocol, this.session, 1);
-    const rho = bindingFactors(this.pk, list, this.message);
+    const rho = bindingFactors(this.pk, list, this.message, this.msgDigest);
     const { d, e } = nonce.take();
     // RFC 9591 §4.5: R = Σ D_i + ρ_i·E_i; our own term is (d + e·ρ_self)·G.
     let R = fast.baseMul(encodeScalar(mod(d + e * rho.get(this.self)!)));

@@ -157,10 +157,10 @@ export interface SignerCommitment {
  * RFC 9591 §4.3 encode_group_commitment_list and §4.4 compute_binding_factors: ρ_i for every
  * signer. `list` must be sorted by id.
  */
-export function bindingFactors(publicKeyBytes: Uint8Array, list: readonly SignerCommitment[], message: Uint8Array): Map<number, bigint> {
+export function bindingFactors(publicKeyBytes: Uint8Array, list: readonly SignerCommitment[], message: Uint8Array, messageH4?: Uint8Array): Map<number, bigint> {
   const enc: Uint8Array[] = [];
   for (const c of list) enc.push(encodeScalar(BigInt(c.id)), c.hidingBytes, c.bindingBytes);
-  const prefix = concat(publicKeyBytes, H4(message), H5(concat(...enc)));
+  const prefix = concat(publicKeyBytes, messageH4 ?? H4(message), H5(concat(...enc)));
   const rho = new Map<number, bigint>();
   for (const c of list) rho.set(c.id, H1(concat(prefix, encodeScalar(BigInt(c.id)))));
   return rho;
