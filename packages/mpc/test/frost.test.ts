@@ -226,3 +226,11 @@ test('decodeFrostShare is strict', () => {
   assert.ok(G);
   void outputs;
 });
+
+test('benchEddsa returns per-party timings (smoke, 1 iteration)', async () => {
+  const { benchEddsa } = await import('../src/frost/bench.ts');
+  const r = benchEddsa({ iterations: 1 });
+  for (const k of [r.keygen, r.sign, r.signCachedPath]) {
+    assert.ok(k.medianMs > 0 && k.p95Ms >= k.medianMs);
+  }
+});

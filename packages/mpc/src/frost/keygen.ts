@@ -17,6 +17,11 @@
  * Output: s_k = Σ_j f_j(k), group commitments C_m = Σ_j C_jm (public key C_0), verifying shares
  * Y_i = Σ_m i^m C_m for every party, chain code SHA-256(tag || cc_1 || … || cc_n).
  *
+ * The echo rides on round 2 rather than a round of its own: the shares sent alongside it go
+ * point-to-point to the one party entitled to them whatever the sender broadcast, the chain-code
+ * reveals open commitments that the same echo fixes, and nothing is output before every echo
+ * has been checked (and, in round 3, every party has confirmed the result).
+ *
  * Checks and whom they blame: malformed body → sender (ERR_MPC_PARSE); bad proof of knowledge
  * → sender (ERR_MPC_PROOF); echo mismatch → see echo.ts (ERR_MPC_INCONSISTENT_BROADCAST);
  * revealed chain code not matching its commitment → sender (ERR_MPC_COMMITMENT); share not
