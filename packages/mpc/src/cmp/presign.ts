@@ -1,0 +1,540 @@
+/**
+ * CMP presigning (eprint 2021/060 Fig. 7, "ECDSA pre-signing", three rounds), single or batched
+ * (`count` presignatures per run; every message carries one entry per presignature).
+ *
+ * Signers S (any T or more holders of the key) turn their Shamir shares into additive ones,
+ * x_i = λ_i(S)·s_i, X_i = λ_i(S)·S_i.
+ * 1. k_i, γ_i ← F_q; broadcast K_i = enc_i(k_i), G_i = enc_i(γ_i); to each j, Π^enc for K_i.
+ * 2. Γ_i = γ_i·G. For each j: D_{j,i} = K_j^{γ_i}·enc_j(β), F_{j,i} = enc_i(β), and the same with
+ *    x_i, β̂ (D̂, F̂); broadcast Γ_i and all of them (they are needed by everyone only if the
+ *    identification step runs); to each j, Π^aff-g for both and Π^log* for (G_i, Γ_i).
+ * 3. Γ = Σ Γ_j, Δ_i = k_i·Γ, δ_i = k_iγ_i + Σ (α_{i,j} − β_{i,j}), χ_i = k_i x_i + Σ (α̂ − β̂);
+ *    broadcast δ_i, Δ_i; to each j, Π^log* for (K_i, Δ_i) in base Γ.
+ * Output: if δ·G = Σ Δ_j then R = δ^{-1}·Γ and the presignature is (R, k_i, χ_i). Otherwise
+ * (round 4, the paper's identification, Fig. 7 "Output" step 2) each party proves its δ_i: it
+ * broadcasts H_i = enc_i(k_iγ_i) with Π^mul, and sends each j Π^dec that
+ * U_i = H_i · Π_j D_{i,j} · F_{j,i}^{-1} decrypts to δ_i mod q; the failing provers are named.
+ *
+ * A presignature yields a signature share for exactly one (digest, tweak): `signShare` binds it
+ * on first use and refuses any other message; the binding is part of its encoding so the caller
+ * can persist it before releasing the share.
+ */
+import { randomBytes } from 'node:crypto';
+import { Reader, Writer } from '../codec.ts';
+import { curveByName, type Curve, type Point } from '../curve.ts';
+import { MpcAbort, MpcError, MpcParseError, MpcUsageError } from '../errors.ts';
+import { RoundParty, equalBytes, type ProtocolMessage, type Step } from '../round.ts';
+import { mod, modInv, randomSigned, randomUnit, type RandomSource } from '../arith/bigint.ts';
+import { Transcript } from './proofs/transcript.ts';
+import { ELL_PRIME, encWith, isUnit, powN2, type PaillierCtx } from './proofs/common.ts';
+import { proveEnc, verifyEnc, encodeEncProof, decodeEncProof } from './proofs/enc.ts';
+import { proveAffG, verifyAffG, encodeAffGProof, decodeAffGProof } from './proofs/aff-g.ts';
+import { proveLogStar, verifyLogStar, encodeLogStarProof, decodeLogStarProof } from './proofs/log-star.ts';
+import { proveMul, verifyMul, encodeMulProof, decodeMulProof } from './proofs/mul.ts';
+import { proveDec, verifyDec, encodeDecProof, decodeDecProof } from './proofs/dec.ts';
+import {
+  MAX_CIPHERTEXT_BYTES, TAG, asSender, bodyReader, bodyWriter, check, lagrange, mul, readCipher, readPoint, readScalar,
+  writePoint, writeScalar,
+} from './messages.ts';
+import { ownPaillier, ownPedersen, peerPaillier, peerPedersen, shareFingerprint, type CmpKeyShare } from './keyshare.ts';
+
+export const PRESIGNATURE_VERSION = 1;
+/** Most presignatures one batched run may produce. */
+export const MAX_BATCH = 64;
+
+/** What a used presignature is bound to. */
+export interface PresignatureBinding {
+  readonly digest: Uint8Array;
+  readonly tweak: bigint;
+  readonly sigma: bigint;
+}
+
+export interface CmpPresignature {
+  readonly curve: Curve;
+  /** Presigning session id and index in its batch: together the presignature's id. */
+  readonly session: Uint8Array;
+  readonly index: number;
+  readonly self: number;
+  readonly signers: readonly number[];
+  /** Fingerprint of the key share (and epoch) it was made with. */
+  readonly keyFingerprint: Uint8Array;
+  readonly R: Point;
+  /** k_i and χ_i (secret). */
+  readonly k: bigint;
+  readonly chi: bigint;
+  /** Ciphertexts for the signing identification step (CMP Fig. 8): K_j, D̂_{j,l}, F̂_{l,j}. */
+  readonly K: ReadonlyMap<number, bigint>;
+  readonly Dhat: ReadonlyMap<string, bigint>;
+  readonly Fhat: ReadonlyMap<string, bigint>;
+  /** Set by `signShare` on first use; persisted with the presignature. */
+  binding: PresignatureBinding | undefined;
+}
+
+export interface CmpPresignOptions {
+  readonly session: Uint8Array;
+  readonly share: CmpKeyShare;
+  /** The signing set S (includes self, at least `threshold` parties). */
+  readonly signers: readonly number[];
+  /** Presignatures to make in this run (default 1). */
+  readonly count?: number;
+  readonly rand?: RandomSource;
+}
+
+/** Additive share x_i = λ_i(S)·s_i and public X_j = λ_j(S)·S_j for a signing set. */
+export function additiveShares(share: CmpKeyShare, signers: readonly number[]): { x: bigint; X: Map<number, Point> } {
+  const c = share.curve;
+  const X = new Map<number, Point>();
+  for (const j of signers) X.set(j, mul(c, share.publicShares.get(j)!, lagrange(c, j, signers)));
+  return { x: c.mod(lagrange(c, share.self, signers) * share.secret), X };
+}
+
+export function checkSigners(share: CmpKeyShare, signers: readonly number[]): number[] {
+  const s = [...signers].sort((a, b) => a - b);
+  if (new Set(s).size !== s.length || s.some((j) => !share.parties.includes(j)))
+    throw new MpcError('ERR_MPC_USAGE', 'signers must be distinct holders of the key');
+  if (!s.includes(share.self)) throw new MpcError('ERR_MPC_USAGE', 'self is not a signer');
+  if (s.length < 2) throw new MpcError('ERR_MPC_USAGE', 'a signing set needs at least 2 parties');
+  if (s.length < share.threshold) throw new MpcError('ERR_MPC_USAGE', `need at least ${share.threshold} signers`);
+  return s;
+}
+
+/** CMP presigning among `signers`; output: `count` presignatures (an array, also for count 1). */
+export function cmpPresign(o: CmpPresignOptions): CmpPresignParty {
+  return new CmpPresignParty(o);
+}
+
+interface Entry {
+  k: bigint;
+  gamma: bigint;
+  rhoK: bigint;
+  nuG: bigint;
+  Gamma: Point;
+  /** K_j, G_j, Γ_j for every signer (self included). */
+  K: Map<number, bigint>;
+  G: Map<number, bigint>;
+  Gam: Map<number, Point>;
+  /** Round-2 ciphertexts keyed "receiver,sender". */
+  D: Map<string, bigint>;
+  F: Map<string, bigint>;
+  Dh: Map<string, bigint>;
+  Fh: Map<string, bigint>;
+  /** β and β̂ this party chose toward each j. */
+  beta: Map<number, bigint>;
+  betaHat: Map<number, bigint>;
+  delta: bigint;
+  chi: bigint;
+  Delta: Point;
+  deltas: Map<number, bigint>;
+  Deltas: Map<number, Point>;
+}
+
+const key = (recv: number, send: number): string => `${recv},${send}`;
+
+export class CmpPresignParty extends RoundParty<CmpPresignature[]> {
+  private readonly c: Curve;
+  private readonly share: CmpKeyShare;
+  private readonly count: number;
+  private readonly rand: RandomSource;
+  private readonly fp: Uint8Array;
+  private readonly x: bigint;
+  private readonly X: Map<number, Point>;
+  private readonly me: PaillierCtx;
+  private entries: Entry[] = [];
+
+  constructor(o: CmpPresignOptions) {
+    const signers = checkSigners(o.share, o.signers);
+    super('cmp/presign', o.session, o.share.self, signers);
+    this.c = o.share.curve;
+    this.share = o.share;
+    this.count = o.count ?? 1;
+    if (!Number.isInteger(this.count) || this.count < 1 || this.count > MAX_BATCH) throw new MpcError('ERR_MPC_USAGE', `count must be in 1..${MAX_BATCH}`);
+    this.rand = o.rand ?? ((k) => randomBytes(k));
+    this.fp = shareFingerprint(o.share);
+    const a = additiveShares(o.share, signers);
+    this.x = a.x;
+    this.X = a.X;
+    this.me = ownPaillier(o.share);
+  }
+
+  private tr(label: string, prover: number, b: number, verifier: number): Transcript {
+    return Transcript.bound(`cmp/presign/${label}`, this.session, prover).append('ctx', this.fp).append('b', b).append('verifier', verifier);
+  }
+
+  private next(to: number, body: Uint8Array): ProtocolMessage {
+    return { ...this.msg(to, body), round: this.round + 1 };
+  }
+
+  protected expects(_round: number): { broadcast: boolean; direct: boolean } {
+    return { broadcast: true, direct: true };
+  }
+
+  private readCount(r: Reader): number {
+    const n = r.u16();
+    if (n !== this.count) throw new MpcParseError(`batch of ${n}, expected ${this.count}`);
+    return n;
+  }
+
+  protected onStart(): Step<CmpPresignature[]> {
+    const c = this.c;
+    const bw = bodyWriter(TAG.presign1b).u16(this.count);
+    const dws = new Map(this.others.map((j) => [j, bodyWriter(TAG.presign1d).u16(this.count)]));
+    for (let b = 0; b < this.count; b++) {
+      const k = c.randomScalar(this.rand);
+      const gamma = c.randomScalar(this.rand);
+      const rhoK = randomUnit(this.me.N, this.rand);
+      const nuG = randomUnit(this.me.N, this.rand);
+      const K = encWith(this.me, k, rhoK);
+      const G = encWith(this.me, gamma, nuG);
+      const e: Entry = {
+        k, gamma, rhoK, nuG, Gamma: c.G.multiply(gamma),
+        K: new Map([[this.self, K]]), G: new Map([[this.self, G]]), Gam: new Map(),
+        D: new Map(), F: new Map(), Dh: new Map(), Fh: new Map(), beta: new Map(), betaHat: new Map(),
+        delta: 0n, chi: 0n, Delta: c.ZERO, deltas: new Map(), Deltas: new Map(),
+      };
+      e.Gam.set(this.self, e.Gamma);
+      this.entries.push(e);
+      bw.bigint(K).bigint(G);
+      for (const j of this.others) {
+        const pf = proveEnc(this.tr('enc', this.self, b, j), c.n, this.me, peerPedersen(this.share, j), K, k, rhoK, this.rand);
+        dws.get(j)!.bytes(encodeEncProof(pf));
+      }
+    }
+    return { kind: 'send', messages: [this.msg(0, bw.finish()), ...this.others.map((j) => this.msg(j, dws.get(j)!.finish()))] };
+  }
+
+  protected onRound(round: number, b: ReadonlyMap<number, ProtocolMessage>, d: ReadonlyMap<number, ProtocolMessage>): Step<CmpPresignature[]> {
+    if (round === 1) return this.round1(b, d);
+    if (round === 2) return this.round2(b, d);
+    if (round === 3) return this.round3(b, d);
+    return this.identify(b, d);
+  }
+
+  // Receives K_j, G_j and Π^enc; sends round 2.
+  private round1(bm: ReadonlyMap<number, ProtocolMessage>, dm: ReadonlyMap<number, ProtocolMessage>): Step<CmpPresignature[]> {
+    const c = this.c;
+    const myPed = ownPedersen(this.share);
+    for (const j of this.others) {
+      const Nj = peerPaillier(this.share, j);
+      asSender(j, 'presign round 1', () => {
+        const r = bodyReader(bm.get(j)!.body, TAG.presign1b);
+        this.readCount(r);
+        const rd = bodyReader(dm.get(j)!.body, TAG.presign1d);
+        this.readCount(rd);
+        for (let b = 0; b < this.count; b++) {
+          const K = readCipher(r);
+          const G = readCipher(r);
+          check(isUnit(K, Nj.N2) && isUnit(G, Nj.N2), 'ERR_MPC_PARSE', j, 'invalid ciphertext');
+          const pf = decodeEncProof(rd.bytes());
+          check(verifyEnc(this.tr('enc', j, b, this.self), c.n, Nj, myPed, K, pf), 'ERR_MPC_PROOF', j, `Π^enc for K_${j} failed`);
+          this.entries[b]!.K.set(j, K);
+          this.entries[b]!.G.set(j, G);
+        }
+        r.end();
+        rd.end();
+      });
+    }
+    const bw = bodyWriter(TAG.presign2b).u16(this.count);
+    const dws = new Map(this.others.map((j) => [j, bodyWriter(TAG.presign2d).u16(this.count)]));
+    for (let b = 0; b < this.count; b++) {
+      const e = this.entries[b]!;
+      writePoint(bw, c, e.Gamma);
+      for (const j of this.others) {
+        const Nj = peerPaillier(this.share, j);
+        const Pj = peerPedersen(this.share, j);
+        const Kj = e.K.get(j)!;
+        const mk = (x: bigint): { D: bigint; F: bigint; y: bigint; s: bigint; r: bigint } => {
+          const y = randomSigned(ELL_PRIME, this.rand);
+          const s = randomUnit(Nj.N, this.rand);
+          const r = randomUnit(this.me.N, this.rand);
+          return { D: mod(powN2(Nj, Kj, x) * encWith(Nj, y, s), Nj.N2), F: encWith(this.me, y, r), y, s, r };
+        };
+        const g = mk(e.gamma);
+        const h = mk(this.x);
+        e.beta.set(j, g.y);
+        e.betaHat.set(j, h.y);
+        e.D.set(key(j, this.self), g.D);
+        e.F.set(key(j, this.self), g.F);
+        e.Dh.set(key(j, this.self), h.D);
+        e.Fh.set(key(j, this.self), h.F);
+        bw.bigint(g.D).bigint(g.F).bigint(h.D).bigint(h.F);
+        const st = { N0: Nj, N1: this.me, C: Kj };
+        const pg = proveAffG(this.tr('affg', this.self, b, j), c, Pj, { ...st, D: g.D, Y: g.F, X: e.Gamma }, e.gamma, g.y, g.s, g.r, this.rand);
+        const ph = proveAffG(this.tr('affg-x', this.self, b, j), c, Pj, { ...st, D: h.D, Y: h.F, X: this.X.get(this.self)! }, this.x, h.y, h.s, h.r, this.rand);
+        const pl = proveLogStar(this.tr('logG', this.self, b, j), c, this.me, Pj, e.G.get(this.self)!, e.Gamma, c.G, e.gamma, e.nuG, this.rand);
+        dws.get(j)!.bytes(encodeAffGProof(pg)).bytes(encodeAffGProof(ph)).bytes(encodeLogStarProof(pl));
+      }
+    }
+    return { kind: 'send', messages: [this.next(0, bw.finish()), ...this.others.map((j) => this.next(j, dws.get(j)!.finish()))] };
+  }
+
+  // Receives Γ_j, the MtA ciphertexts and their proofs; sends δ_i, Δ_i and Π^log*.
+  private round2(bm: ReadonlyMap<number, ProtocolMessage>, dm: ReadonlyMap<number, ProtocolMessage>): Step<CmpPresignature[]> {
+    const c = this.c;
+    const myPed = ownPedersen(this.share);
+    const sk = this.share.paillier;
+    for (const j of this.others) {
+      const Nj = peerPaillier(this.share, j);
+      asSender(j, 'presign round 2', () => {
+        const r = bodyReader(bm.get(j)!.body, TAG.presign2b);
+        this.readCount(r);
+        const rd = bodyReader(dm.get(j)!.body, TAG.presign2d);
+        this.readCount(rd);
+        for (let b = 0; b < this.count; b++) {
+          const e = this.entries[b]!;
+          const Gamma = readPoint(r, c);
+          e.Gam.set(j, Gamma);
+          for (const l of this.parties) {
+            if (l === j) continue;
+            const Nl = peerPaillier(this.share, l);
+            const [D, F, Dh, Fh] = [readCipher(r), readCipher(r), readCipher(r), readCipher(r)];
+            check(isUnit(D, Nl.N2) && isUnit(Dh, Nl.N2) && isUnit(F, Nj.N2) && isUnit(Fh, Nj.N2), 'ERR_MPC_PARSE', j, 'invalid ciphertext');
+            e.D.set(key(l, j), D);
+            e.F.set(key(l, j), F);
+            e.Dh.set(key(l, j), Dh);
+            e.Fh.set(key(l, j), Fh);
+          }
+          const pg = decodeAffGProof(rd.bytes());
+          const ph = decodeAffGProof(rd.bytes());
+          const pl = decodeLogStarProof(rd.bytes());
+          const st = { N0: this.me, N1: Nj, C: e.K.get(this.self)! };
+          const ik = key(this.self, j);
+          check(verifyAffG(this.tr('affg', j, b, this.self), c, myPed, { ...st, D: e.D.get(ik)!, Y: e.F.get(ik)!, X: Gamma }, pg), 'ERR_MPC_PROOF', j, 'Π^aff-g (γ) failed');
+          check(verifyAffG(this.tr('affg-x', j, b, this.self), c, myPed, { ...st, D: e.Dh.get(ik)!, Y: e.Fh.get(ik)!, X: this.X.get(j)! }, ph), 'ERR_MPC_PROOF', j, 'Π^aff-g (x) failed');
+          check(verifyLogStar(this.tr('logG', j, b, this.self), c, Nj, myPed, e.G.get(j)!, Gamma, c.G, pl), 'ERR_MPC_PROOF', j, 'Π^log* for Γ failed');
+        }
+        r.end();
+        rd.end();
+      });
+    }
+    const bw = bodyWriter(TAG.presign3b).u16(this.count);
+    const dws = new Map(this.others.map((j) => [j, bodyWriter(TAG.presign3d).u16(this.count)]));
+    for (let b = 0; b < this.count; b++) {
+      const e = this.entries[b]!;
+      let Gamma = c.ZERO;
+      for (const j of this.parties) Gamma = Gamma.add(e.Gam.get(j)!);
+      let delta = e.k * e.gamma;
+      let chi = e.k * this.x;
+      for (const j of this.others) {
+        delta += sk.decrypt(e.D.get(key(this.self, j))!) - e.beta.get(j)!;
+        chi += sk.decrypt(e.Dh.get(key(this.self, j))!) - e.betaHat.get(j)!;
+      }
+      e.delta = c.mod(delta);
+      e.chi = c.mod(chi);
+      e.Delta = mul(c, Gamma, e.k);
+      e.Gam.set(0, Gamma);
+      writeScalar(bw, c, e.delta);
+      writePoint(bw, c, e.Delta);
+      for (const j of this.others) {
+        const pf = proveLogStar(this.tr('logD', this.self, b, j), c, this.me, peerPedersen(this.share, j), e.K.get(this.self)!, e.Delta, Gamma, e.k, e.rhoK, this.rand);
+        dws.get(j)!.bytes(encodeLogStarProof(pf));
+      }
+    }
+    return { kind: 'send', messages: [this.next(0, bw.finish()), ...this.others.map((j) => this.next(j, dws.get(j)!.finish()))] };
+  }
+
+  // Receives δ_j, Δ_j; outputs the presignatures or starts identification.
+  private round3(bm: ReadonlyMap<number, ProtocolMessage>, dm: ReadonlyMap<number, ProtocolMessage>): Step<CmpPresignature[]> {
+    const c = this.c;
+    const myPed = ownPedersen(this.share);
+    for (const j of this.others) {
+      const Nj = peerPaillier(this.share, j);
+      asSender(j, 'presign round 3', () => {
+        const r = bodyReader(bm.get(j)!.body, TAG.presign3b);
+        this.readCount(r);
+        const rd = bodyReader(dm.get(j)!.body, TAG.presign3d);
+        this.readCount(rd);
+        for (let b = 0; b < this.count; b++) {
+          const e = this.entries[b]!;
+          const dj = readScalar(r, c);
+          const Dj = readPoint(r, c);
+          const pf = decodeLogStarProof(rd.bytes());
+          check(verifyLogStar(this.tr('logD', j, b, this.self), c, Nj, myPed, e.K.get(j)!, Dj, e.Gam.get(0)!, pf), 'ERR_MPC_PROOF', j, 'Π^log* for Δ failed');
+          e.deltas.set(j, dj);
+          e.Deltas.set(j, Dj);
+        }
+        r.end();
+        rd.end();
+      });
+    }
+    let failed = false;
+    const out: CmpPresignature[] = [];
+    for (let b = 0; b < this.count; b++) {
+      const e = this.entries[b]!;
+      e.deltas.set(this.self, e.delta);
+      e.Deltas.set(this.self, e.Delta);
+      let delta = 0n;
+      let sumD = c.ZERO;
+      for (const j of this.parties) {
+        delta = c.mod(delta + e.deltas.get(j)!);
+        sumD = sumD.add(e.Deltas.get(j)!);
+      }
+      if (delta === 0n || !mul(c, c.G, delta).equals(sumD)) {
+        failed = true;
+        continue;
+      }
+      const R = mul(c, e.Gam.get(0)!, c.inv(delta));
+      const Dhat = new Map<string, bigint>();
+      const Fhat = new Map<string, bigint>();
+      for (const [kk, v] of e.Dh) Dhat.set(kk, v);
+      for (const [kk, v] of e.Fh) Fhat.set(kk, v);
+      out.push({
+        curve: c, session: this.session, index: b, self: this.self, signers: this.parties, keyFingerprint: this.fp,
+        R, k: e.k, chi: e.chi, K: new Map(e.K), Dhat, Fhat, binding: undefined,
+      });
+    }
+    if (!failed) return { kind: 'done', output: out, messages: [] };
+    return this.startIdentification();
+  }
+
+  /** U_j = H_j · Π_l D_{j,l} · F_{l,j}^{-1} under N_j: encrypts δ_j's integer value. */
+  private U(e: Entry, j: number, H: bigint): bigint {
+    const Nj = j === this.self ? this.me : peerPaillier(this.share, j);
+    let U = H;
+    for (const l of this.parties) {
+      if (l === j) continue;
+      U = mod(U * e.D.get(key(j, l))!, Nj.N2);
+      U = mod(U * modInv(e.F.get(key(l, j))!, Nj.N2), Nj.N2);
+    }
+    return U;
+  }
+
+  // CMP Fig. 7 "Output" step 2: prove δ_i with Π^mul and Π^dec.
+  private startIdentification(): Step<CmpPresignature[]> {
+    const sk = this.share.paillier;
+    const bw = bodyWriter(TAG.presign4b).u16(this.count);
+    const dws = new Map(this.others.map((j) => [j, bodyWriter(TAG.presign4d).u16(this.count)]));
+    for (let b = 0; b < this.count; b++) {
+      const e = this.entries[b]!;
+      const rho = randomUnit(this.me.N, this.rand);
+      const H = mod(powN2(this.me, e.G.get(this.self)!, e.k) * powN2(this.me, rho, this.me.N), this.me.N2);
+      const pm = proveMul(this.tr('mul', this.self, b, 0), this.c.n, this.me, e.K.get(this.self)!, e.G.get(this.self)!, H, e.k, e.rhoK, rho, this.rand);
+      bw.bigint(H).bytes(encodeMulProof(pm));
+      const U = this.U(e, this.self, H);
+      const { m, rho: rU } = sk.decryptWithNonce(U);
+      for (const j of this.others) {
+        const pd = proveDec(this.tr('dec', this.self, b, j), this.c.n, this.me, peerPedersen(this.share, j), U, e.delta, m, rU, this.rand);
+        dws.get(j)!.bytes(encodeDecProof(pd));
+      }
+    }
+    return { kind: 'send', messages: [this.next(0, bw.finish()), ...this.others.map((j) => this.next(j, dws.get(j)!.finish()))] };
+  }
+
+  private identify(bm: ReadonlyMap<number, ProtocolMessage>, dm: ReadonlyMap<number, ProtocolMessage>): Step<CmpPresignature[]> {
+    const myPed = ownPedersen(this.share);
+    const culprits: number[] = [];
+    for (const j of this.others) {
+      const Nj = peerPaillier(this.share, j);
+      try {
+        asSender(j, 'presign identification', () => {
+          const r = bodyReader(bm.get(j)!.body, TAG.presign4b);
+          this.readCount(r);
+          const rd = bodyReader(dm.get(j)!.body, TAG.presign4d);
+          this.readCount(rd);
+          for (let b = 0; b < this.count; b++) {
+            const e = this.entries[b]!;
+            const H = r.bigint(MAX_CIPHERTEXT_BYTES);
+            const pm = decodeMulProof(r.bytes());
+            const pd = decodeDecProof(rd.bytes());
+            check(verifyMul(this.tr('mul', j, b, 0), this.c.n, Nj, e.K.get(j)!, e.G.get(j)!, H, pm), 'ERR_MPC_PROOF', j, 'Π^mul failed');
+            check(verifyDec(this.tr('dec', j, b, this.self), this.c.n, Nj, myPed, this.U(e, j, H), e.deltas.get(j)!, pd), 'ERR_MPC_PROOF', j, 'Π^dec: δ_j is not what its ciphertexts say');
+          }
+          r.end();
+          rd.end();
+        });
+      } catch (err) {
+        if (err instanceof MpcAbort) culprits.push(j);
+        else throw err;
+      }
+    }
+    if (culprits.length > 0) throw new MpcAbort('ERR_MPC_PROOF', culprits, 'presigning: δ check failed; identified by Π^mul/Π^dec');
+    // Every proof holds, yet δ·G != ΣΔ: cannot happen with an honest self; blame nobody specific.
+    throw new MpcAbort('ERR_MPC_PROOF', this.others, 'presigning: δ check failed and no party could be identified');
+  }
+}
+
+export function encodePresignature(p: CmpPresignature): Uint8Array {
+  const c = p.curve;
+  const w = new Writer().u8(PRESIGNATURE_VERSION).string(c.name).fixed(p.session).u16(p.index).u8(p.self).u8(p.signers.length);
+  for (const j of p.signers) w.u8(j);
+  w.fixed(p.keyFingerprint);
+  writePoint(w, c, p.R);
+  writeScalar(w, c, p.k);
+  writeScalar(w, c, p.chi);
+  for (const j of p.signers) w.bigint(p.K.get(j)!);
+  for (const j of p.signers)
+    for (const l of p.signers) if (l !== j) w.bigint(p.Dhat.get(key(j, l))!).bigint(p.Fhat.get(key(l, j))!);
+  if (p.binding) {
+    w.u8(1).fixed(p.binding.digest);
+    writeScalar(w, c, p.binding.tweak);
+    writeScalar(w, c, p.binding.sigma);
+  } else w.u8(0);
+  return w.finish();
+}
+
+export function decodePresignature(bytes: Uint8Array): CmpPresignature {
+  const r = new Reader(bytes);
+  if (r.u8() !== PRESIGNATURE_VERSION) throw new MpcParseError('presignature: unknown version');
+  const name = r.string(32);
+  if (name !== 'secp256k1' && name !== 'secp256r1') throw new MpcParseError('presignature: unknown curve');
+  const c = curveByName(name);
+  const session = r.fixed(32);
+  const index = r.u16();
+  const self = r.u8();
+  const n = r.u8();
+  const signers: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const j = r.u8();
+    if (j === 0 || (signers.length > 0 && j <= signers[signers.length - 1]!)) throw new MpcParseError('presignature: signers not ascending');
+    signers.push(j);
+  }
+  if (!signers.includes(self) || n < 2) throw new MpcParseError('presignature: bad signer set');
+  const keyFingerprint = r.fixed(32);
+  const R = readPoint(r, c);
+  const k = readScalar(r, c, true);
+  const chi = readScalar(r, c);
+  const K = new Map<number, bigint>();
+  for (const j of signers) K.set(j, readCipher(r));
+  const Dhat = new Map<string, bigint>();
+  const Fhat = new Map<string, bigint>();
+  for (const j of signers)
+    for (const l of signers)
+      if (l !== j) {
+        Dhat.set(key(j, l), readCipher(r));
+        Fhat.set(key(l, j), readCipher(r));
+      }
+  const flag = r.u8();
+  let binding: PresignatureBinding | undefined;
+  if (flag === 1) binding = { digest: r.fixed(32), tweak: readScalar(r, c), sigma: readScalar(r, c) };
+  else if (flag !== 0) throw new MpcParseError('presignature: bad binding flag');
+  r.end();
+  return { curve: c, session, index, self, signers, keyFingerprint, R, k, chi, K, Dhat, Fhat, binding };
+}
+
+/** Digest as the ECDSA integer e (32-byte digests on 256-bit curves: no truncation), mod q. */
+export function digestScalar(c: Curve, digest: Uint8Array): bigint {
+  if (digest.length !== 32) throw new MpcError('ERR_MPC_USAGE', 'digest must be 32 bytes');
+  return c.mod(BigInt('0x' + Buffer.from(digest).toString('hex')));
+}
+
+/**
+ * This party's signature share σ_i = k_i·(m + r·t) + r·χ_i (CMP Fig. 8 with the HD tweak t
+ * folded in). Every party multiplies its k_i by (m + r·t); since Σ k_i = k the tweak's
+ * contribution k·r·t is counted exactly once without naming a special party, and
+ * Σ σ_i = k(m + r(x + t)) is a signature under the derived key x + t.
+ *
+ * Binds the presignature to (digest, tweak) on first use; the same request returns the same
+ * share, any other throws `MpcUsageError('ERR_MPC_PRESIGNATURE_USED')`.
+ */
+export function signShare(p: CmpPresignature, digest: Uint8Array, tweak: bigint): bigint {
+  const c = p.curve;
+  const m = digestScalar(c, digest);
+  const t = c.mod(tweak);
+  if (p.binding) {
+    if (equalBytes(p.binding.digest, digest) && p.binding.tweak === t) return p.binding.sigma;
+    throw new MpcUsageError('ERR_MPC_PRESIGNATURE_USED', 'presignature already used for another message');
+  }
+  const r = c.xModN(p.R);
+  const sigma = c.mod(p.k * c.mod(m + r * t) + r * p.chi);
+  p.binding = { digest: Uint8Array.from(digest), tweak: t, sigma };
+  return sigma;
+}

@@ -1,0 +1,221 @@
+/**
+ * CMP online signing (eprint 2021/060 Fig. 8, "ECDSA signing"): one round. Each signer
+ * broadcasts σ_i = k_i·(m + r·t) + r·χ_i from its presignature (t: the HD tweak, see
+ * `signShare`), everyone sums, verifies (r, σ) under the derived key P + t·G before releasing it,
+ * normalizes to low S and computes the recovery id.
+ *
+ * If the combined signature does not verify, a second round runs the paper's identification
+ * (Fig. 8, "Otherwise"): each party j broadcasts Ĥ_j = K_j^{x_j}·ρ^{N_j} (an encryption of
+ * k_j·x_j) with Π^mul*, and proves with Π^dec that K_j^{m+rt} · (Ĥ_j · Π_l D̂_{j,l} F̂_{l,j}^{-1})^r
+ * decrypts to σ_j mod q. Every party whose proof fails is named.
+ */
+import type { Curve, Point } from '../curve.ts';
+import { MpcAbort, MpcError } from '../errors.ts';
+import { RoundParty, equalBytes, type ProtocolMessage, type Step } from '../round.ts';
+import { mod, modInv, randomUnit, type RandomSource } from '../arith/bigint.ts';
+import { randomBytes } from 'node:crypto';
+import { Transcript } from './proofs/transcript.ts';
+import { isUnit, powN2 } from './proofs/common.ts';
+import { proveMulStar, verifyMulStar, encodeMulStarProof, decodeMulStarProof } from './proofs/mul.ts';
+import { proveDec, verifyDec, encodeDecProof, decodeDecProof } from './proofs/dec.ts';
+import { TAG, asSender, bodyReader, bodyWriter, check, mul, readCipher, readScalar, writeScalar } from './messages.ts';
+import { ownPaillier, ownPedersen, peerPaillier, peerPedersen, shareFingerprint, type CmpKeyShare } from './keyshare.ts';
+import { additiveShares, checkSigners, digestScalar, signShare, type CmpPresignature } from './presign.ts';
+
+/** A finished ECDSA signature: low-S, with recovery id and DER encoding. */
+export interface EcdsaSignature {
+  readonly r: bigint;
+  readonly s: bigint;
+  /** Bit 0: parity of R's y (after low-S normalization); bit 1: R.x ≥ n. */
+  readonly recoveryId: number;
+  readonly der: Uint8Array;
+}
+
+export interface CmpSignOptions {
+  readonly session: Uint8Array;
+  readonly share: CmpKeyShare;
+  readonly presignature: CmpPresignature;
+  /** The 32-byte digest to sign (not hashed again). */
+  readonly digest: Uint8Array;
+  /** HD tweak t (from `deriveEcdsa`); 0n for the master key. */
+  readonly tweak?: bigint;
+  readonly signers: readonly number[];
+  readonly rand?: RandomSource;
+}
+
+export function cmpSign(o: CmpSignOptions): CmpSignParty {
+  return new CmpSignParty(o);
+}
+
+/** Verifies (r, s) over e under Q: (e/s·G + r/s·Q).x ≡ r. */
+export function ecdsaVerify(c: Curve, Q: Point, e: bigint, r: bigint, s: bigint): boolean {
+  if (r <= 0n || r >= c.n || s <= 0n || s >= c.n) return false;
+  const w = c.inv(s);
+  const P = mul(c, c.G, e * w).add(mul(c, Q, r * w));
+  if (P.equals(c.ZERO)) return false;
+  return c.xModN(P) === r;
+}
+
+function derInt(v: bigint): Uint8Array {
+  let hex = v.toString(16);
+  if (hex.length % 2) hex = '0' + hex;
+  if (parseInt(hex.slice(0, 2), 16) >= 0x80) hex = '00' + hex;
+  const b = Buffer.from(hex, 'hex');
+  return Uint8Array.from([0x02, b.length, ...b]);
+}
+
+/** DER `SEQUENCE { INTEGER r, INTEGER s }` (X9.62 / RFC 3279). */
+export function derSignature(r: bigint, s: bigint): Uint8Array {
+  const body = [...derInt(r), ...derInt(s)];
+  return Uint8Array.from([0x30, body.length, ...body]);
+}
+
+/** Low-S normalization and recovery id for a signature whose nonce point is R. */
+export function finishSignature(c: Curve, R: Point, r: bigint, s: bigint): EcdsaSignature {
+  const a = R.toAffine();
+  let rec = (a.y & 1n ? 1 : 0) | (a.x >= c.n ? 2 : 0);
+  if (s > c.n >> 1n) {
+    s = c.n - s;
+    rec ^= 1;
+  }
+  return { r, s, recoveryId: rec, der: derSignature(r, s) };
+}
+
+export class CmpSignParty extends RoundParty<EcdsaSignature> {
+  private readonly c: Curve;
+  private readonly share: CmpKeyShare;
+  private readonly pre: CmpPresignature;
+  private readonly digest: Uint8Array;
+  private readonly tweak: bigint;
+  private readonly rand: RandomSource;
+  private readonly fp: Uint8Array;
+  private sigmas = new Map<number, bigint>();
+
+  constructor(o: CmpSignOptions) {
+    const signers = checkSigners(o.share, o.signers);
+    super('cmp/sign', o.session, o.share.self, signers);
+    const p = o.presignature;
+    this.fp = shareFingerprint(o.share);
+    if (!equalBytes(p.keyFingerprint, this.fp)) throw new MpcError('ERR_MPC_USAGE', 'presignature was made with another key share (or epoch)');
+    if (p.self !== o.share.self || p.signers.length !== signers.length || p.signers.some((j, i) => j !== signers[i]))
+      throw new MpcError('ERR_MPC_USAGE', 'presignature belongs to another signing set');
+    if (p.curve.name !== o.share.curve.name) throw new MpcError('ERR_MPC_USAGE', 'curve mismatch');
+    this.c = o.share.curve;
+    this.share = o.share;
+    this.pre = p;
+    this.digest = Uint8Array.from(o.digest);
+    digestScalar(this.c, this.digest);
+    this.tweak = this.c.mod(o.tweak ?? 0n);
+    this.rand = o.rand ?? ((k) => randomBytes(k));
+  }
+
+  private tr(label: string, prover: number, verifier: number): Transcript {
+    return Transcript.bound(`cmp/sign/${label}`, this.session, prover)
+      .append('ctx', this.fp).append('presig', this.pre.session).append('index', this.pre.index)
+      .append('digest', this.digest).append('tweak', this.tweak).append('verifier', verifier);
+  }
+
+  protected expects(round: number): { broadcast: boolean; direct: boolean } {
+    return { broadcast: true, direct: round === 2 };
+  }
+
+  protected onStart(): Step<EcdsaSignature> {
+    const sigma = signShare(this.pre, this.digest, this.tweak);
+    this.sigmas.set(this.self, sigma);
+    return { kind: 'send', messages: [this.msg(0, writeScalar(bodyWriter(TAG.sign1b), this.c, sigma).finish())] };
+  }
+
+  protected onRound(round: number, b: ReadonlyMap<number, ProtocolMessage>, d: ReadonlyMap<number, ProtocolMessage>): Step<EcdsaSignature> {
+    if (round === 1) return this.combine(b);
+    return this.identify(b, d);
+  }
+
+  private derivedKey(): Point {
+    return this.share.publicKey.add(mul(this.c, this.c.G, this.tweak));
+  }
+
+  private combine(b: ReadonlyMap<number, ProtocolMessage>): Step<EcdsaSignature> {
+    const c = this.c;
+    for (const [j, m] of b) {
+      const s = asSender(j, 'sign round 1', () => {
+        const r = bodyReader(m.body, TAG.sign1b);
+        const v = readScalar(r, c);
+        r.end();
+        return v;
+      });
+      this.sigmas.set(j, s);
+    }
+    let s = 0n;
+    for (const j of this.parties) s = c.mod(s + this.sigmas.get(j)!);
+    const r = c.xModN(this.pre.R);
+    if (ecdsaVerify(c, this.derivedKey(), digestScalar(c, this.digest), r, s))
+      return { kind: 'done', output: finishSignature(c, this.pre.R, r, s), messages: [] };
+    return this.startIdentification();
+  }
+
+  private mPrime(): bigint {
+    const c = this.c;
+    return c.mod(digestScalar(c, this.digest) + c.xModN(this.pre.R) * this.tweak);
+  }
+
+  /** Ciphertext of σ_j's integer value under N_j, from public data and Ĥ_j. */
+  private sigmaCipher(j: number, Hh: bigint): bigint {
+    const Nj = j === this.self ? ownPaillier(this.share) : peerPaillier(this.share, j);
+    let U = Hh;
+    for (const l of this.parties) {
+      if (l === j) continue;
+      U = mod(U * this.pre.Dhat.get(`${j},${l}`)!, Nj.N2);
+      U = mod(U * modInv(this.pre.Fhat.get(`${l},${j}`)!, Nj.N2), Nj.N2);
+    }
+    const r = this.c.xModN(this.pre.R);
+    return mod(powN2(Nj, this.pre.K.get(j)!, this.mPrime()) * powN2(Nj, U, r), Nj.N2);
+  }
+
+  private startIdentification(): Step<EcdsaSignature> {
+    const c = this.c;
+    const me = ownPaillier(this.share);
+    const { x, X } = additiveShares(this.share, this.parties);
+    const rho = randomUnit(me.N, this.rand);
+    const Kself = this.pre.K.get(this.self)!;
+    const Hh = mod(powN2(me, Kself, x) * powN2(me, rho, me.N), me.N2);
+    const S = this.sigmaCipher(this.self, Hh);
+    const { m, rho: rS } = this.share.paillier.decryptWithNonce(S);
+    const out: ProtocolMessage[] = [{ ...this.msg(0, bodyWriter(TAG.sign2b).bigint(Hh).finish()), round: 2 }];
+    for (const j of this.others) {
+      const P = peerPedersen(this.share, j);
+      const pm = proveMulStar(this.tr('mulstar', this.self, j), c, me, P, Kself, Hh, X.get(this.self)!, x, rho, this.rand);
+      const pd = proveDec(this.tr('dec', this.self, j), c.n, me, P, S, this.sigmas.get(this.self)!, m, rS, this.rand);
+      out.push({ ...this.msg(j, bodyWriter(TAG.sign2d).bytes(encodeMulStarProof(pm)).bytes(encodeDecProof(pd)).finish()), round: 2 });
+    }
+    return { kind: 'send', messages: out };
+  }
+
+  private identify(b: ReadonlyMap<number, ProtocolMessage>, d: ReadonlyMap<number, ProtocolMessage>): Step<EcdsaSignature> {
+    const c = this.c;
+    const myPed = ownPedersen(this.share);
+    const { X } = additiveShares(this.share, this.parties);
+    const culprits: number[] = [];
+    for (const j of this.others) {
+      const Nj = peerPaillier(this.share, j);
+      try {
+        asSender(j, 'sign identification', () => {
+          const r = bodyReader(b.get(j)!.body, TAG.sign2b);
+          const Hh = readCipher(r);
+          r.end();
+          const rd = bodyReader(d.get(j)!.body, TAG.sign2d);
+          const pm = decodeMulStarProof(rd.bytes());
+          const pd = decodeDecProof(rd.bytes());
+          rd.end();
+          check(isUnit(Hh, Nj.N2), 'ERR_MPC_PARSE', j, 'invalid ciphertext');
+          check(verifyMulStar(this.tr('mulstar', j, this.self), c, Nj, myPed, this.pre.K.get(j)!, Hh, X.get(j)!, pm), 'ERR_MPC_PROOF', j, 'Π^mul* failed');
+          check(verifyDec(this.tr('dec', j, this.self), c.n, Nj, myPed, this.sigmaCipher(j, Hh), this.sigmas.get(j)!, pd), 'ERR_MPC_PROOF', j, 'Π^dec: σ_j is not what its ciphertexts say');
+        });
+      } catch (err) {
+        if (err instanceof MpcAbort) culprits.push(j);
+        else throw err;
+      }
+    }
+    if (culprits.length > 0) throw new MpcAbort('ERR_MPC_SIGNATURE', culprits, 'signature did not verify; identified by Π^mul*/Π^dec');
+    throw new MpcAbort('ERR_MPC_SIGNATURE', this.others, 'signature did not verify and no party could be identified');
+  }
+}
