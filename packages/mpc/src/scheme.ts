@@ -58,8 +58,10 @@ export interface SchemeSignature {
   readonly signature: Uint8Array;
   /** The derived public key the signature verifies under. */
   readonly publicKey: Uint8Array;
-  /** ECDSA only: recovery id (0..3) of R, for Ethereum's v. */
-  readonly recovery?: number;
+  /** ECDSA only: recovery id (bit 0: parity of R.y after low-s; bit 1: R.x >= n), for Ethereum's v. */
+  readonly recoveryId?: number;
+  /** ECDSA only: the DER encoding (X.509 / OpenSSL form). */
+  readonly der?: Uint8Array;
 }
 
 export interface KeygenOptions {
@@ -69,6 +71,11 @@ export interface KeygenOptions {
   readonly parties: readonly number[];
   /** Parties needed to sign; default all of them (n-of-n; the co-signer's default is 3-of-3). */
   readonly threshold?: number;
+  /**
+   * ECDSA (CMP) only: this party's two safe primes for its Paillier / ring-Pedersen modulus,
+   * generated ahead of time (minutes of work, so from a pool). Ignored by EdDSA.
+   */
+  readonly primes?: readonly [bigint, bigint];
   readonly rand?: RandomSource;
 }
 
@@ -77,6 +84,8 @@ export interface RefreshOptions {
   readonly self: number;
   /** Encoded share from keygen or a previous refresh. */
   readonly share: Uint8Array;
+  /** ECDSA (CMP) only: fresh safe primes (refresh replaces the Paillier keys too). */
+  readonly primes?: readonly [bigint, bigint];
   readonly rand?: RandomSource;
 }
 

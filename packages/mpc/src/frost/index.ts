@@ -16,7 +16,8 @@ export { FrostKeygenParty, frostKeygen, verifyKnowledgeProof, type FrostKeygenOp
 export { FrostRefreshParty, frostRefresh, type FrostRefreshOptions } from './refresh.ts';
 export { FrostSignParty, frostSign, frostCommit, type FrostSignOptions, type FrostSignature } from './sign.ts';
 export { FrostNonce, encodeFrostShare, decodeFrostShare, validateFrostShare, keyStateDigest, type FrostKeyShare } from './share.ts';
-export { deriveEd25519, parsePath, formatPath, HARDENED, type Ed25519Derivation } from './hd.ts';
+// parsePath / HARDENED stay in hd.ts: cmp/ exports the same names (same syntax) for BIP32.
+export { deriveEd25519, type Ed25519Derivation } from './hd.ts';
 export { verifyEd25519, ed25519KeyObject } from './suite.ts';
 export { demoEddsa, type EddsaDemoOptions, type EddsaDemoResult } from './demo.ts';
 export { benchEddsa, type EddsaBenchResult } from './bench.ts';
