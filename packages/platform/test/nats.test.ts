@@ -156,11 +156,11 @@ describe('nats harness', () => {
       await publishEvent(js, 'keep.a', enc.encode('1'), { msgId: 'k1' });
       await srv.restart();
       // The client reconnects on its own (unlimited reconnects).
-      await publishEvent(js, 'keep.a', enc.encode('2'), { msgId: 'k2' });
+      await publishEvent(js, 'keep.a', enc.encode('2'), { msgId: 'k2', timeoutMs: 500 });
       assert.equal((await jsm.streams.info('KEEP')).state.messages, 2);
       await srv.kill();
       await srv.restart();
-      await publishEvent(js, 'keep.a', enc.encode('3'), { msgId: 'k3' });
+      await publishEvent(js, 'keep.a', enc.encode('3'), { msgId: 'k3', timeoutMs: 500 });
       assert.equal((await jsm.streams.info('KEEP')).state.messages, 3);
       await drainNats(nc);
     } finally {

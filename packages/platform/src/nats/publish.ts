@@ -8,7 +8,7 @@ import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import { SpanKind, context, trace } from '@opentelemetry/api';
 import { injectToHeaders, recordError, tracer } from '../telemetry.ts';
 
-export const DEFAULT_PUBLISH_TIMEOUT_MS = 5000;
+export const DEFAULT_PUBLISH_TIMEOUT_MS = 2000;
 /** Attempts for transient failures (timeouts, no responders during a NATS restart). */
 export const DEFAULT_PUBLISH_ATTEMPTS = 5;
 export const DEFAULT_PUBLISH_RETRY_DELAY_MS = 250;
