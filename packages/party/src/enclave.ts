@@ -153,7 +153,7 @@ export class Enclave {
   /** Opens the enclave: loads the sealed identity, or generates and seals one on first start. */
   static async open(o: EnclaveOptions): Promise<Enclave> {
     await o.store.init();
-    let raw = await o.store.get('identity');
+    let raw = await o.store.getOrLost('identity');
     if (!raw) {
       raw = encodeIdentity(generateIdentity());
       await o.store.put('identity', raw);

@@ -12,6 +12,8 @@ export interface PartyEnv {
   roundTimeoutMs: number | undefined;
   /** TEST ONLY: this party corrupts its outgoing protocol messages. */
   tamper: boolean;
+  /** TEST ONLY: delay each outgoing protocol step (kill -9 windows). */
+  testSendDelayMs: number;
 }
 
 export function partyEnv(env: NodeJS.ProcessEnv = process.env, defaults: { partyId?: string; index?: number } = {}): PartyEnv {
@@ -29,5 +31,6 @@ export function partyEnv(env: NodeJS.ProcessEnv = process.env, defaults: { party
     approvalPublicKeyFile: env.COSIGNER_APPROVAL_PUBLIC_KEY_FILE,
     roundTimeoutMs: env.COSIGNER_ROUND_TIMEOUT_MS ? Number(env.COSIGNER_ROUND_TIMEOUT_MS) : undefined,
     tamper: env.COSIGNER_UNSAFE_TEST_TAMPER === '1',
+    testSendDelayMs: Number(env.COSIGNER_UNSAFE_TEST_SLOW_MS ?? 0),
   };
 }

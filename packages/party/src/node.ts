@@ -36,6 +36,8 @@ export interface PartyNodeOptions {
   log?: Log;
   now?: () => number;
   tamper?: boolean;
+  /** TEST ONLY: delay before each protocol step is sent (COSIGNER_UNSAFE_TEST_SLOW_MS). */
+  testSendDelayMs?: number;
   /** Called after this party finished a session (tests, metrics). */
   onSessionEnd?: (start: SessionStart, outcome: SessionOutcome) => void;
 }
@@ -55,6 +57,7 @@ export class PartyNode {
   readonly log: Log;
   #running = new Map<string, Promise<unknown>>();
   #onEnd: PartyNodeOptions['onSessionEnd'];
+  #sendDelayMs: number;
 
   private constructor(o: PartyNodeOptions, enclave: Enclave, transport: PartyTransport, log: Log) {
     this.partyId = o.partyId;
@@ -65,6 +68,7 @@ export class PartyNode {
     this.roundTimeoutMs = o.roundTimeoutMs ?? DEFAULT_ROUND_TIMEOUT_MS;
     this.log = log;
     this.#onEnd = o.onSessionEnd;
+    this.#sendDelayMs = o.testSendDelayMs ?? 0;
   }
 
   static async start(o: PartyNodeOptions): Promise<PartyNode> {
@@ -148,7 +152,7 @@ export class PartyNode {
 
   private async run(start: SessionStart, session: EnclaveSession, parties: PartyRef[]): Promise<Uint8Array | undefined> {
     try {
-      const result = await runSession({ transport: this.transport, start, session, parties, roundTimeoutMs: this.roundTimeoutMs });
+      const result = await runSession({ transport: this.transport, start, session, parties, roundTimeoutMs: this.roundTimeoutMs, sendDelayMs: this.#sendDelayMs });
       const out = this.outcome(start, true, undefined, start.kind === 'SIGN' ? undefined : result);
       this.transport.publishOutcome(out, start.kind, start.keyId);
       this.#onEnd?.(start, out);

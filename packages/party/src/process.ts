@@ -36,6 +36,7 @@ export async function startPartyFromEnv(o: StartPartyOptions = {}): Promise<Part
       ...(o.keygenExtras ? { keygenExtras: o.keygenExtras } : {}),
       ...(o.log ? { log: o.log } : {}),
       tamper: env.tamper,
+      testSendDelayMs: env.testSendDelayMs,
     });
     return {
       env, nc, node,

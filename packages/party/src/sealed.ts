@@ -138,8 +138,26 @@ export class SealedStore {
     this.#counter = o.counter;
   }
 
+  /** True when the directory held no sealed record at `init` (a new or lost volume). */
+  fresh = false;
+
   async init(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    this.fresh = !(await readdir(this.dir)).some((f) => f.endsWith('.sealed'));
+  }
+
+  /**
+   * Like `get`, but on a fresh volume a record the counter knows and the disk does not is
+   * treated as absent (the volume was lost; `keys restore` brings shares back). Only for records
+   * a party can safely re-create (its identity before a restore, its pins).
+   */
+  async getOrLost(name: string): Promise<Uint8Array | undefined> {
+    try {
+      return await this.get(name);
+    } catch (e) {
+      if (this.fresh && e instanceof PartyError && e.code === 'ERR_SEALED_ROLLBACK') return undefined;
+      throw e;
+    }
   }
 
   private ad(name: string, version: number): Uint8Array {

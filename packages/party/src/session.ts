@@ -16,6 +16,8 @@ export interface RunOptions {
   session: EnclaveSession;
   parties: PartyRef[];
   roundTimeoutMs: number;
+  /** TEST ONLY: wait this long before sending each step (a window to kill a party mid-round). */
+  sendDelayMs?: number;
 }
 
 const ROUTING = new Set(['ERR_MPC_WRONG_SESSION', 'ERR_MPC_DUPLICATE', 'ERR_MPC_WRONG_SENDER', 'ERR_MPC_WRONG_ROUND']);
@@ -34,6 +36,7 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
   });
   const seen = new Map<number, Set<string>>(); // round -> senders
   const send = async (s: EnclaveStep): Promise<void> => {
+    if (o.sendDelayMs && s.messages.length > 0) await new Promise((r) => setTimeout(r, o.sendDelayMs));
     for (const m of s.messages) await transport.send(header, m, parties);
   };
   const toParty = (culprits: readonly number[]) => culprits.map((c) => byIndex.get(c) ?? String(c));

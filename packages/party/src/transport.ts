@@ -56,7 +56,7 @@ export class PartyRegistry {
   }
 
   async load(): Promise<void> {
-    const b = await this.#store.get('pins');
+    const b = await this.#store.getOrLost('pins');
     if (b) for (const [k, v] of Object.entries(JSON.parse(new TextDecoder().decode(b)) as Record<string, { sign: string; enc: string; index: number }>)) this.#pins.set(k, v);
   }
 

@@ -27,7 +27,7 @@ export interface MpcSignerHandle {
   stop(): Promise<void>;
 }
 
-async function ensureRequestsStream(jsm: JetStreamManager): Promise<void> {
+async function ensureRequestsStream(jsm: JetStreamManager, ackWaitMs: number): Promise<void> {
   try {
     await jsm.streams.info(REQUESTS_STREAM);
   } catch (e) {
@@ -43,7 +43,7 @@ async function ensureRequestsStream(jsm: JetStreamManager): Promise<void> {
   } catch {
     await jsm.consumers.add(REQUESTS_STREAM, {
       durable_name: SIGNER_CONSUMER, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All,
-      filter_subject: 'cosigner.requests.approved.>', ack_wait: nanos(30_000), max_deliver: -1, max_ack_pending: 256,
+      filter_subject: 'cosigner.requests.approved.>', ack_wait: nanos(ackWaitMs), max_deliver: -1, max_ack_pending: 256,
     });
   }
 }
@@ -56,7 +56,7 @@ export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env): Prom
   try {
     const nc = party.nc;
     const js = jetstream(nc);
-    await ensureRequestsStream(await jetstreamManager(nc));
+    await ensureRequestsStream(await jetstreamManager(nc), Number(env.COSIGNER_SIGNER_ACK_WAIT_MS ?? 30_000));
     const keys = new KeyStore(await openKv(nc, KEYS_BUCKET));
     const pool = new PresignPool(party.node, keys, {
       target: Number(env.COSIGNER_POOL_TARGET ?? 20),
@@ -66,7 +66,7 @@ export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env): Prom
     const manager = new KeyManager(party.node, keys, pool);
     const signer = new Signer({ node: party.node, keys, pool, js, approvalKey: loadApprovalKey(party.env.approvalPublicKeyFile), log });
     await pool.start();
-    const consumer = await consumeApproved(js, signer, { concurrency: Number(env.COSIGNER_SIGN_CONCURRENCY ?? 64), log });
+    const consumer = await consumeApproved(js, signer, { concurrency: Number(env.COSIGNER_SIGN_CONCURRENCY ?? 64), log, workingMs: Math.max(200, Math.floor(Number(env.COSIGNER_SIGNER_ACK_WAIT_MS ?? 30_000) / 3)) });
     manager.schedule(Number(env.COSIGNER_REFRESH_INTERVAL_MS ?? 0), (m, f) => log('warn', m, f));
     const { server, port } = await startGrpc(keyService(manager, tokens), env.GRPC_HOST ?? '127.0.0.1', Number(env.GRPC_PORT ?? 50053));
     log('info', 'mpc-signer ready', { grpcPort: port, party: party.env.partyId });

@@ -164,7 +164,9 @@ export class Signer {
     if (stored) result = decodeSignResult(stored);
     for (let attempt = 0; !result; attempt++) {
       const planName = `plan.${rt}.${i}`;
-      let plan = await store.get(planName).then((b) => (b ? JSON.parse(new TextDecoder().decode(b)) as { presig: string; epoch: number } : undefined));
+      let plan = scheme.needsPresignature
+        ? await store.get(planName).then((b) => (b ? JSON.parse(new TextDecoder().decode(b)) as { presig: string; epoch: number } : undefined))
+        : { presig: '', epoch: info.epoch };
       if (!plan) {
         let presig = '';
         if (scheme.needsPresignature) presig = this.#o.pool.take(info.keyId, info.epoch) ?? await this.#o.pool.makeOne(info.keyId);
@@ -193,7 +195,9 @@ export class Signer {
       if (!Buffer.from(derived.publicKey).equals(Buffer.from(result.publicKey)) || !scheme.verify(derived.publicKey, entry.payload, result.signature))
         throw new Terminal('ERR_SIGNATURE_INVALID', `entry ${i}: the signature does not verify under the derived public key`);
       if (alg !== 'EDDSA_ED25519') checkRecovery(alg, result, entry.payload);
-      await store.put(sigName, encodeSignResult(result));
+      // One entry: the request's own `done` record is the durable copy; several: each entry's, so a
+      // restart after entry 2 does not sign entry 1 again.
+      if (req.entries.length > 1 || plan.presig) await store.put(sigName, encodeSignResult(result));
       if (plan.presig) await this.#o.node.enclave.releasePresignature(info.keyId, plan.epoch, plan.presig).catch(() => undefined);
     }
     return entrySignature(i, info.keyId, alg, entry.path, result);
@@ -242,12 +246,12 @@ function oneLine(e: unknown): string {
 }
 
 /** The pull loop: at most `concurrency` requests at once; ack after the terminal event is published. */
-export async function consumeApproved(js: JetStreamClient, signer: Signer, o: { concurrency: number; log: SignerOptions['log'] }): Promise<{ stop(): Promise<void> }> {
+export async function consumeApproved(js: JetStreamClient, signer: Signer, o: { concurrency: number; log: SignerOptions['log']; workingMs?: number }): Promise<{ stop(): Promise<void> }> {
   const consumer = await js.consumers.get(REQUESTS_STREAM, SIGNER_CONSUMER);
   const messages = await consumer.consume({ max_messages: o.concurrency });
   const running = new Set<Promise<void>>();
   const handle = async (m: JsMsg): Promise<void> => {
-    const timer = setInterval(() => m.working(), 10_000);
+    const timer = setInterval(() => m.working(), o.workingMs ?? 10_000);
     try {
       await signer.handle(m.data);
       clearInterval(timer);
