@@ -17,6 +17,11 @@
  * Output: s_k = Σ_j f_j(k), group commitments C_m = Σ_j C_jm (public key C_0), verifying shares
  * Y_i = Σ_m i^m C_m for every party, chain code SHA-256(tag || cc_1 || … || cc_n).
  *
+ * The proof of knowledge has noble's (and frost-rs's) context-free challenge
+ * c = H_dkg(id || C_j0 || R), kept for interoperability; the session binding comes from the
+ * authenticated transport (every message carries the session id) and from the echo digests and
+ * chain-code commitments, which include it.
+ *
  * The echo rides on round 2 rather than a round of its own: the shares sent alongside it go
  * point-to-point to the one party entitled to them whatever the sender broadcast, the chain-code
  * reveals open commitments that the same echo fixes, and nothing is output before every echo
