@@ -12,9 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as jose from 'jose';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { KvWatchInclude, Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
-import { AuditRecord, PairingServiceClient, WorkspaceServiceClient, type ApiUser } from '@cosigner/proto';
+import { ApiUser as ApiUserCodec, AuditRecord, PairingServiceClient, WorkspaceServiceClient, type ApiUser } from '@cosigner/proto';
 import { startNats, type NatsServerHandle } from '@cosigner/platform/testing';
 import { parseTrustConfig } from '@cosigner/trust';
 import { startWorkspace, type WorkspaceHandle } from '@cosigner/cloud-cosigner-sim';
@@ -117,6 +118,31 @@ test('pairs API users from two workspaces; list and get', async () => {
   await refused(pr('getApiUser', { apiUserId: 'nobody' }), 'ERR_API_USER_NOT_FOUND');
   await refused(pr('listApiUsers', { workspaceId: '' }, null), 'ERR_UNAUTHENTICATED');
   await refused(pr('listApiUsers', { workspaceId: '' }, 'wrong'), 'ERR_UNAUTHENTICATED');
+});
+
+test('other services see pairing and callback changes at once (KV watch on cosigner-api-users)', async () => {
+  const nc = await connect({ servers: nats.url });
+  const kv = await new Kvm(jetstream(nc)).open('cosigner-api-users');
+  const seen: ApiUser[] = [];
+  const watch = await kv.watch({ include: KvWatchInclude.UpdatesOnly });
+  const got = (async () => {
+    for await (const e of watch) {
+      if (e.operation !== 'PUT') continue;
+      seen.push(ApiUserCodec.decode(e.value));
+      if (seen.length === 2) break;
+    }
+  })();
+  const x = await newPendingUser();
+  await pr<ApiUser>('pair', { token: x.token });
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  await pr<ApiUser>('setCallback', { apiUserId: x.u, url: 'http://127.0.0.1:9', publicKeyPem: rsa });
+  await Promise.race([got, new Promise((_, rej) => setTimeout(() => rej(new Error('watch saw nothing')), 5000))]);
+  watch.stop();
+  await nc.close();
+  assert.equal(seen[0]!.apiUserId, x.u);
+  assert.equal(seen[0]!.state, 'ACTIVE');
+  assert.equal(seen[1]!.callback?.url, 'http://127.0.0.1:9');
+  await pr('unpair', { apiUserId: x.u });
 });
 
 test('one token spent twice concurrently pairs once', async () => {
