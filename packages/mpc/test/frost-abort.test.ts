@@ -167,3 +167,24 @@ test('sign: parties asked to sign different messages (or paths) stop in round 1,
     assert.deepEqual(released, []);
   }
 });
+
+test('sign: identity or non-canonical nonce commitments are refused, naming the sender', () => {
+  const bad = [
+    '01' + '00'.repeat(31), // identity
+    '01' + '00'.repeat(30) + '80', // identity with the sign bit ("negative zero")
+    'ed' + 'ff'.repeat(30) + '7f', // y = p: non-canonical
+  ];
+  for (const enc of bad)
+    for (const offset of [0, 32]) {
+      const s = sid();
+      const ps = parties.map((self) => new FrostSignParty({ session: s, self, signers: parties, share: keys.get(self)!, message: msg }));
+      const res = drive(ps, (m) => {
+        if (m.from !== 3 || m.round !== 1) return m;
+        const body = Uint8Array.from(m.body);
+        body.set(Buffer.from(enc, 'hex'), offset);
+        return { ...m, body };
+      });
+      assert.deepEqual(culpritsOf(res.get(1)), [3], `${enc} at ${offset}`);
+      assert.deepEqual(culpritsOf(res.get(2)), [3], `${enc} at ${offset}`);
+    }
+});

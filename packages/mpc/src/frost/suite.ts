@@ -87,12 +87,17 @@ export function decodePoint(b: Uint8Array, full = true): EdPoint {
 
 const P_FIELD = 2n ** 255n - 19n;
 
-/** RFC 8032 §5.1.3 canonical encoding test (y < p), without decoding the point. */
+/**
+ * RFC 8032 §5.1.3 canonical encoding test (y < p) that also refuses y = 1 (the identity, and
+ * its "negative zero" twin), without decoding the point. Other small-order elements are caught
+ * later: they leave torsion in whatever sum they enter.
+ */
 export function isCanonicalEncoding(b: Uint8Array): boolean {
   if (b.length !== 32) return false;
   const y = Uint8Array.from(b);
   y[31] = y[31]! & 0x7f;
-  return leToBigint(y) < P_FIELD;
+  const v = leToBigint(y);
+  return v < P_FIELD && v !== 1n;
 }
 
 function sha512(...parts: Uint8Array[]): Uint8Array {
