@@ -15,6 +15,7 @@ import { createHash, createPublicKey, verify as nodeVerify, type KeyObject } fro
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { mulAddUnsafe } from '@noble/curves/abstract/curve.js';
 import { MpcParseError } from '../errors.ts';
+import { isValidElement } from './fast.ts';
 
 export const Point = ed25519.Point;
 export type EdPoint = ReturnType<typeof ed25519.Point.fromBytes>;
@@ -81,7 +82,8 @@ export function decodePoint(b: Uint8Array, full = true): EdPoint {
   }
   if (p.is0()) throw new MpcParseError('identity point');
   if (p.isSmallOrder()) throw new MpcParseError('small-order point');
-  if (full && !p.isTorsionFree()) throw new MpcParseError('point not in the prime-order subgroup');
+  // libsodium's check ([L]P = 0 among others) is ~10x faster than noble's isTorsionFree().
+  if (full && !isValidElement(b)) throw new MpcParseError('point not in the prime-order subgroup');
   return p;
 }
 
