@@ -116,9 +116,9 @@ export interface EnclaveOptions {
   scheme: (a: Algorithm) => ThresholdScheme;
   now?: () => number;
   /** Extra inputs a scheme's keygen needs (CMP: primes), from the service. */
-  keygenExtras?: (algorithm: Algorithm) => Promise<Record<string, unknown>>;
+  keygenExtras?: (algorithm: Algorithm, kind: 'keygen' | 'refresh', self: number) => Promise<Record<string, unknown>>;
   /** TEST ONLY: corrupt outgoing protocol bodies (a tampering party), see COSIGNER_UNSAFE_TEST_TAMPER. */
-  tamper?: boolean;
+  tamper?: string;
 }
 
 /** Signing set rule: the customer's party is in every signing set (cloud parties never sign alone). */
@@ -134,7 +134,7 @@ export class Enclave {
   #scheme: (a: Algorithm) => ThresholdScheme;
   #now: () => number;
   #keygenExtras: EnclaveOptions['keygenExtras'];
-  #tamper: boolean;
+  #tamper: Set<string>;
   #cache = new Map<string, KeyRecord>();
 
   private constructor(o: EnclaveOptions, id: IdentityKeys) {
@@ -147,7 +147,7 @@ export class Enclave {
     this.#scheme = o.scheme;
     this.#now = o.now ?? Date.now;
     this.#keygenExtras = o.keygenExtras;
-    this.#tamper = o.tamper ?? false;
+    this.#tamper = new Set((o.tamper ?? '').split(',').map((x) => x.trim()).filter(Boolean));
   }
 
   /** Opens the enclave: loads the sealed identity, or generates and seals one on first start. */
@@ -235,8 +235,8 @@ export class Enclave {
     }
   }
 
-  private wrap<Out>(party: Party<Out>, onDone: (out: Out) => Promise<Uint8Array | undefined>, beforeSend?: (m: ProtocolMessage[]) => Promise<void>): EnclaveSession {
-    const tamper = this.#tamper;
+  private wrap<Out>(kind: string, party: Party<Out>, onDone: (out: Out) => Promise<Uint8Array | undefined>, beforeSend?: (m: ProtocolMessage[]) => Promise<void>): EnclaveSession {
+    const tamper = this.#tamper.has('1') || this.#tamper.has(kind);
     const convert = async (s: Step<Out>): Promise<EnclaveStep> => {
       let messages = s.kind === 'wait' ? [] : [...s.messages];
       if (tamper) messages = messages.map((m) => ({ ...m, body: flip(m.body) }));
@@ -266,9 +266,9 @@ export class Enclave {
     const scheme = this.#scheme(algorithm);
     const idx = parties.map((p) => p.index);
     const threshold = start.threshold || parties.length;
-    const extras = this.#keygenExtras ? await this.#keygenExtras(algorithm) : {};
+    const extras = this.#keygenExtras ? await this.#keygenExtras(algorithm, 'keygen', this.index) : {};
     const party = scheme.keygen({ session: start.sessionId, self: this.index, parties: idx, threshold, ...extras });
-    return this.wrap(party, async (out) => {
+    return this.wrap('KEYGEN', party, async (out) => {
       const r: KeyRecord = {
         keyId: start.keyId, workspaceId: start.workspaceId, algorithm, threshold, parties,
         publicKey: out.publicKey, chainCode: out.chainCode, epoch: 0, createdAtMs: this.#now(), share: out.share,
@@ -284,8 +284,9 @@ export class Enclave {
     if (start.initiator !== CUSTOMER_PARTY) throw new PartyError('ERR_SESSION_REFUSED', 'refresh is started by the customer party only');
     const r = await this.loadKey(start.keyId, start.epoch);
     const scheme = this.#scheme(r.algorithm);
-    const party = scheme.refresh({ session: start.sessionId, self: this.index, share: r.share });
-    return this.wrap(party, async (out) => {
+    const extras = this.#keygenExtras ? await this.#keygenExtras(r.algorithm, 'refresh', this.index) : {};
+    const party = scheme.refresh({ session: start.sessionId, self: this.index, share: r.share, ...extras });
+    return this.wrap('REFRESH', party, async (out) => {
       if (!Buffer.from(out.publicKey).equals(Buffer.from(r.publicKey))) throw new PartyError('ERR_MPC_ABORT', 'refresh changed the public key');
       await this.saveKey({ ...r, epoch: r.epoch + 1, share: out.share });
       return utf8(JSON.stringify({ publicKey: b64(out.publicKey), chainCode: b64(out.chainCode), epoch: r.epoch + 1 }));
@@ -322,7 +323,7 @@ export class Enclave {
     const signers = this.signers(start, r);
     const party = scheme.presign({ session: start.sessionId, self: this.index, signers, share: r.share });
     const id = presignatureId(start.sessionId);
-    return this.wrap(party, async (out) => {
+    return this.wrap('PRESIGN', party, async (out) => {
       await this.#store.put(this.presigName(r.keyId, r.epoch, id), encodeSigners(signers, out));
       return utf8(JSON.stringify({ presignatureId: id, epoch: r.epoch }));
     });
@@ -363,7 +364,7 @@ export class Enclave {
 
     if (!scheme.needsPresignature) {
       if (start.presignatureId.length > 0) throw new PartyError('ERR_UNSUPPORTED', `${r.algorithm} signs without presignatures`);
-      return this.wrap(scheme.sign({ session: start.sessionId, self: this.index, signers, share: r.share, message, path }), finish);
+      return this.wrap('SIGN', scheme.sign({ session: start.sessionId, self: this.index, signers, share: r.share, message, path }), (out) => finish({ signature: out.signature, publicKey: out.publicKey }));
     }
     const pid = Buffer.from(start.presignatureId).toString('utf8');
     if (!/^[0-9a-f]{32}$/.test(pid)) throw new PartyError('ERR_PRESIGNATURE_NOT_FOUND', 'ECDSA signing needs a presignature id');
@@ -390,9 +391,9 @@ export class Enclave {
     const party = scheme.sign({ session: start.sessionId, self: this.index, signers, share: r.share, presignature: presig.body, message, path });
     const store = this.#store;
     let persisted = sent !== undefined;
-    return this.wrap(party, async (out) => {
+    return this.wrap('SIGN', party, async (out) => {
       if (!o.coordinator) await store.delete(this.presigName(r.keyId, r.epoch, pid));
-      return finish({ signature: out.signature, publicKey: out.publicKey, ...(out.recovery !== undefined ? { recovery: out.recovery } : {}) });
+      return finish({ signature: out.signature, publicKey: out.publicKey, ...(out.recoveryId !== undefined ? { recovery: out.recoveryId } : {}) });
     }, async (msgs) => {
       if (persisted) {
         // After a restart: the same share as before, byte for byte.

@@ -11,7 +11,7 @@ export interface PartyEnv {
   approvalPublicKeyFile: string | undefined;
   roundTimeoutMs: number | undefined;
   /** TEST ONLY: this party corrupts its outgoing protocol messages. */
-  tamper: boolean;
+  tamper: string;
   /** TEST ONLY: delay each outgoing protocol step (kill -9 windows). */
   testSendDelayMs: number;
 }
@@ -30,7 +30,7 @@ export function partyEnv(env: NodeJS.ProcessEnv = process.env, defaults: { party
     sealingKeyFile: env.COSIGNER_SEALING_KEY_FILE,
     approvalPublicKeyFile: env.COSIGNER_APPROVAL_PUBLIC_KEY_FILE,
     roundTimeoutMs: env.COSIGNER_ROUND_TIMEOUT_MS ? Number(env.COSIGNER_ROUND_TIMEOUT_MS) : undefined,
-    tamper: env.COSIGNER_UNSAFE_TEST_TAMPER === '1',
+    tamper: env.COSIGNER_UNSAFE_TEST_TAMPER ?? '',
     testSendDelayMs: Number(env.COSIGNER_UNSAFE_TEST_SLOW_MS ?? 0),
   };
 }

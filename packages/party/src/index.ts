@@ -10,3 +10,4 @@ export * from './node.ts';
 export * from './schemes.ts';
 export * from './env.ts';
 export * from './process.ts';
+export * from './primes.ts';

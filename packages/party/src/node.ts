@@ -31,11 +31,11 @@ export interface PartyNodeOptions {
   provider: EnclaveProvider;
   approvalKey: KeyObject;
   scheme: (a: Algorithm) => ThresholdScheme;
-  keygenExtras?: (a: Algorithm) => Promise<Record<string, unknown>>;
+  keygenExtras?: (a: Algorithm, kind: 'keygen' | 'refresh', self: number) => Promise<Record<string, unknown>>;
   roundTimeoutMs?: number;
   log?: Log;
   now?: () => number;
-  tamper?: boolean;
+  tamper?: string;
   /** TEST ONLY: delay before each protocol step is sent (COSIGNER_UNSAFE_TEST_SLOW_MS). */
   testSendDelayMs?: number;
   /** Called after this party finished a session (tests, metrics). */
@@ -77,7 +77,7 @@ export class PartyNode {
     const store = new SealedStore({ dir: o.dataDir, party: o.partyId, provider: o.provider, counter: kvVersionCounter(versions) });
     const enclave = await Enclave.open({
       provider: o.provider, store, partyId: o.partyId, index: o.index, approvalKey: o.approvalKey, scheme: o.scheme,
-      ...(o.now ? { now: o.now } : {}), ...(o.keygenExtras ? { keygenExtras: o.keygenExtras } : {}), ...(o.tamper ? { tamper: true } : {}),
+      ...(o.now ? { now: o.now } : {}), ...(o.keygenExtras ? { keygenExtras: o.keygenExtras } : {}), ...(o.tamper ? { tamper: o.tamper } : {}),
     });
     const registry = new PartyRegistry(await openKv(o.nc, PARTIES_BUCKET), store, log);
     await registry.load();

@@ -8,6 +8,7 @@ import { PartyNode } from './node.ts';
 import { SoftwareEnclaveProvider } from './sealed.ts';
 import { schemeFor } from './schemes.ts';
 import type { Log } from './transport.ts';
+import { primeExtras } from './primes.ts';
 
 export interface PartyProcess {
   env: PartyEnv;
@@ -19,7 +20,7 @@ export interface PartyProcess {
 export interface StartPartyOptions {
   env?: NodeJS.ProcessEnv;
   defaults?: { partyId?: string; index?: number };
-  keygenExtras?: (a: Algorithm) => Promise<Record<string, unknown>>;
+  keygenExtras?: (a: Algorithm, kind: 'keygen' | 'refresh', self: number) => Promise<Record<string, unknown>>;
   log?: Log;
 }
 
@@ -33,7 +34,7 @@ export async function startPartyFromEnv(o: StartPartyOptions = {}): Promise<Part
     const node = await PartyNode.start({
       nc, partyId: env.partyId, index: env.index, dataDir: env.dataDir, provider, approvalKey, scheme: schemeFor,
       ...(env.roundTimeoutMs ? { roundTimeoutMs: env.roundTimeoutMs } : {}),
-      ...(o.keygenExtras ? { keygenExtras: o.keygenExtras } : {}),
+      keygenExtras: o.keygenExtras ?? primeExtras(o.env ?? process.env),
       ...(o.log ? { log: o.log } : {}),
       tamper: env.tamper,
       testSendDelayMs: env.testSendDelayMs,

@@ -11,7 +11,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { PartyNode, SoftwareEnclaveProvider, schemeFor, decodeSignResult, DEFAULT_PARTIES, PartyError, SealedStore, kvVersionCounter, openKv } from '../src/index.ts';
 import { approvalKeys, approvedEvent } from './helpers.ts';
 
-test('three parties: FROST keygen + sign over NATS, tamper blamed, forged approval refused, rollback refused', async (t) => {
+test('three parties: FROST keygen + sign over NATS, forged approval and wrong workspace refused, no plaintext in sealed files, rollback refused', async (t) => {
   const nats = await startNats();
   t.after(() => nats.stop());
   const ak = approvalKeys();

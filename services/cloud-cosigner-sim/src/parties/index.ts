@@ -5,7 +5,6 @@
  */
 import { join } from 'node:path';
 import { startPartyFromEnv, type PartyProcess } from '@cosigner/party';
-import { cmpKeygenExtras } from './extras.ts';
 
 export const CLOUD_PARTIES = { 'cloud-1': 2, 'cloud-2': 3 } as const;
 export type CloudPartyId = keyof typeof CLOUD_PARTIES;
@@ -15,7 +14,6 @@ export async function startCloudParty(party: CloudPartyId, env: NodeJS.ProcessEn
   const base = env.COSIGNER_DATA_DIR ?? join(process.cwd(), '.data');
   return startPartyFromEnv({
     env: { ...env, PARTY_ID: party, PARTY_INDEX: String(CLOUD_PARTIES[party]), COSIGNER_DATA_DIR: env.PARTY_DATA_DIR ?? join(base, 'parties', party) },
-    keygenExtras: cmpKeygenExtras(env),
   });
 }
 
