@@ -21,7 +21,7 @@ const keys: Map<number, FrostKeyShare> = (() => {
 })();
 
 type Factory = () => Party<unknown>[];
-const protocols: Array<{ name: string; make: Factory; rounds: Array<{ round: number; direct: boolean; bytes: Array<{ at: number; exact: boolean }> }> }> = [
+const protocols: Array<{ name: string; members?: number[]; make: Factory; rounds: Array<{ round: number; direct: boolean; bytes: Array<{ at: number; exact: boolean }> }> }> = [
   {
     name: 'keygen',
     make: () => {
@@ -63,12 +63,25 @@ const protocols: Array<{ name: string; make: Factory; rounds: Array<{ round: num
       { round: 2, direct: false, bytes: [{ at: 0, exact: true }, { at: 31, exact: true }, { at: 32, exact: false }, { at: -1, exact: false }] },
     ],
   },
+  {
+    name: 'sign 2 of 3 (signers 1, 3)',
+    members: [1, 3],
+    make: () => {
+      const s = sid();
+      return [1, 3].map((self) => new FrostSignParty({ session: s, self, signers: [1, 3], share: keys.get(self)!, message: msg, path: '44/501/0/0/0' }));
+    },
+    rounds: [
+      { round: 1, direct: false, bytes: [{ at: 0, exact: true }, { at: 33, exact: true }, { at: 70, exact: true }] },
+      // With two signers every echo entry is the sender's or the receiver's: always exact.
+      { round: 2, direct: false, bytes: [{ at: 0, exact: true }, { at: 40, exact: true }, { at: -1, exact: true }] },
+    ],
+  },
 ];
 
 for (const p of protocols) {
   for (const r of p.rounds) {
     test(`${p.name}: a bit flipped in round ${r.round} ${r.direct ? 'direct' : 'broadcast'} messages aborts naming the sender`, () => {
-      for (const cheat of parties) {
+      for (const cheat of p.members ?? parties) {
         for (const { at, exact } of r.bytes) {
           const hit = new Set<number>();
           const tamper = (m: ProtocolMessage, to: number): ProtocolMessage => {
