@@ -60,6 +60,13 @@ if (native) {
   bench('modPow 2048-bit exp, 2048-bit mod (consttime)', 'openssl', R(50), () => native!.modPow(b2, e2, N, true));
   bench('modPow call overhead (exp = 1, 4096-bit)', 'openssl', R(500), () => native!.modPow(b4, 1n, N2, false));
 }
+if (native) {
+  const e2816 = randomBelow(1n << 2816n);
+  const tbl = native.fixedBaseNew(b2, N, 2048 + 832);
+  bench('modPow 2816-bit exp, 2048-bit mod (ladder)', 'openssl', R(30), () => native!.modPow(b2, e2816, N, true));
+  bench('fixed-base pow 2816-bit exp, 2048-bit mod (table)', 'openssl', R(30), () => native!.fixedBasePow(tbl, e2816));
+  bench('fixed-base table build (2880-bit exps, 2048-bit mod)', 'openssl', R(5), () => native!.fixedBaseNew(b2, N, 2048 + 832));
+}
 bench('crtPow 2048-bit exp mod N^2 (owner, CRT)', be, R(30), () => sk.crtN2.pow(b4, e2));
 bench('Paillier encrypt (public key)', be, R(20), () => sk.pub.encrypt(123456789n));
 const c = sk.pub.encrypt(987654321n).c;

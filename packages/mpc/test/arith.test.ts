@@ -24,6 +24,8 @@ import {
   generateBlumPrime,
   PrimePool,
   modPowAsync,
+  clearFixedBaseCache,
+  fixedBaseTables,
 } from '../src/arith/index.ts';
 import { MpcError, MpcParseError } from '../src/errors.ts';
 import { Writer } from '../src/codec.ts';
@@ -347,4 +349,36 @@ test('native addon loads in worker threads (per-thread state)', async () => {
   );
   const want = String(refPow(3n, 1000003n, 1000000007n));
   for (const r of results) assert.equal(r, `${want}:${want}`);
+});
+
+test(`[${backend}] fixed-base tables (transparent in modPow) agree with the reference`, () => {
+  clearFixedBaseCache();
+  const N = p0 * q0;
+  const g = rnd(2040);
+  const tb = 2048 + 832;
+  const exps = [rnd(tb), rnd(tb - 1), rnd(2816), rnd(1300), rnd(1296), rnd(2000), (1n << BigInt(tb)) - 1n, rnd(tb + 1) | (1n << BigInt(tb)), rnd(600)];
+  for (let round = 0; round < 2; round++) {
+    for (const e of exps) {
+      assert.equal(modPow(g, e, N), refPow(g, e, N));
+      assert.equal(modPow(g, -e, N), refPow(modInv(g, N), e, N));
+    }
+  }
+  // CRT-sized moduli (1024-bit) get tables sized to the modulus.
+  const h = rnd(1000);
+  for (let i = 0; i < 5; i++) {
+    const e = rnd(1024);
+    assert.equal(modPow(h, e, p0), refPow(h, e, p0));
+  }
+  if (backend === 'openssl' && process.env.COSIGNER_FIXED_BASE !== '0') assert.ok(fixedBaseTables() >= 2);
+  else assert.equal(fixedBaseTables(), 0);
+  // Commitments through the cache stay homomorphic.
+  const { params } = generatePedersen(p1, q1);
+  const pub = params.publicOnly();
+  for (let i = 0; i < 5; i++) {
+    const x = randomSigned(768);
+    const r = rnd(2816) * (i % 2 ? -1n : 1n);
+    assert.equal(pub.commit(x, r), params.commit(x, r));
+  }
+  clearFixedBaseCache();
+  assert.equal(fixedBaseTables(), 0);
 });

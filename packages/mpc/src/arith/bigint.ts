@@ -115,8 +115,84 @@ export function modPow(b: bigint, e: bigint, m: bigint, secret = true): bigint {
   } else {
     b = mod(b, m);
   }
-  if (native && (m & 1n) === 1n) return native.modPow(b, e, m, secret);
+  if (native && (m & 1n) === 1n) {
+    const fb = fixedBaseFor(b, e, m);
+    if (fb) return native.fixedBasePow(fb, e);
+    return native.modPow(b, e, m, secret);
+  }
   return bigintModPow(b, e, m);
+}
+
+/*
+ * Transparent fixed-base acceleration (native backend only). CMP raises the same few bases to
+ * many large exponents: every ring-Pedersen commitment s^x·t^r under another party's (N̂, s, t),
+ * and the owner's CRT halves t mod p, t mod q. After FB_BUILD_AFTER uses of one (base, modulus)
+ * with a large exponent, a table of base^(d·16^i) is built natively (cosigner_bn.c), after which
+ * such an exponentiation costs one Montgomery multiplication per 4 exponent bits and no
+ * squarings (~2x faster measured), with a constant access pattern (full masked row scans).
+ *
+ * Table size: exponents up to bitLength(m) bits for moduli below 1536 bits (CRT halves, exponents
+ * reduced mod p-1), else bitLength(m) + 832 bits (CMP's largest ring-Pedersen exponent,
+ * ±2^{ℓ+ε}·N̂, is 768 + 2048 + 1 bits); ~2.9 MB per 2048-bit table, at most FB_MAX_TABLES tables.
+ * Only exponents of at least 45% of the table size use it (below that the plain ladder is faster).
+ * Candidates are tracked by a 52-bit fingerprint, so bases that never repeat (nonces) are not
+ * retained. COSIGNER_FIXED_BASE=0 disables it.
+ */
+const FB_ENABLED = process.env.COSIGNER_FIXED_BASE !== '0';
+const FB_BUILD_AFTER = 3;
+const FB_MAX_TABLES = 12;
+const FB_MAX_CANDIDATES = 256;
+interface FbTable {
+  base: bigint;
+  m: bigint;
+  handle: import('./native.ts').FixedBaseHandle;
+}
+/** Use counts of (base, modulus) fingerprints not yet promoted to a table (insertion order = age). */
+const fbCandidates = new Map<string, number>();
+/** Built tables, least recently used first. */
+const fbTableMap = new Map<string, FbTable>();
+
+function fbTableBits(mBits: number): number {
+  return mBits < 1536 ? mBits : mBits + 832;
+}
+
+function fixedBaseFor(b: bigint, e: bigint, m: bigint): import('./native.ts').FixedBaseHandle | null {
+  if (!FB_ENABLED || !native) return null;
+  const mBits = bitLength(m);
+  if (mBits < 512) return null;
+  const tb = fbTableBits(mBits);
+  const eBits = bitLength(e);
+  if (eBits * 100 < tb * 45 || eBits > tb) return null;
+  const key = `${(b & 0xfffffffffffffn).toString(36)}:${(m & 0xfffffffffffffn).toString(36)}:${mBits}`;
+  const table = fbTableMap.get(key);
+  if (table) {
+    if (table.base !== b || table.m !== m) return null; // fingerprint collision
+    fbTableMap.delete(key);
+    fbTableMap.set(key, table);
+    return table.handle;
+  }
+  const hits = (fbCandidates.get(key) ?? 0) + 1;
+  fbCandidates.delete(key);
+  if (hits < FB_BUILD_AFTER) {
+    if (fbCandidates.size >= FB_MAX_CANDIDATES) fbCandidates.delete(fbCandidates.keys().next().value!);
+    fbCandidates.set(key, hits);
+    return null;
+  }
+  if (fbTableMap.size >= FB_MAX_TABLES) fbTableMap.delete(fbTableMap.keys().next().value!);
+  const handle = native.fixedBaseNew(b, m, tb);
+  fbTableMap.set(key, { base: b, m, handle });
+  return handle;
+}
+
+/** Drop every fixed-base table (tests; or after a key refresh to release memory sooner). */
+export function clearFixedBaseCache(): void {
+  fbCandidates.clear();
+  fbTableMap.clear();
+}
+
+/** Number of fixed-base tables currently held. */
+export function fixedBaseTables(): number {
+  return fbTableMap.size;
 }
 
 function trailingZeros(a: bigint): number {

@@ -21,11 +21,18 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
+/** Opaque handle to a native fixed-base table (freed by the garbage collector). */
+export type FixedBaseHandle = { readonly __fixedBase: unique symbol };
+
 export interface NativeBignum {
   /** b^e mod m, with 0 <= b < m, e >= 0, m > 1 odd. `secret` selects the constant-time ladder. */
   modPow(b: bigint, e: bigint, m: bigint, secret: boolean): bigint;
   /** The same on a libuv thread-pool thread; several calls run on several cores. */
   modPowAsync(b: bigint, e: bigint, m: bigint, secret: boolean): Promise<bigint>;
+  /** Precomputed table for base b mod m (odd), for exponents below 2^bits. */
+  fixedBaseNew(b: bigint, m: bigint, bits: number): FixedBaseHandle;
+  /** b^e mod m from a table; e must be below 2^bits of the table. */
+  fixedBasePow(h: FixedBaseHandle, e: bigint): bigint;
   /** Build identifier of the addon and OpenSSL version, for diagnostics. */
   version(): string;
 }
@@ -39,7 +46,7 @@ function load(): NativeBignum | null {
     const req = createRequire(import.meta.url);
     const mod = req(path) as NativeBignum;
     // Self-test before trusting it with anything: 3^5 mod 7 = 5, and a secret-exponent variant.
-    if (mod.modPow(3n, 5n, 7n, false) !== 5n || mod.modPow(3n, 5n, 7n, true) !== 5n || typeof mod.modPowAsync !== 'function') return null;
+    if (mod.modPow(3n, 5n, 7n, false) !== 5n || mod.modPow(3n, 5n, 7n, true) !== 5n || typeof mod.modPowAsync !== 'function' || typeof mod.fixedBasePow !== 'function') return null;
     return mod;
   } catch {
     return null;
