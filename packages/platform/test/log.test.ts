@@ -29,7 +29,7 @@ test('secret-named fields never reach a log line (nested objects, arrays, errors
   assert.equal(lines.length, 1);
   const text = lines[0]!;
   for (const s of SECRETS) assert.ok(!text.includes(s), `leaked ${s}: ${text}`);
-  const l = JSON.parse(text) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const l = JSON.parse(text) as Record<string, any>;  
   assert.equal(l['level'], 'info');
   assert.equal(l['service'], 'svc');
   assert.equal(l['msg'], 'hello');

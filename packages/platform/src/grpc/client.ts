@@ -81,11 +81,11 @@ type UnaryFn<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb
 type StreamFn<Req, Res> = (req: Req, md?: Metadata, opts?: Partial<CallOptions>) => ClientReadableStream<Res>;
 
 /** Names of the unary methods of a generated client. */
-export type UnaryMethod<C> = { [K in keyof C]: C[K] extends StreamFn<any, any> ? never : C[K] extends UnaryFn<any, any> ? K : never }[keyof C]; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type UnaryMethod<C> = { [K in keyof C]: C[K] extends StreamFn<any, any> ? never : C[K] extends UnaryFn<any, any> ? K : never }[keyof C];  
 /** Names of the server-streaming methods of a generated client. */
-export type StreamMethod<C> = { [K in keyof C]: C[K] extends StreamFn<any, any> ? K : never }[keyof C]; // eslint-disable-line @typescript-eslint/no-explicit-any
-export type RequestOf<F> = F extends StreamFn<infer R, any> ? R : F extends UnaryFn<infer R, any> ? R : never; // eslint-disable-line @typescript-eslint/no-explicit-any
-export type ResponseOf<F> = F extends StreamFn<any, infer R> ? R : F extends UnaryFn<any, infer R> ? R : never; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type StreamMethod<C> = { [K in keyof C]: C[K] extends StreamFn<any, any> ? K : never }[keyof C];  
+export type RequestOf<F> = F extends StreamFn<infer R, any> ? R : F extends UnaryFn<infer R, any> ? R : never;  
+export type ResponseOf<F> = F extends StreamFn<any, infer R> ? R : F extends UnaryFn<any, infer R> ? R : never;  
 
 export interface CallOpts {
   deadlineMs?: number;

@@ -203,7 +203,7 @@ export function service<D extends ServiceDefinitionLike>(definition: D, handlers
 }
 
 export interface CreateServerOptions {
-  services: ServiceRegistration<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+  services: ServiceRegistration<any>[];  
   /** 0 picks a free port. */
   port: number;
   host?: string;
