@@ -154,7 +154,7 @@ export class PartyNode {
     try {
       const result = await runSession({ transport: this.transport, start, session, parties, roundTimeoutMs: this.roundTimeoutMs, sendDelayMs: this.#sendDelayMs });
       const out = this.outcome(start, true, undefined, start.kind === 'SIGN' ? undefined : result);
-      this.transport.publishOutcome(out, start.kind, start.keyId);
+      // Successes stay local (the coordinator has its own result); failures are published with blame.
       this.#onEnd?.(start, out);
       return result;
     } catch (e) {

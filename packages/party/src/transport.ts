@@ -251,6 +251,8 @@ export class PartyTransport {
   }
 
   private async onOutcome(bytes: Uint8Array): Promise<void> {
+    // Only outcomes of our own live sessions matter; check that before paying for a signature check.
+    if (!this.#sessions.has(hex(PartyEnvelope.decode(bytes).sessionId))) return;
     const { env } = await this.verify(bytes);
     const out = SessionOutcome.decode(env.payload);
     if (out.partyId !== env.fromParty) return;

@@ -9,11 +9,16 @@ import { startPartyFromEnv, type PartyProcess } from '@cosigner/party';
 export const CLOUD_PARTIES = { 'cloud-1': 2, 'cloud-2': 3 } as const;
 export type CloudPartyId = keyof typeof CLOUD_PARTIES;
 
-/** Start one cloud party in this process. Its store is `$COSIGNER_DATA_DIR/parties/<party>` unless PARTY_DATA_DIR is set. */
+/**
+ * Start one cloud party in this process. Its store: PARTY_DATA_DIR if set; else COSIGNER_DATA_DIR
+ * when the environment is this party's own (PARTY_ID = party, as `cosigner up` starts it); else
+ * `$COSIGNER_DATA_DIR/parties/<party>` (both parties started from one shared environment).
+ */
 export async function startCloudParty(party: CloudPartyId, env: NodeJS.ProcessEnv = process.env): Promise<PartyProcess> {
   const base = env.COSIGNER_DATA_DIR ?? join(process.cwd(), '.data');
+  const dir = env.PARTY_DATA_DIR ?? (env.PARTY_ID === party ? base : join(base, 'parties', party));
   return startPartyFromEnv({
-    env: { ...env, PARTY_ID: party, PARTY_INDEX: String(CLOUD_PARTIES[party]), COSIGNER_DATA_DIR: env.PARTY_DATA_DIR ?? join(base, 'parties', party) },
+    env: { ...env, PARTY_ID: party, PARTY_INDEX: String(CLOUD_PARTIES[party]), COSIGNER_DATA_DIR: dir },
   });
 }
 
