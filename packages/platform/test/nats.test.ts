@@ -167,4 +167,29 @@ describe('nats harness', () => {
       await srv.stop();
     }
   });
+
+  test('a running consumer survives a nats-server restart', async () => {
+    const srv = await startNats({ jetstream: true, ignoreEnv: true });
+    try {
+      const nc = await connectNats({ servers: srv.url, name: 'survive-test', reconnectTimeWaitMs: 100 });
+      const jsm = await jetstreamManager(nc);
+      await ensureStream(jsm, { name: 'SURV', subjects: ['surv.>'] });
+      await ensureConsumer(jsm, { stream: 'SURV', durable: 'w' });
+      const js = jetstream(nc);
+      const seen: string[] = [];
+      let wake: () => void = () => undefined;
+      const c = await startConsumer(js, { stream: 'SURV', consumer: 'w', pullExpiresMs: 1000, handler: async (m) => { seen.push(m.string()); wake(); } });
+      const waitFor = (n: number) => new Promise<void>((r) => { wake = () => { if (seen.length >= n) r(); }; wake(); });
+      await publishEvent(js, 'surv.a', enc.encode('before'), { msgId: 's1' });
+      await waitFor(1);
+      await srv.restart();
+      await publishEvent(js, 'surv.a', enc.encode('after'), { msgId: 's2', timeoutMs: 500 });
+      await waitFor(2);
+      assert.deepEqual(seen, ['before', 'after']);
+      await c.stop();
+      await drainNats(nc);
+    } finally {
+      await srv.stop();
+    }
+  });
 });
