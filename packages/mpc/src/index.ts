@@ -5,3 +5,5 @@ export * from './round.ts';
 export * from './curve.ts';
 export * from './scheme.ts';
 export { eddsaEd25519Scheme } from './frost/index.ts';
+export * as cmp from './cmp/index.ts';
+export { PrimePool, testPrimes, generateBlumPrime } from './arith/primes.ts';
