@@ -53,3 +53,6 @@ export type { ClientOptions, ClientTlsConfig, CallOpts, UnaryMethod, StreamMetho
 
 export { runService, DEFAULT_SHUTDOWN_GRACE_MS, EXIT_OK, EXIT_START_FAILED, EXIT_GRACE_EXCEEDED, EXIT_FORCED } from './lifecycle.ts';
 export type { RunServiceOptions, ServiceRunner, ServiceContext, StartedService } from './lifecycle.ts';
+
+export { platformSchema, adminAuthSchema, natsOptions, serverAuth } from './settings.ts';
+export type { PlatformSettings, AdminAuthSettings } from './settings.ts';

@@ -59,3 +59,13 @@ test('durations (table)', () => {
     else assert.equal(parseDuration(raw), want, raw);
   }
 });
+
+test('platform settings: defaults, NATS options and admin auth from env', async () => {
+  const { platformSchema, adminAuthSchema, natsOptions, serverAuth } = await import('../src/settings.ts');
+  const cfg = loadConfig({ ...platformSchema, ...adminAuthSchema }, { NATS_URL: 'nats://a:4222,nats://b:4222', ADMIN_TOKENS: 't1,t2', NATS_PASSWORD: 'pw-secret' });
+  assert.deepEqual(natsOptions(cfg, 'svc'), { servers: ['nats://a:4222', 'nats://b:4222'], name: 'svc', pass: 'pw-secret' });
+  assert.deepEqual(serverAuth(cfg), { tokens: ['t1', 't2'] });
+  assert.equal(cfg.logLevel, 'info');
+  assert.equal(cfg.jsReplicas, 1);
+  assert.ok(!JSON.stringify(cfg).includes('pw-secret'));
+});
