@@ -1,7 +1,9 @@
 /**
- * Why a workspace JWT was refused. Codes, not messages, are the contract: services map them to a
- * gRPC status once (`grpcStatus` below) and callers branch on `code`.
+ * Why a workspace JWT was refused. Codes, not messages, are the contract. A TrustError is a
+ * platform DomainError, so any service built on @cosigner/platform answers it with its gRPC status
+ * and `x-cosigner-error-code` without mapping it itself.
  */
+import { DomainError } from '@cosigner/platform';
 
 /** Stable codes of a refused token. */
 export const TRUST_ERROR_CODES = [
@@ -38,19 +40,15 @@ const STATUS: Record<TrustErrorCode, number> = {
   ERR_KEYS_UNAVAILABLE: UNAVAILABLE,
 };
 
-/** A token (or the trust configuration) was refused; `code` says why. Messages never echo the token. */
-export class TrustError extends Error {
-  readonly code: TrustErrorCode;
-  /** The gRPC status a service should answer with. */
-  readonly grpcStatus: number;
-  /** Only ERR_KEYS_UNAVAILABLE is worth retrying (the key source was unreachable). */
-  readonly retryable: boolean;
+/**
+ * A token (or the trust configuration) was refused; `code` says why. Messages never echo the
+ * token. Only ERR_KEYS_UNAVAILABLE is retryable (the key source was unreachable).
+ */
+export class TrustError extends DomainError {
+  declare readonly code: TrustErrorCode;
   constructor(code: TrustErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, { grpcStatus: STATUS[code], retryable: code === 'ERR_KEYS_UNAVAILABLE', ...(options?.cause === undefined ? {} : { cause: options.cause }) });
     this.name = 'TrustError';
-    this.code = code;
-    this.grpcStatus = STATUS[code];
-    this.retryable = code === 'ERR_KEYS_UNAVAILABLE';
   }
 }
 

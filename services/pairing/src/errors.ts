@@ -1,19 +1,14 @@
 /**
- * Errors of the pairing service: a stable `code` and the gRPC status to answer with (the same
- * shape as the platform's DomainError and @cosigner/trust's TrustError, so one mapper serves all).
+ * Errors of the pairing service: platform DomainErrors with stable codes (the platform's gRPC
+ * wrapper answers them with their status and `x-cosigner-error-code`).
  */
 import { status } from '@grpc/grpc-js';
+import { DomainError } from '@cosigner/platform';
 
-export class PairingError extends Error {
-  readonly code: string;
-  readonly grpcStatus: number;
-  readonly retryable: boolean;
+export class PairingError extends DomainError {
   constructor(code: string, message: string, grpcStatus: number = status.FAILED_PRECONDITION, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, { grpcStatus, ...(options?.cause === undefined ? {} : { cause: options.cause }) });
     this.name = 'PairingError';
-    this.code = code;
-    this.grpcStatus = grpcStatus;
-    this.retryable = grpcStatus === status.UNAVAILABLE;
   }
 }
 

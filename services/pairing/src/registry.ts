@@ -10,14 +10,13 @@
  */
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
+import { createClient, closeClient, unary, type ClientTlsConfig, type DomainError, type Logger } from '@cosigner/platform';
 import { ApiUser, WorkspaceServiceClient, type CallbackConfig, type CompletePairingResponse, type CosignerInfo } from '@cosigner/proto';
 import { PAIRING_AUDIENCE, PAIRING_TOKEN_LIFETIME_S, TrustError, type Trust, type TrustConfig } from '@cosigner/trust';
 import type { AuditLog } from './audit.ts';
 import { PairingError, invalid, notFound } from './errors.ts';
-import { ERROR_CODE_METADATA } from './grpc.ts';
 import type { CosignerIdentity } from './identity.ts';
 import { TypedKv, jsonCodec, protoCodec } from './kv.ts';
-import type { Logger } from './log.ts';
 import { validateCallbackUrl, validateHandlerCert, validateHandlerPublicKey } from './validate.ts';
 
 export const API_USERS_BUCKET = 'cosigner-api-users';
@@ -47,7 +46,8 @@ export interface RegistryOptions {
   /** WorkspaceService address for issuers whose trust entry names no platform. */
   defaultWorkspaceUrl?: string;
   now?: () => number;
-  credentials?: grpc.ChannelCredentials;
+  /** TLS towards workspace platforms (deployments); insecure on loopback otherwise. */
+  tls?: ClientTlsConfig;
 }
 
 function checkApiUserId(id: string): void {
@@ -76,28 +76,26 @@ export class Registry {
   #client(addr: string): WorkspaceServiceClient {
     let c = this.#clients.get(addr);
     if (!c) {
-      c = new WorkspaceServiceClient(addr, this.#o.credentials ?? grpc.credentials.createInsecure());
+      c = createClient(WorkspaceServiceClient, addr, this.#o.tls ? { tls: this.#o.tls } : {});
       this.#clients.set(addr, c);
     }
     return c;
   }
 
-  #completeWithWorkspace(addr: string, token: string): Promise<CompletePairingResponse> {
+  async #completeWithWorkspace(addr: string, token: string): Promise<CompletePairingResponse> {
     const id = this.#o.identity;
-    return new Promise((resolve, reject) => {
-      this.#client(addr).completePairing(
+    try {
+      return await unary(this.#client(addr), 'completePairing',
         { token, cosignerId: id.cosignerId, cosignerIdentityPublicKey: id.identityPublicKey, callbackPublicKeyPem: id.callbackPublicKeyPem },
-        new grpc.Metadata(),
-        { deadline: Date.now() + COMPLETE_PAIRING_DEADLINE_MS },
-        (err, res) => {
-          if (!err) return resolve(res);
-          const code = err.metadata?.get(ERROR_CODE_METADATA)[0]?.toString();
-          if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED || !code) {
-            return reject(new PairingError('ERR_WORKSPACE_UNAVAILABLE', `workspace did not complete the pairing: ${grpc.status[err.code]}`, grpc.status.UNAVAILABLE, { cause: err }));
-          }
-          reject(new PairingError(/^ERR_[A-Z0-9_]+$/.test(code) ? code : 'ERR_PAIRING_REFUSED', `workspace refused the pairing: ${err.details}`, err.code));
-        });
-    });
+        { deadlineMs: COMPLETE_PAIRING_DEADLINE_MS });
+    } catch (e) {
+      const d = e as DomainError;
+      if (d.grpcStatus === grpc.status.UNAVAILABLE || d.grpcStatus === grpc.status.DEADLINE_EXCEEDED || d.code === 'ERR_INTERNAL') {
+        throw new PairingError('ERR_WORKSPACE_UNAVAILABLE', 'workspace did not complete the pairing', grpc.status.UNAVAILABLE, { cause: e });
+      }
+      // The workspace's own verdict (ERR_TOKEN_SPENT, ERR_TOKEN_*, ...) passes through with its code.
+      throw new PairingError(d.code, `workspace refused the pairing: ${d.message}`, d.grpcStatus, { cause: e });
+    }
   }
 
   static claimKey(jti: string): string {
@@ -219,7 +217,7 @@ export class Registry {
   }
 
   close(): void {
-    for (const c of this.#clients.values()) c.close();
+    for (const c of this.#clients.values()) closeClient(c);
     this.#clients.clear();
   }
 }

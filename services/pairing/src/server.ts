@@ -1,22 +1,19 @@
 /**
- * The pairing service: PairingService over gRPC (every method needs the admin bearer token), the
- * API user registry in JetStream KV, audit records on COSIGNER_AUDIT. `startPairing` is what
- * main.ts and the tests call; it provisions its buckets idempotently.
+ * The pairing service: PairingService over gRPC (platform server: every method needs the admin
+ * bearer token or mTLS; health service; traces), the API user registry in JetStream KV, audit
+ * records on COSIGNER_AUDIT. `startPairing` is what main.ts and the tests call; it provisions its
+ * buckets idempotently.
  */
-import * as grpc from '@grpc/grpc-js';
-import { StorageType, jetstream } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { PairingServiceService, type ClearCallbackRequest, type GetApiUserRequest, type ListApiUsersRequest, type PairRequest, type SetCallbackRequest, type UnpairRequest } from '@cosigner/proto';
+import { connectNats, createLogger, createServer, drainNats, ensureKv, service, type GrpcServerHandle, type Logger, type ServerAuthConfig } from '@cosigner/platform';
+import { PairingServiceService } from '@cosigner/proto';
 import { createTrust, type Trust, type TrustConfig, type TrustOptions } from '@cosigner/trust';
 import { AuditLog } from './audit.ts';
-import { bindServer, shutdownServer, unaryHandlers } from './grpc.ts';
 import { loadIdentity } from './identity.ts';
 import { TypedKv } from './kv.ts';
-import { jsonLogger, type Logger } from './log.ts';
 import { API_USERS_BUCKET, PAIRING_CLAIMS_BUCKET, Registry, apiUserCodec, claimCodec } from './registry.ts';
 
 export const DEFAULT_PAIRING_PORT = 50051;
+export const DEFAULT_PAIRING_HOST = '127.0.0.1';
 
 export interface PairingConfig {
   natsUrl: string;
@@ -24,6 +21,8 @@ export interface PairingConfig {
   /** 0 picks a free port (tests). */
   port?: number;
   adminTokens: string[];
+  /** TLS / mTLS for the admin API (deployments). */
+  serverTls?: ServerAuthConfig['tls'];
   trust: TrustConfig;
   /** PKCS#8 PEM file of the callback-signing RSA key (its public half is published). */
   callbackKeyFile: string;
@@ -41,19 +40,19 @@ export interface PairingHandle {
   port: number;
   cosignerId: string;
   registry: Registry;
+  grpc: GrpcServerHandle;
   stop(): Promise<void>;
 }
 
 export async function startPairing(cfg: PairingConfig): Promise<PairingHandle> {
-  if (cfg.adminTokens.length === 0) throw new Error('pairing: COSIGNER_ADMIN_TOKEN is required');
-  const log = cfg.log ?? jsonLogger('pairing');
+  if (cfg.adminTokens.length === 0 && !cfg.serverTls?.requireClientCert) throw new Error('pairing: COSIGNER_ADMIN_TOKEN (or mTLS) is required');
+  const log = cfg.log ?? createLogger({ service: 'pairing' });
   const identity = await loadIdentity(cfg.dataDir, cfg.callbackKeyFile);
-  const nc: NatsConnection = await connect({ servers: cfg.natsUrl, name: 'pairing', maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+  const nc = await connectNats({ servers: cfg.natsUrl, name: 'pairing', reconnectTimeWaitMs: 500 });
   let trust: Trust | undefined;
   try {
-    const kvm = new Kvm(jetstream(nc));
-    const apiUsers = new TypedKv(await kvm.create(API_USERS_BUCKET, { history: 5, storage: StorageType.File }), apiUserCodec);
-    const claims = new TypedKv(await kvm.create(PAIRING_CLAIMS_BUCKET, { history: 1, storage: StorageType.File }), claimCodec);
+    const apiUsers = new TypedKv(await ensureKv(nc, { bucket: API_USERS_BUCKET, history: 5, description: 'paired API users (ApiUser proto), written by pairing only' }), apiUserCodec);
+    const claims = new TypedKv(await ensureKv(nc, { bucket: PAIRING_CLAIMS_BUCKET, description: 'pairing token claims (jti digests) of this co-signer' }), claimCodec);
     const audit = await AuditLog.open(nc, 'pairing', cfg.now);
     trust = createTrust(cfg.trust, { ...(cfg.now ? { now: cfg.now } : {}), ...cfg.trustOptions });
     const registry = new Registry({
@@ -61,44 +60,44 @@ export async function startPairing(cfg: PairingConfig): Promise<PairingHandle> {
       ...(cfg.workspaceUrl ? { defaultWorkspaceUrl: cfg.workspaceUrl } : {}),
       ...(cfg.now ? { now: cfg.now } : {}),
     });
-    const server = new grpc.Server();
-    const host = cfg.host ?? '127.0.0.1';
-    server.addService(PairingServiceService, unaryHandlers({
-      pair: async (c) => registry.pair((c.request as PairRequest).token),
-      unpair: async (c) => ({ apiUser: await registry.unpair((c.request as UnpairRequest).apiUserId) }),
-      listApiUsers: async (c) => ({ apiUsers: await registry.list((c.request as ListApiUsersRequest).workspaceId) }),
-      getApiUser: async (c) => registry.get((c.request as GetApiUserRequest).apiUserId),
-      setCallback: async (c) => {
-        const r = c.request as SetCallbackRequest;
-        return registry.setCallback(r.apiUserId, r.url, r.publicKeyPem, r.certPem);
-      },
-      clearCallback: async (c) => registry.clearCallback((c.request as ClearCallbackRequest).apiUserId),
-      getCosignerInfo: async () => registry.info(),
-    }, {
-      host, port: cfg.port ?? DEFAULT_PAIRING_PORT, adminTokens: cfg.adminTokens,
-      onError: (method, err) => log.error('request failed', { method, err }),
-    }));
-    const port = await bindServer(server, host, cfg.port ?? DEFAULT_PAIRING_PORT);
+    const grpc = await createServer({
+      host: cfg.host ?? DEFAULT_PAIRING_HOST,
+      port: cfg.port ?? DEFAULT_PAIRING_PORT,
+      auth: { tokens: cfg.adminTokens, ...(cfg.serverTls ? { tls: cfg.serverTls } : {}) },
+      logger: log,
+      services: [service(PairingServiceService, {
+        pair: (req) => registry.pair(req.token),
+        unpair: async (req) => ({ apiUser: await registry.unpair(req.apiUserId) }),
+        listApiUsers: async (req) => ({ apiUsers: await registry.list(req.workspaceId) }),
+        getApiUser: (req) => registry.get(req.apiUserId),
+        setCallback: (req) => registry.setCallback(req.apiUserId, req.url, req.publicKeyPem, req.certPem),
+        clearCallback: (req) => registry.clearCallback(req.apiUserId),
+        getCosignerInfo: () => registry.info(),
+      }, { auth: 'admin' })],
+    });
+    grpc.setServing();
+    log.info(`PairingService on ${grpc.address} as ${identity.cosignerId}`, { trusted: trust.describe() });
     let stopping: Promise<void> | undefined;
     const t = trust;
     return {
-      address: `${host}:${port}`,
-      port,
+      address: grpc.address,
+      port: grpc.port,
       cosignerId: identity.cosignerId,
       registry,
+      grpc,
       stop() {
         stopping ??= (async () => {
-          await shutdownServer(server);
+          await grpc.stop(2000);
           registry.close();
           t.close();
-          await nc.drain().catch(() => undefined);
+          await drainNats(nc);
         })();
         return stopping;
       },
     };
   } catch (e) {
     trust?.close();
-    await nc.close().catch(() => undefined);
+    await drainNats(nc);
     throw e;
   }
 }

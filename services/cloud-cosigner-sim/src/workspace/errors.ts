@@ -1,19 +1,18 @@
 /**
- * Errors of the workspace simulator: a stable `code` and the gRPC status to answer with. The
- * shape matches the platform's DomainError (code, grpcStatus, retryable), so one mapper serves both.
+ * Errors of the workspace simulator: platform DomainErrors with stable codes (the platform's gRPC
+ * wrapper answers them with their status and `x-cosigner-error-code`).
  */
 import { status } from '@grpc/grpc-js';
+import { DomainError } from '@cosigner/platform';
 
-export class WorkspaceError extends Error {
-  readonly code: string;
-  readonly grpcStatus: number;
-  readonly retryable: boolean;
+export class WorkspaceError extends DomainError {
   constructor(code: string, message: string, grpcStatus: number = status.FAILED_PRECONDITION, options?: { cause?: unknown; retryable?: boolean }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, {
+      grpcStatus,
+      ...(options?.retryable === undefined ? {} : { retryable: options.retryable }),
+      ...(options?.cause === undefined ? {} : { cause: options.cause }),
+    });
     this.name = 'WorkspaceError';
-    this.code = code;
-    this.grpcStatus = grpcStatus;
-    this.retryable = options?.retryable ?? grpcStatus === status.UNAVAILABLE;
   }
 }
 

@@ -12,9 +12,8 @@ import {
   type CreateConfigChangeRequest, type CreateTransferRequest, type RequestState, type RequestStatus, type SubmitResponse, type Transaction,
 } from '@cosigner/proto';
 import type { Hex } from 'viem';
+import { DomainError, createClient, closeClient, unary, type ClientTlsConfig, type Logger } from '@cosigner/platform';
 import { WorkspaceError, invalid, notFound } from './errors.ts';
-import { ERROR_CODE_METADATA } from './grpc.ts';
-import type { Logger } from './log.ts';
 import type { SimState } from './state.ts';
 import { signSubmission } from './tokens.ts';
 import { DEFAULT_CHAIN_ID, DEFAULT_PATH, assembleSigned, buildTransfer, parseTransferFields } from './tx.ts';
@@ -46,17 +45,17 @@ export interface OriginatorOptions {
   intakeToken: string;
   clock: Clock;
   log: Logger;
-  credentials?: grpc.ChannelCredentials;
+  /** TLS towards intake (deployments); insecure on loopback otherwise. */
+  tls?: ClientTlsConfig;
 }
 
-function fromGrpc(e: unknown, what: string): WorkspaceError {
-  const err = e as grpc.ServiceError;
-  if (err && typeof err.code === 'number') {
-    const code = err.metadata?.get(ERROR_CODE_METADATA)[0]?.toString();
-    const c = code && /^ERR_[A-Z0-9_]+$/.test(code) ? code : err.code === grpc.status.UNAVAILABLE ? 'ERR_INTAKE_UNAVAILABLE' : `ERR_INTAKE_${grpc.status[err.code] ?? 'UNKNOWN'}`;
-    return new WorkspaceError(c, `${what}: ${err.details || grpc.status[err.code]}`, err.code === grpc.status.OK ? grpc.status.INTERNAL : err.code);
+/** Intake's refusal passes through with its code; a transport failure says which peer was down. */
+function fromIntake(e: unknown): DomainError {
+  const d = e instanceof DomainError ? e : new DomainError('ERR_INTERNAL', 'intake call failed', { cause: e });
+  if (d.grpcStatus === grpc.status.UNAVAILABLE || d.grpcStatus === grpc.status.DEADLINE_EXCEEDED) {
+    return new WorkspaceError('ERR_INTAKE_UNAVAILABLE', `request-intake is unavailable: ${d.message}`, grpc.status.UNAVAILABLE, { cause: e });
   }
-  return new WorkspaceError('ERR_INTERNAL', `${what} failed`, grpc.status.INTERNAL, { cause: e });
+  return d;
 }
 
 export class Originator {
@@ -68,7 +67,7 @@ export class Originator {
 
   constructor(o: OriginatorOptions) {
     this.#o = o;
-    this.#intake = new RequestIntakeServiceClient(o.intakeUrl, o.credentials ?? grpc.credentials.createInsecure());
+    this.#intake = createClient(RequestIntakeServiceClient, o.intakeUrl, o.tls ? { tls: o.tls } : {});
   }
 
   #md(): grpc.Metadata {
@@ -172,12 +171,9 @@ export class Originator {
     }
     let res: SubmitResponse;
     try {
-      res = await new Promise<SubmitResponse>((resolve, reject) => {
-        (this.#intake[method] as (r: unknown, md: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: SubmitResponse) => void) => void)
-          .call(this.#intake, body, new grpc.Metadata(), { deadline: Date.now() + SUBMIT_DEADLINE_MS }, (e, r) => (e ? reject(e) : resolve(r)));
-      });
+      res = await unary(this.#intake, method, body, { deadlineMs: SUBMIT_DEADLINE_MS });
     } catch (e) {
-      const err = fromGrpc(e, 'intake refused the request');
+      const err = fromIntake(e);
       await this.#update(tx.requestId, (t) => ({ ...t, status: 'FAILED', reason: `${err.code}: ${err.message}` }));
       throw err;
     }
@@ -296,6 +292,6 @@ export class Originator {
     this.#stopped = true;
     for (const s of this.#watching.values()) s?.cancel();
     await Promise.allSettled([...this.#tasks]);
-    this.#intake.close();
+    closeClient(this.#intake);
   }
 }
