@@ -51,7 +51,7 @@ export type {
 export { createClient, closeClient, unary, serverStream, DEFAULT_DEADLINE_MS } from './grpc/client.ts';
 export type { ClientOptions, ClientTlsConfig, CallOpts, UnaryMethod, StreamMethod, RequestOf, ResponseOf } from './grpc/client.ts';
 
-export { runService, DEFAULT_SHUTDOWN_GRACE_MS, EXIT_OK, EXIT_START_FAILED, EXIT_GRACE_EXCEEDED, EXIT_FORCED } from './lifecycle.ts';
+export { runService, DEFAULT_SHUTDOWN_GRACE_MS, EXIT_OK, EXIT_START_FAILED, EXIT_GRACE_EXCEEDED, EXIT_FORCED, EXIT_CRASHED } from './lifecycle.ts';
 export type { RunServiceOptions, ServiceRunner, ServiceContext, StartedService } from './lifecycle.ts';
 
 export { platformSchema, adminAuthSchema, natsOptions, serverAuth } from './settings.ts';

@@ -12,6 +12,7 @@ export const EXIT_OK = 0;
 export const EXIT_START_FAILED = 1;
 export const EXIT_GRACE_EXCEEDED = 2;
 export const EXIT_FORCED = 130;
+export const EXIT_CRASHED = 70;
 
 export interface ServiceContext {
   name: string;
@@ -44,6 +45,11 @@ export interface RunServiceOptions {
   signals?: readonly NodeJS.Signals[];
   /** Injected for tests; default `process.exit`. */
   exit?: (code: number) => void;
+  /**
+   * Log uncaught exceptions / unhandled rejections as JSON and exit EXIT_CRASHED at once, without
+   * draining (the state is unknown; unacked work is redelivered). Default: true unless `exit` is injected.
+   */
+  handleCrashes?: boolean;
 }
 
 export interface ServiceRunner {
@@ -138,10 +144,24 @@ export function runService(o: RunServiceOptions): ServiceRunner {
     signalled = true;
     void shutdown(sig);
   };
+  const onCrash = (err: unknown): void => {
+    log.error('crashed', { err });
+    resolveDone(EXIT_CRASHED);
+    exit(EXIT_CRASHED);
+  };
+  const handleCrashes = o.handleCrashes ?? o.exit === undefined;
   const removeHandlers = (): void => {
     for (const s of signals) process.off(s, onSignal);
+    if (handleCrashes) {
+      process.off('uncaughtException', onCrash);
+      process.off('unhandledRejection', onCrash);
+    }
   };
   for (const s of signals) process.on(s, onSignal);
+  if (handleCrashes) {
+    process.on('uncaughtException', onCrash);
+    process.on('unhandledRejection', onCrash);
+  }
 
   return { ready, done, shutdown };
 }

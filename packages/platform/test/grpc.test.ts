@@ -161,13 +161,19 @@ describe('grpc', () => {
       echo: async (r) => ({ text: r.text }),
       boom: async () => { throw new DomainError('ERR_X', 'x'); },
       slow: async (req) => { slowStarted(); await new Promise((r) => setTimeout(r, 300)); return { text: req.text }; },
-      count: async function* () { /* empty */ },
+      count: async function* () {
+        yield { text: 'first' };
+        await new Promise(() => undefined); // a watch with nothing more to say
+      },
     })] });
     s2.setServing();
     const c = createClient(EchoClient, s2.address, { token: TOKEN });
     const hc = createClient(HealthClient, s2.address);
     try {
       const inflight = unary(c, 'slow', { text: 'done' });
+      const watch = serverStream(c, 'count', { text: '' });
+      assert.equal((await watch.next()).value?.text, 'first');
+      const watchEnd = watch.next().then(() => 'ended', (e: DomainError) => e);
       await slowStartedP;
       await new Promise((r) => setTimeout(r, 50));
       const drained = s2.drain(5000);
@@ -175,6 +181,8 @@ describe('grpc', () => {
       await assert.rejects(unary(c, 'echo', { text: 'late' }), (e: DomainError) => e.grpcStatus === GrpcStatus.UNAVAILABLE && e.retryable);
       assert.equal((await inflight).text, 'done');
       assert.equal(await drained, true);
+      const we = await watchEnd;
+      assert.ok(we instanceof DomainError && we.grpcStatus === GrpcStatus.UNAVAILABLE && we.retryable, String(we));
     } finally {
       closeClient(c);
       closeClient(hc);

@@ -52,7 +52,14 @@ export class CallTracker {
   #inFlight = 0;
   #draining = false;
   #idle: (() => void)[] = [];
+  readonly #streams = new Set<AbortController>();
   get inFlight(): number { return this.#inFlight; }
+  /** Server streams are ended (UNAVAILABLE, retryable) at drain: a Watch would otherwise last forever. */
+  trackStream(a: AbortController): () => void {
+    if (this.#draining) a.abort(shuttingDown());
+    this.#streams.add(a);
+    return () => { this.#streams.delete(a); };
+  }
   get draining(): boolean { return this.#draining; }
   enter(): boolean {
     if (this.#draining) return false;
@@ -66,6 +73,7 @@ export class CallTracker {
   /** Refuse new calls from now on; resolves when in-flight calls are done (or at `timeoutMs`). */
   async drain(timeoutMs: number): Promise<boolean> {
     this.#draining = true;
+    for (const a of this.#streams) a.abort(shuttingDown());
     if (this.#inFlight === 0) return true;
     let t: NodeJS.Timeout | undefined;
     const idle = new Promise<boolean>((r) => this.#idle.push(() => r(true)));
@@ -74,6 +82,10 @@ export class CallTracker {
     clearTimeout(t);
     return ok;
   }
+}
+
+function shuttingDown(): DomainError {
+  return new DomainError('ERR_UNAVAILABLE', 'server is shutting down', { grpcStatus: GrpcStatus.UNAVAILABLE, retryable: true });
 }
 
 /** Marker put in place of a request that failed to decode (see `createServer`). */
@@ -97,10 +109,11 @@ interface AnyCall {
 async function runCall<T>(call: AnyCall, o: WrapOptions, kind: 'unary' | 'stream', body: (ctx: CallContext) => Promise<T>): Promise<T> {
   const method = call.getPath();
   if (o.tracker && !o.tracker.enter()) {
-    throw toGrpcError(new DomainError('ERR_UNAVAILABLE', 'server is shutting down', { grpcStatus: GrpcStatus.UNAVAILABLE, retryable: true }));
+    throw toGrpcError(shuttingDown());
   }
   const abort = new AbortController();
   call.on('cancelled', () => abort.abort(new DomainError('ERR_CANCELLED', 'call cancelled', { grpcStatus: GrpcStatus.CANCELLED })));
+  const untrack = kind === 'stream' && o.tracker ? o.tracker.trackStream(abort) : undefined;
   try {
     const parent = extractFromMetadata(call.metadata, ROOT_CONTEXT);
     return await tracer().startActiveSpan(method, {
@@ -128,6 +141,7 @@ async function runCall<T>(call: AnyCall, o: WrapOptions, kind: 'unary' | 'stream
       }
     });
   } finally {
+    untrack?.();
     o.tracker?.leave();
   }
 }
@@ -147,17 +161,24 @@ export function wrapServerStream<Req, Res>(handler: ServerStreamHandler<Req, Res
   return (call: ServerWritableStream<Req, Res>) => {
     runCall(call as unknown as AnyCall, o, 'stream', async (ctx) => {
       const it = handler(call.request, ctx)[Symbol.asyncIterator]();
+      const aborted = new Promise<'aborted'>((r) => {
+        if (ctx.signal.aborted) r('aborted');
+        else ctx.signal.addEventListener('abort', () => r('aborted'), { once: true });
+      });
       try {
         while (!ctx.signal.aborted) {
-          const next = await it.next();
-          if (next.done) break;
+          // A generator waiting for the next event must not hold the call open past a cancel/drain.
+          const next = await Promise.race([it.next(), aborted]);
+          if (next === 'aborted' || next.done) break;
           if (call.cancelled) break;
           // Respect backpressure: a slow client must not make us buffer without bound.
           if (!call.write(next.value)) await new Promise<void>((r) => { call.once('drain', r); ctx.signal.addEventListener('abort', () => r(), { once: true }); });
         }
       } finally {
-        if (ctx.signal.aborted) await it.return?.();
+        if (ctx.signal.aborted) void it.return?.(undefined)?.catch?.(() => undefined);
       }
+      // Drain: tell the client to retry elsewhere rather than ending as if the stream were complete.
+      if (ctx.signal.aborted && !call.cancelled) throw ctx.signal.reason;
     }).then(
       () => { if (!call.cancelled) call.end(); },
       (err: unknown) => { if (!call.cancelled) call.emit('error', err as ServerErrorResponse); },
