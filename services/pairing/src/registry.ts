@@ -24,6 +24,8 @@ export const PAIRING_CLAIMS_BUCKET = 'cosigner-pairing-claims';
 /** A claim older than this is from a crashed pair call and may be taken over. */
 export const CLAIM_STALE_MS = 60_000;
 export const COMPLETE_PAIRING_DEADLINE_MS = 15_000;
+export const COMPLETE_PAIRING_ATTEMPTS = 4;
+export const COMPLETE_PAIRING_RETRY_MS = 250;
 const API_USER_ID_RE = /^[A-Za-z0-9_=-][A-Za-z0-9_=.-]{0,127}$/;
 
 interface Claim {
@@ -82,19 +84,32 @@ export class Registry {
     return c;
   }
 
+  /**
+   * CompletePairing is idempotent for this co-signer (the workspace answers a repeat by the
+   * spender with success), so transport failures are retried within the deadline: a workspace
+   * that just restarted is reached once its channel reconnects.
+   */
   async #completeWithWorkspace(addr: string, token: string): Promise<CompletePairingResponse> {
     const id = this.#o.identity;
-    try {
-      return await unary(this.#client(addr), 'completePairing',
-        { token, cosignerId: id.cosignerId, cosignerIdentityPublicKey: id.identityPublicKey, callbackPublicKeyPem: id.callbackPublicKeyPem },
-        { deadlineMs: COMPLETE_PAIRING_DEADLINE_MS });
-    } catch (e) {
-      const d = e as DomainError;
-      if (d.grpcStatus === grpc.status.UNAVAILABLE || d.grpcStatus === grpc.status.DEADLINE_EXCEEDED || d.code === 'ERR_INTERNAL') {
-        throw new PairingError('ERR_WORKSPACE_UNAVAILABLE', 'workspace did not complete the pairing', grpc.status.UNAVAILABLE, { cause: e });
+    const until = Date.now() + COMPLETE_PAIRING_DEADLINE_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await unary(this.#client(addr), 'completePairing',
+          { token, cosignerId: id.cosignerId, cosignerIdentityPublicKey: id.identityPublicKey, callbackPublicKeyPem: id.callbackPublicKeyPem },
+          { deadlineMs: Math.max(1000, until - Date.now()) });
+      } catch (e) {
+        const d = e as DomainError;
+        const transport = d.grpcStatus === grpc.status.UNAVAILABLE || d.grpcStatus === grpc.status.DEADLINE_EXCEEDED;
+        if (transport && attempt < COMPLETE_PAIRING_ATTEMPTS - 1 && Date.now() + COMPLETE_PAIRING_RETRY_MS * 2 ** attempt < until) {
+          await new Promise((r) => setTimeout(r, COMPLETE_PAIRING_RETRY_MS * 2 ** attempt));
+          continue;
+        }
+        if (transport || d.code === 'ERR_INTERNAL') {
+          throw new PairingError('ERR_WORKSPACE_UNAVAILABLE', 'workspace did not complete the pairing', grpc.status.UNAVAILABLE, { cause: e });
+        }
+        // The workspace's own verdict (ERR_TOKEN_SPENT, ERR_TOKEN_*, ...) passes through with its code.
+        throw new PairingError(d.code, `workspace refused the pairing: ${d.message}`, d.grpcStatus, { cause: e });
       }
-      // The workspace's own verdict (ERR_TOKEN_SPENT, ERR_TOKEN_*, ...) passes through with its code.
-      throw new PairingError(d.code, `workspace refused the pairing: ${d.message}`, d.grpcStatus, { cause: e });
     }
   }
 

@@ -161,6 +161,11 @@ test('every bad token class is refused with its code and stores nothing', async 
   const now = Math.floor(Date.now() / 1000);
   const sign = (claims: Record<string, unknown>, header: jose.JWTHeaderParameters = { alg: 'ES256', kid: key.kid }) =>
     new jose.SignJWT({ iss, sub: x.u, aud: 'cosigner-pairing', iat: now, nbf: now, exp: now + 3600, jti: `j-${Math.random()}`, ...claims } as jose.JWTPayload).setProtectedHeader(header).sign(key.privateKey);
+  const other2 = await newPendingUser();
+  const key2 = await sim.workspaces.keys.get(other2.w);
+  const signOther = (claims: Record<string, unknown>) =>
+    new jose.SignJWT({ iss: `cosigner-sim/${other2.w}`, sub: x.u, aud: 'cosigner-pairing', iat: now, nbf: now, exp: now + 3600, jti: `j-${Math.random()}`, ...claims } as jose.JWTPayload)
+      .setProtectedHeader({ alg: 'ES256', kid: key2.kid }).sign(key2.privateKey);
   const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const payload = { iss, sub: x.u, aud: 'cosigner-pairing', iat: now, exp: now + 3600, jti: 'n' };
   const hs = await new jose.SignJWT(payload).setProtectedHeader({ alg: 'HS256', kid: key.kid }).sign(new TextEncoder().encode(JSON.stringify(key.publicJwk)));
@@ -175,6 +180,8 @@ test('every bad token class is refused with its code and stores nothing', async 
     ['forged signature', await new jose.SignJWT(payload).setProtectedHeader({ alg: 'ES256', kid: key.kid }).sign(other.privateKey), 'ERR_TOKEN_SIGNATURE'],
     ['untrusted workspace (other issuer family)', await sign({ iss: 'evil-platform/ws-1' }), 'ERR_WORKSPACE_UNTRUSTED'],
     ['unknown workspace of the platform', await sign({ iss: 'cosigner-sim/ws-does-not-exist' }), 'ERR_WORKSPACE_UNTRUSTED'],
+    ['wrong issuer: another trusted workspace, signed with this one\'s key', await sign({ iss: `cosigner-sim/${other2.w}` }), 'ERR_TOKEN_SIGNATURE'],
+    ['wrong issuer for the API user: signed by the other workspace', await signOther({}), 'ERR_TOKEN_ISSUER'],
     ['missing jti', await sign({ jti: undefined }), 'ERR_TOKEN_MALFORMED'],
     ['not a JWT', 'hello', 'ERR_TOKEN_MALFORMED'],
     ['valid signature, but not the token the workspace issued', await sign({}), 'ERR_TOKEN_SPENT'],
@@ -242,6 +249,22 @@ test('callback config: set (JWT and TLS modes), read back, clear; bad input refu
 
   const cleared = await pr<ApiUser>('clearCallback', { apiUserId: paired[1]!.u });
   assert.equal(cleared.callback, undefined);
+});
+
+test('workspace unreachable: ERR_WORKSPACE_UNAVAILABLE, nothing stored, the token still works later', async () => {
+  const x = await newPendingUser();
+  // Warm the key cache so verification passes and the failure is the completion itself.
+  await assert.rejects(pr('pair', { token: x.token.replace(/.{4}$/, 'AAAA') }));
+  const port = sim.port;
+  wsClient.close();
+  await sim.stop();
+  await refused(pr('pair', { token: x.token }), 'ERR_WORKSPACE_UNAVAILABLE');
+  await assert.rejects(pr('getApiUser', { apiUserId: x.u }), (e: unknown) => codeOf(e) === 'ERR_API_USER_NOT_FOUND');
+  sim = await startWorkspace({ natsUrl: nats.url, port, adminTokens: [TOKEN], dataDir: join(dir, 'sim-keys'), intakeUrl: '127.0.0.1:1' });
+  wsClient = new WorkspaceServiceClient(sim.address, grpc.credentials.createInsecure());
+  const ok = await pr<ApiUser>('pair', { token: x.token });
+  assert.equal(ok.state, 'ACTIVE');
+  paired.push(x);
 });
 
 test('unpair, audit chain, and everything survives a restart of the services and of nats-server', async () => {
