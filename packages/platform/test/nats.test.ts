@@ -72,10 +72,15 @@ describe('nats', () => {
     const gotFirst = new Promise<void>((r) => { firstGot = r; });
     let release!: (e: Error) => void;
     const hang = new Promise<void>((_, rej) => { release = rej; });
-    const c1 = await startConsumer(js, { stream: 'REDELIVER', consumer: 'worker', workingIntervalMs: 60_000, handler: async () => { firstGot(); await hang; } });
+    let aborted = false;
+    const c1 = await startConsumer(js, { stream: 'REDELIVER', consumer: 'worker', workingIntervalMs: 60_000, handler: async (_m, ctx) => {
+      firstGot();
+      ctx.signal.addEventListener('abort', () => { aborted = true; release(new DomainError('ERR_UNAVAILABLE', 'aborted')); });
+      await hang;
+    } });
     await gotFirst;
-    // Abandon c1 without acking (as a crashed process would): don't await stop (it waits on the handler).
-    void c1.stop();
+    // Abandon c1 without acking (as a crashed process would); its stop gives up on the handler later.
+    const c1Stopped = c1.stop({ abortAfterMs: 2500 });
 
     const seen: JsMsg[] = [];
     let done!: () => void;
@@ -90,8 +95,8 @@ describe('nats', () => {
     const ci = await jsm.consumers.info('REDELIVER', 'worker');
     assert.equal(ci.num_ack_pending, 0);
     assert.equal(ci.num_pending, 0);
-    release(new DomainError('ERR_UNAVAILABLE', 'released'));
-    await c1.stop();
+    await c1Stopped;
+    assert.equal(aborted, true);
   });
 
   test('retryable error naks with delay, non-retryable terms, working() keeps a slow handler', async () => {

@@ -30,7 +30,10 @@ export interface HandlerContext {
   span: Span;
   /** Delivery attempt, 1-based. */
   deliveryCount: number;
-  /** Aborted when `stop({force: true})` gives up on the handler. */
+  /**
+   * Aborted when `stop({abortAfterMs})` stops waiting for handlers; a handler that sees it should
+   * give up (throw a retryable error: the message is nak'ed and redelivered elsewhere).
+   */
   signal: AbortSignal;
 }
 
@@ -57,8 +60,11 @@ export interface ConsumeOptions {
 export interface ConsumerHandle {
   /** Handlers running right now. */
   readonly inFlight: number;
-  /** Stop pulling and wait for in-flight handlers to finish (and ack). */
-  stop(): Promise<void>;
+  /**
+   * Stop pulling and wait for in-flight handlers to finish (and ack). With `abortAfterMs`, the
+   * handlers' `signal` is aborted after that long (they are still awaited).
+   */
+  stop(o?: { abortAfterMs?: number }): Promise<void>;
   /** Resolves when the pull loop has ended. */
   readonly done: Promise<void>;
 }
@@ -184,14 +190,16 @@ export async function startConsumer(js: JetStreamClient, o: ConsumeOptions): Pro
   return {
     get inFlight() { return inFlight; },
     done,
-    stop() {
+    stop(so = {}) {
       stopPromise ??= (async () => {
         stopping = true;
         wakeStop?.();
+        const t = so.abortAfterMs !== undefined ? setTimeout(() => abort.abort(), so.abortAfterMs) : undefined;
         const it = current;
         if (it) await it.close().catch(() => undefined);
         await done;
         while (running.size > 0) await Promise.allSettled([...running]);
+        clearTimeout(t);
       })();
       return stopPromise;
     },
