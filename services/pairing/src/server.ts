@@ -14,6 +14,8 @@ import { API_USERS_BUCKET, PAIRING_CLAIMS_BUCKET, Registry, apiUserCodec, claimC
 
 export const DEFAULT_PAIRING_PORT = 50051;
 export const DEFAULT_PAIRING_HOST = '127.0.0.1';
+/** Twice the pairing token lifetime. */
+export const CLAIMS_TTL_MS = 2 * 3600_000;
 
 export interface PairingConfig {
   natsUrl: string;
@@ -52,7 +54,8 @@ export async function startPairing(cfg: PairingConfig): Promise<PairingHandle> {
   let trust: Trust | undefined;
   try {
     const apiUsers = new TypedKv(await ensureKv(nc, { bucket: API_USERS_BUCKET, history: 5, description: 'paired API users (ApiUser proto), written by pairing only' }), apiUserCodec);
-    const claims = new TypedKv(await ensureKv(nc, { bucket: PAIRING_CLAIMS_BUCKET, description: 'pairing token claims (jti digests) of this co-signer' }), claimCodec);
+    // A claim outlives its token (1 h + clock tolerance); after that the token is refused as expired anyway.
+    const claims = new TypedKv(await ensureKv(nc, { bucket: PAIRING_CLAIMS_BUCKET, ttlMs: CLAIMS_TTL_MS, description: 'pairing token claims (jti digests) of this co-signer' }), claimCodec);
     const audit = await AuditLog.open(nc, 'pairing', cfg.now);
     trust = createTrust(cfg.trust, { ...(cfg.now ? { now: cfg.now } : {}), ...cfg.trustOptions });
     const registry = new Registry({
