@@ -1,0 +1,117 @@
+/**
+ * request-intake: RequestIntakeService over gRPC, the status projector and the expiry sweeper.
+ * `startIntake` is what main.ts and the tests call; it provisions its stream, consumer and
+ * buckets idempotently, so any number of instances may start at once.
+ */
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { RequestIntakeServiceService } from '@cosigner/proto';
+import {
+  ANONYMOUS, authenticateAdmin, connectNats, createLogger, createServer, drainNats, ensureConsumer, ensureKv, ensureStream, service,
+  type GrpcServerHandle, type Logger,
+} from '@cosigner/platform';
+import { createTrust, type Trust, type TrustConfig, type TrustOptions } from '@cosigner/trust';
+import { Intake } from './intake.ts';
+import { PROJECTOR_CONSUMER, Sweeper, startProjector } from './projector.ts';
+import { REQUESTS_BUCKET, REQUESTS_STREAM, REQUESTS_SUBJECTS } from './state.ts';
+
+export const DEFAULT_INTAKE_PORT = 50052;
+export const API_USERS_BUCKET = 'cosigner-api-users';
+export const KEYS_BUCKET = 'cosigner-keys';
+export const NONCES_BUCKET = 'cosigner-intake-nonces';
+/** Nonces are kept well past the longest token life (30 s) plus the verifier's clock tolerance. */
+export const NONCE_TTL_MS = 5 * 60_000;
+export const REQUESTS_DUPLICATE_WINDOW_MS = 120_000;
+
+export interface IntakeConfig {
+  natsUrl: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Bearer tokens for Get / Watch (the operator). */
+  adminTokens: string[];
+  trust: TrustConfig;
+  trustOptions?: TrustOptions;
+  now?: () => number;
+  log?: Logger;
+  sweepIntervalMs?: number;
+  projectorConcurrency?: number;
+}
+
+export interface IntakeHandle {
+  address: string;
+  port: number;
+  intake: Intake;
+  nc: NatsConnection;
+  sweeper: Sweeper;
+  grpc: GrpcServerHandle;
+  stop(): Promise<void>;
+}
+
+const UNAUTHENTICATED_METHODS = new Set(['SubmitTransaction', 'SubmitConfigChange', 'CancelRequest']);
+
+export async function startIntake(cfg: IntakeConfig): Promise<IntakeHandle> {
+  const log = cfg.log ?? createLogger({ service: 'request-intake' });
+  const now = cfg.now ?? Date.now;
+  const nc = await connectNats({ servers: cfg.natsUrl, name: 'request-intake' });
+  let trust: Trust | undefined;
+  try {
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    await ensureStream(jsm, { name: REQUESTS_STREAM, subjects: [REQUESTS_SUBJECTS], duplicateWindowMs: REQUESTS_DUPLICATE_WINDOW_MS });
+    await ensureConsumer(jsm, { stream: REQUESTS_STREAM, durable: PROJECTOR_CONSUMER, filterSubject: REQUESTS_SUBJECTS, ackWaitMs: 30_000, maxDeliver: -1, maxAckPending: 10_000 });
+    const requests = await ensureKv(nc, { bucket: REQUESTS_BUCKET, history: 1 });
+    const nonces = await ensureKv(nc, { bucket: NONCES_BUCKET, history: 1, ttlMs: NONCE_TTL_MS });
+    // Owned by pairing and mpc-signer: opened as they are (created empty if we come first).
+    const kvm = new Kvm(js);
+    const apiUsers = await kvm.create(API_USERS_BUCKET, { history: 5 });
+    const keys = await kvm.create(KEYS_BUCKET, { history: 1 });
+    trust = createTrust(cfg.trust, { ...(cfg.now ? { now: cfg.now } : {}), ...cfg.trustOptions });
+    const intake = new Intake({ js, jsm, trust, requests, apiUsers, keys, nonces, now, log });
+    const sweeper = new Sweeper({ js, requests, log, now, ...(cfg.sweepIntervalMs ? { intervalMs: cfg.sweepIntervalMs } : {}) });
+    const projector = await startProjector({ js, requests, log, onState: (s) => sweeper.track(s), ...(cfg.projectorConcurrency ? { concurrency: cfg.projectorConcurrency } : {}) });
+    await sweeper.start();
+    const authConfig = { tokens: cfg.adminTokens };
+    const grpc = await createServer({
+      port: cfg.port ?? DEFAULT_INTAKE_PORT,
+      ...(cfg.host ? { host: cfg.host } : {}),
+      auth: authConfig,
+      logger: log,
+      services: [service(RequestIntakeServiceService, {
+        submitTransaction: async (req) => intake.submitTransaction(req.request, req.authorization),
+        submitConfigChange: async (req) => intake.submitConfigChange(req.request, req.authorization),
+        getRequest: async (req) => intake.get(req.requestId),
+        watchRequest: (req, ctx) => intake.watch(req.requestId, ctx.signal),
+        cancelRequest: async (req) => intake.cancel(req.request, req.authorization),
+      }, {
+        // Submissions and cancels carry the workspace's JWT in the body; reads need the admin token.
+        auth: (input) => {
+          const method = input.path.slice(input.path.lastIndexOf('/') + 1);
+          return UNAUTHENTICATED_METHODS.has(method) ? ANONYMOUS : authenticateAdmin(input, authConfig);
+        },
+      })],
+    });
+    grpc.setServing();
+    let stopping: Promise<void> | undefined;
+    const t = trust;
+    return {
+      address: grpc.address, port: grpc.port, intake, nc, sweeper, grpc,
+      stop() {
+        stopping ??= (async () => {
+          await grpc.drain(2000);
+          await grpc.stop(1000);
+          await sweeper.stop();
+          await projector.stop();
+          t.close();
+          await drainNats(nc);
+        })();
+        return stopping;
+      },
+    };
+  } catch (e) {
+    trust?.close();
+    await drainNats(nc);
+    throw e;
+  }
+}
