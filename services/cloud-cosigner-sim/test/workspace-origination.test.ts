@@ -242,6 +242,9 @@ test('CreateConfigChange and refusals from intake', async () => {
   assert.equal((held.get('cc-1')!.request as ConfigChangeRequest).type, 'UNMANAGED_WALLET');
   push('cc-1', { status: 'APPROVED' });
   assert.equal((await until('cc-1', (t) => t.status === 'APPROVED')).kind, 'CONFIG_CHANGE');
+  const rej = await call<Transaction>('createTransfer', transfer(apiUserId, { requestId: 'rej-1' }));
+  push(rej.requestId, { status: 'REJECTED', errorCode: 'ERR_REJECTED', reason: 'amount too high' });
+  assert.equal((await until('rej-1', (t) => t.status === 'REJECTED')).reason, 'ERR_REJECTED: amount too high');
 
   const code = (e: unknown) => (e as grpc.ServiceError).metadata.get('x-cosigner-error-code')[0];
   await assert.rejects(call('createConfigChange', { apiUserId, type: 'NOPE', extraInfoJson: '', expiresInS: 0, requestId: '' }), (e) => code(e) === 'ERR_INVALID_CONFIG_CHANGE_TYPE');

@@ -213,8 +213,10 @@ export class Originator {
     return this.#update(requestId, (t) => {
       if (isTerminal(t)) return undefined;
       const status: RequestStatus = s.status;
-      if (status === t.status && s.reason === t.reason && s.traceId === t.traceId) return undefined;
-      const next: Transaction = { ...t, status, reason: s.reason || t.reason, traceId: s.traceId || t.traceId };
+      // Transaction has no error-code field: keep the stable code in front of the reason.
+      const reason = s.errorCode ? `${s.errorCode}${s.reason ? `: ${s.reason}` : ''}` : s.reason;
+      if (status === t.status && reason === t.reason && s.traceId === t.traceId) return undefined;
+      const next: Transaction = { ...t, status, reason: reason || t.reason, traceId: s.traceId || t.traceId };
       if (status === 'SIGNED') {
         next.signatures = s.signatures;
         if (assembled) {
