@@ -8,7 +8,7 @@ import { ensureConsumer, ensureStream } from '../src/nats/provision.ts';
 import { publishEvent } from '../src/nats/publish.ts';
 import { runService } from '../src/lifecycle.ts';
 import { createLogger } from '../src/log.ts';
-import { spawnNode, startNats, type NatsServerHandle } from '../src/testing/index.ts';
+import { spawnNode, startNats, type NatsServerHandle, type NodeProcess } from '../src/testing/index.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/slow-service.ts', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -103,4 +103,29 @@ test('runService in-process: ready, drain then stop in order, injected exit', as
   await assert.rejects(failing.ready);
   assert.equal(await failing.done, 1);
   assert.equal(exitCode, 1);
+});
+
+test('a service process killed (-9) before ack: the message is redelivered to the next process', async () => {
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  const before = (await jsm.streams.info('EFFECTS')).state.messages;
+  const pub = await publishEvent(js, 'work.c', new TextEncoder().encode('job'), { msgId: 'job-3' });
+  const first = spawnNode(FIXTURE, { env: { NATS_URL: nats.url, HANDLER_MS: '5000' } });
+  let second: NodeProcess | undefined;
+  try {
+    // Log fields follow traceId/spanId, hence the `.*`.
+    await first.waitForOutput(new RegExp(`"msg":"handler started".*"seq":${pub.seq}\\b`));
+    await first.kill9();
+    second = spawnNode(FIXTURE, { env: { NATS_URL: nats.url, HANDLER_MS: '200' } });
+    await second.waitForOutput(new RegExp(`"msg":"handler done".*"seq":${pub.seq}\\b`));
+    second.signal('SIGTERM');
+    assert.equal((await second.exited).code, 0);
+    // Exactly one effect for this job (the job the forced-exit test left unacked may add its own).
+    const info = await jsm.streams.info('EFFECTS', { subjects_filter: `effect.${pub.seq}` });
+    assert.equal(info.state.subjects?.[`effect.${pub.seq}`], 1);
+    assert.ok(info.state.messages >= before + 1);
+  } finally {
+    await first.kill9();
+    await second?.kill9();
+  }
 });
