@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { createClient, closeClient, unary, type ClientTlsConfig, type DomainError, type Logger } from '@cosigner/platform';
 import { ApiUser, WorkspaceServiceClient, type CallbackConfig, type CompletePairingResponse, type CosignerInfo } from '@cosigner/proto';
 import { PAIRING_AUDIENCE, PAIRING_TOKEN_LIFETIME_S, TrustError, type Trust, type TrustConfig } from '@cosigner/trust';
-import type { AuditLog } from './audit.ts';
+import { AuditError, type AuditInput, type AuditLog } from '@cosigner/audit';
 import { PairingError, invalid, notFound } from './errors.ts';
 import type { CosignerIdentity } from './identity.ts';
 import { TypedKv, jsonCodec, protoCodec } from './kv.ts';
@@ -113,6 +113,16 @@ export class Registry {
     }
   }
 
+  /** Fail closed: a change that cannot be audited is reported as failed (ERR_AUDIT_UNAVAILABLE). */
+  async #audit(input: AuditInput): Promise<void> {
+    try {
+      await this.#o.audit.append(input);
+    } catch (e) {
+      const code = e instanceof AuditError ? e.code : 'ERR_AUDIT_UNAVAILABLE';
+      throw new PairingError(code, 'the change could not be audited', grpc.status.UNAVAILABLE, { cause: e });
+    }
+  }
+
   static claimKey(jti: string): string {
     return createHash('sha256').update(jti).digest('hex');
   }
@@ -157,7 +167,7 @@ export class Registry {
       return { apiUserId: v.apiUserId, workspaceId: v.workspaceId, state: 'ACTIVE', pairedAtMs: now, callback: undefined, revision: 0 };
     });
     await this.#o.claims.put(key, { state: 'DONE', apiUserId: v.apiUserId, atMs: now });
-    await this.#o.audit.append({ kind: 'pairing', apiUserId: v.apiUserId, outcome: 'PAIRED', reason: `workspace ${v.workspaceId}` });
+    await this.#audit({ kind: 'pairing', apiUserId: v.apiUserId, outcome: 'PAIRED', reason: `workspace ${v.workspaceId}` });
     this.#o.log.info('paired', { apiUserId: v.apiUserId, workspaceId: v.workspaceId });
     return { ...stored!.value, revision: stored!.revision };
   }
@@ -188,7 +198,7 @@ export class Registry {
     await this.#get(apiUserId);
     const r = await this.#o.apiUsers.modify(apiUserId, (cur) => (cur && cur.state !== 'UNPAIRED' ? { ...cur, state: 'UNPAIRED', callback: undefined } : undefined));
     if (!r) throw notFound(`api user ${apiUserId} is not paired with this co-signer`);
-    await this.#o.audit.append({ kind: 'pairing', apiUserId, outcome: 'UNPAIRED' });
+    await this.#audit({ kind: 'pairing', apiUserId, outcome: 'UNPAIRED' });
     return { ...r.value, revision: r.revision };
   }
 
@@ -207,7 +217,7 @@ export class Registry {
     if (u.value.state !== 'ACTIVE') throw new PairingError('ERR_API_USER_NOT_ACTIVE', `api user ${apiUserId} is ${u.value.state}`);
     const r = await this.#o.apiUsers.modify(apiUserId, (cur) => (cur && cur.state === 'ACTIVE' ? { ...cur, callback: cb } : undefined));
     if (!r || r.value.state !== 'ACTIVE') throw new PairingError('ERR_API_USER_NOT_ACTIVE', `api user ${apiUserId} is no longer active`);
-    await this.#o.audit.append({ kind: 'callback_config', apiUserId, outcome: 'CALLBACK_SET', handlerUrl: cb.url, reason: `mode ${mode}` });
+    await this.#audit({ kind: 'callback_config', apiUserId, outcome: 'CALLBACK_SET', handlerUrl: cb.url, reason: `mode ${mode}` });
     return { ...r.value, revision: r.revision };
   }
 
@@ -216,7 +226,7 @@ export class Registry {
     const before = u.value.callback?.url ?? '';
     const r = await this.#o.apiUsers.modify(apiUserId, (cur) => (cur && cur.callback ? { ...cur, callback: undefined } : undefined));
     if (!r) throw notFound(`api user ${apiUserId} is not paired with this co-signer`);
-    if (before) await this.#o.audit.append({ kind: 'callback_config', apiUserId, outcome: 'CALLBACK_CLEARED', handlerUrl: before });
+    if (before) await this.#audit({ kind: 'callback_config', apiUserId, outcome: 'CALLBACK_CLEARED', handlerUrl: before });
     return { ...r.value, revision: r.revision };
   }
 

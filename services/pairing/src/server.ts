@@ -7,7 +7,7 @@
 import { connectNats, createLogger, createServer, drainNats, ensureKv, service, type GrpcServerHandle, type Logger, type ServerAuthConfig } from '@cosigner/platform';
 import { PairingServiceService } from '@cosigner/proto';
 import { createTrust, type Trust, type TrustConfig, type TrustOptions } from '@cosigner/trust';
-import { AuditLog } from './audit.ts';
+import { AuditLog } from '@cosigner/audit';
 import { loadIdentity } from './identity.ts';
 import { TypedKv } from './kv.ts';
 import { API_USERS_BUCKET, PAIRING_CLAIMS_BUCKET, Registry, apiUserCodec, claimCodec } from './registry.ts';

@@ -19,7 +19,8 @@ import { ApiUser as ApiUserCodec, AuditRecord, PairingServiceClient, WorkspaceSe
 import { startNats, type NatsServerHandle } from '@cosigner/platform/testing';
 import { parseTrustConfig } from '@cosigner/trust';
 import { startWorkspace, type WorkspaceHandle } from '@cosigner/cloud-cosigner-sim';
-import { startPairing, auditHash, type PairingHandle } from '../src/index.ts';
+import { auditHash, verifyAuditChain } from '@cosigner/audit';
+import { startPairing, type PairingHandle } from '../src/index.ts';
 
 const TOKEN = 'pairing-test-admin';
 let nats: NatsServerHandle;
@@ -301,6 +302,7 @@ test('unpair, audit chain, and everything survives a restart of the services and
     const m = await jsm.streams.getMessage('COSIGNER_AUDIT', { seq });
     if (m) records.push(AuditRecord.decode(m.data));
   }
+  assert.deepEqual((await verifyAuditChain(nc)).ok, true);
   await nc.close();
   assert.ok(records.length >= 10, `audit records: ${records.length}`);
   let prev = Buffer.alloc(32);
