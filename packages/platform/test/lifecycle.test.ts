@@ -16,7 +16,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let nats: NatsServerHandle;
 let nc: NatsConnection;
 before(async () => {
-  nats = await startNats({ jetstream: true });
+  nats = await startNats({ jetstream: true, ignoreEnv: true });
   nc = await connectNats({ servers: nats.url, name: 'lifecycle-test' });
   const jsm = await jetstreamManager(nc);
   await ensureStream(jsm, { name: 'WORK', subjects: ['work.>'] });

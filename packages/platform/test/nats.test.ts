@@ -17,7 +17,7 @@ describe('nats', () => {
   let srv: NatsServerHandle;
   let nc: NatsConnection;
   before(async () => {
-    srv = await startNats({ jetstream: true });
+    srv = await startNats({ jetstream: true, ignoreEnv: true });
     nc = await connectNats({ servers: srv.url, name: 'platform-test' });
   });
   after(async () => {
@@ -196,5 +196,15 @@ describe('nats harness', () => {
     } finally {
       await srv.stop();
     }
+  });
+
+  test('$NATS_URL overrides the harness: no process, stop is a no-op, crash helpers refuse', async () => {
+    const h = await startNats({ env: { NATS_URL: 'nats://127.0.0.1:4999' } });
+    assert.equal(h.external, true);
+    assert.equal(h.url, 'nats://127.0.0.1:4999');
+    assert.equal(h.port, 4999);
+    await h.stop();
+    await assert.rejects(h.restart());
+    await assert.rejects(h.kill());
   });
 });

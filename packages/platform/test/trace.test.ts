@@ -20,7 +20,7 @@ let srv: GrpcServerHandle;
 
 before(async () => {
   tel = initTelemetry({ serviceName: 'trace-test', exporter: 'memory' });
-  nats = await startNats({ jetstream: true });
+  nats = await startNats({ jetstream: true, ignoreEnv: true });
   nc = await connectNats({ servers: nats.url, name: 'trace-test' });
 });
 after(async () => {
