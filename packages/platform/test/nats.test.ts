@@ -137,6 +137,30 @@ describe('nats', () => {
     assert.equal(ci.num_ack_pending, 0);
   });
 
+  test('handlers run with bounded concurrency', async () => {
+    const jsm = await jetstreamManager(nc);
+    await ensureStream(jsm, { name: 'CONC', subjects: ['conc.>'] });
+    await ensureConsumer(jsm, { stream: 'CONC', durable: 'w' });
+    const js = jetstream(nc);
+    for (let i = 0; i < 12; i++) await publishEvent(js, 'conc.x', enc.encode(String(i)), { msgId: `c${i}` });
+    let running = 0;
+    let max = 0;
+    let n = 0;
+    let finish!: () => void;
+    const all = new Promise<void>((r) => { finish = r; });
+    const c = await startConsumer(js, { stream: 'CONC', consumer: 'w', concurrency: 3, handler: async () => {
+      running++;
+      max = Math.max(max, running);
+      await sleep(40);
+      running--;
+      if (++n === 12) finish();
+    } });
+    await all;
+    await c.stop();
+    assert.equal(max, 3);
+    assert.equal((await jsm.consumers.info('CONC', 'w')).num_ack_pending, 0);
+  });
+
   test('errors round-trip through NATS headers; unknown errors carry no internals', () => {
     const d = errorFromHeaders(errorToHeaders(new DomainError('ERR_TOKEN_EXPIRED', 'token\r\nexpired', { grpcStatus: 16 })));
     assert.equal(d?.code, 'ERR_TOKEN_EXPIRED');
