@@ -19,6 +19,10 @@ export const DEFAULT_CLOCK_TOLERANCE_S = 30;
 export const DEFAULT_KEYS_TTL_MS = 5 * 60_000;
 /** At most one refetch per workspace in this window when a token names an unknown `kid`. */
 export const DEFAULT_REFETCH_MIN_INTERVAL_MS = 10_000;
+/** An issuer its platform does not know is refused without asking again for this long. */
+export const DEFAULT_NEGATIVE_TTL_MS = 30_000;
+/** Bound of each per-issuer cache (keys, fetch times, unknown issuers). */
+export const MAX_CACHED_ISSUERS = 10_000;
 /** Tokens above this size are refused unparsed. */
 export const MAX_TOKEN_LENGTH = 8192;
 
@@ -54,6 +58,7 @@ export interface TrustOptions {
   now?: () => number;
   keysTtlMs?: number;
   refetchMinIntervalMs?: number;
+  negativeTtlMs?: number;
 }
 
 interface CachedKeys {
@@ -131,6 +136,16 @@ export function createTrust(config: TrustConfig, options: TrustOptions = {}): Tr
   }
   const cache = new Map<string, CachedKeys>();
   const lastFetch = new Map<string, number>();
+  // Issuers the platform said it does not know: not asked again for a while, so tokens with
+  // made-up issuers cannot turn every verification into a call to the platform.
+  const unknown = new Map<string, number>();
+  const negativeTtl = options.negativeTtlMs ?? DEFAULT_NEGATIVE_TTL_MS;
+  const remember = <V>(m: Map<string, V>, k: string, v: V): void => {
+    m.delete(k);
+    m.set(k, v);
+    // Maps iterate in insertion order: drop the oldest beyond the bound.
+    while (m.size > MAX_CACHED_ISSUERS) m.delete(m.keys().next().value as string);
+  };
   const inflight = new Map<string, Promise<CachedKeys>>();
 
   const platformFor = (issuer: string): { p: PlatformEntry; workspaceId: string } | undefined => {
@@ -148,11 +163,12 @@ export function createTrust(config: TrustConfig, options: TrustOptions = {}): Tr
     let f = inflight.get(key);
     if (f) return f;
     f = (async () => {
-      lastFetch.set(key, now());
+      remember(lastFetch, key, now());
       let res: { issuer: string; jwksJson: string };
       try {
         res = await fetchKeys(p.platform, workspaceId);
       } catch (e) {
+        if (e instanceof TrustError && e.code === 'ERR_WORKSPACE_UNTRUSTED') remember(unknown, key, now());
         if (e instanceof TrustError) throw e;
         throw new TrustError('ERR_KEYS_UNAVAILABLE', `cannot fetch the keys of workspace ${workspaceId}`, { cause: e });
       }
@@ -165,7 +181,8 @@ export function createTrust(config: TrustConfig, options: TrustOptions = {}): Tr
         throw new TrustError('ERR_KEYS_UNAVAILABLE', 'platform returned keys that are not JSON', { cause: e });
       }
       const c: CachedKeys = { keySet: jose.createLocalJWKSet(jwks as jose.JSONWebKeySet), fetchedAt: now() };
-      cache.set(key, c);
+      remember(cache, key, c);
+      unknown.delete(key);
       return c;
     })().finally(() => inflight.delete(key));
     inflight.set(key, f);
@@ -205,6 +222,8 @@ export function createTrust(config: TrustConfig, options: TrustOptions = {}): Tr
           if (!pf) throw new TrustError('ERR_WORKSPACE_UNTRUSTED', `issuer ${issuer} is not a trusted workspace`);
           workspaceId = pf.workspaceId;
           const key = `${pf.p.platform}|${issuer}`;
+          const refusedAt = unknown.get(key);
+          if (refusedAt !== undefined && now() - refusedAt < negativeTtl) throw new TrustError('ERR_WORKSPACE_UNTRUSTED', `issuer ${issuer} is not a workspace of its platform`);
           let c = cache.get(key);
           if (!c || now() - c.fetchedAt > ttl) c = await load(pf.p, issuer, workspaceId);
           try {

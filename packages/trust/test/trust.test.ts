@@ -141,5 +141,12 @@ test('platform entries: fetch, cache, refetch on unknown kid with a rate limit',
   await t.verify(rotated, opts);
   assert.equal(calls, 2);
   await assert.rejects(t.verify(await sign(base({ iss: 'cosigner-sim/ws2' })), opts), (e: unknown) => e instanceof TrustError && e.code === 'ERR_WORKSPACE_UNTRUSTED');
+  assert.equal(calls, 3);
+  // An issuer the platform does not know is not asked about again for a while.
+  await assert.rejects(t.verify(await sign(base({ iss: 'cosigner-sim/ws2' })), opts), (e: unknown) => e instanceof TrustError && e.code === 'ERR_WORKSPACE_UNTRUSTED');
+  assert.equal(calls, 3);
+  clock += 31_000;
+  await assert.rejects(t.verify(await sign(base({ iss: 'cosigner-sim/ws2' })), opts), (e: unknown) => e instanceof TrustError && e.code === 'ERR_WORKSPACE_UNTRUSTED');
+  assert.equal(calls, 4);
   await assert.rejects(t.verify(await sign(base({ iss: 'cosigner-sim/../x' })), opts), (e: unknown) => e instanceof TrustError && e.code === 'ERR_WORKSPACE_UNTRUSTED');
 });
