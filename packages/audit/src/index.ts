@@ -80,8 +80,6 @@ export class AuditLog {
   readonly #head: KV;
   readonly #actor: string;
   readonly #now: () => number;
-  /** Highest seq this writer knows to be in the stream (skips a lookup when the head is ours). */
-  #publishedSeq = 0;
 
   private constructor(js: JetStreamClient, jsm: JetStreamManager, head: KV, actor: string, now: () => number) {
     this.#js = js;
@@ -111,7 +109,6 @@ export class AuditLog {
 
   async #publish(r: AuditRecord): Promise<void> {
     await this.#js.publish(AUDIT_SUBJECT, AuditRecord.encode(r).finish(), { msgID: `audit-${r.seq}`, expect: { streamName: AUDIT_STREAM } });
-    if (r.seq > this.#publishedSeq) this.#publishedSeq = r.seq;
   }
 
   async #readHead(): Promise<{ rec: AuditRecord; revision: number } | undefined> {
@@ -123,13 +120,29 @@ export class AuditLog {
   /**
    * Appends one record; resolves once it is stored in the stream. Throws AuditError
    * ERR_AUDIT_UNAVAILABLE otherwise: a decision that cannot be audited must not be acted on.
+   *
+   * Appends of one writer are serialized (and never contend with each other): the writer keeps
+   * the head it last wrote and its KV revision, so an uncontended append costs one CAS and one
+   * publish. Only when another writer moved the head is it read again.
    */
-  async append(input: AuditInput): Promise<AuditRecord> {
+  append(input: AuditInput): Promise<AuditRecord> {
+    const p = this.#queue.then(() => this.#appendOne(input));
+    this.#queue = p.catch(() => undefined);
+    return p;
+  }
+
+  #queue: Promise<unknown> = Promise.resolve();
+  #cached: { rec: AuditRecord; revision: number } | undefined;
+
+  async #appendOne(input: AuditInput): Promise<AuditRecord> {
+    let head = this.#cached;
     try {
       for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
-        const head = await this.#readHead();
-        if (head && head.rec.seq > this.#publishedSeq && (await this.#lastPublishedSeq()) < head.rec.seq) await this.#publish(head.rec);
-        else if (head && head.rec.seq > this.#publishedSeq) this.#publishedSeq = head.rec.seq;
+        if (!head) {
+          head = await this.#readHead();
+          // Its writer may have crashed between the CAS and the publish: close the gap first.
+          if (head && (await this.#lastPublishedSeq()) < head.rec.seq) await this.#publish(head.rec);
+        }
         const rec: AuditRecord = {
           requestId: '', apiUserId: '', handlerUrl: '', attempt: 0, outcome: '', latencyMs: 0, reason: '', kind: '',
           ...input,
@@ -141,24 +154,26 @@ export class AuditLog {
         };
         rec.hash = auditHash(rec);
         const bytes = AuditRecord.encode(rec).finish();
+        let revision: number;
         try {
-          if (head) await this.#head.update(AUDIT_HEAD_KEY, bytes, head.revision);
-          else await this.#head.create(AUDIT_HEAD_KEY, bytes);
+          revision = head ? await this.#head.update(AUDIT_HEAD_KEY, bytes, head.revision) : await this.#head.create(AUDIT_HEAD_KEY, bytes);
         } catch (e) {
-          if (isCasConflict(e)) {
-            // Another writer appended first: chain onto theirs, after a short random pause so
-            // a crowd of writers does not retry in lockstep.
-            if (attempt > 2) await new Promise((r) => setTimeout(r, Math.random() * Math.min(20, attempt * 2)));
-            continue;
-          }
-          throw e;
+          if (!isCasConflict(e)) throw e;
+          // Another writer appended first: chain onto theirs (random pause against lockstep).
+          head = undefined;
+          this.#cached = undefined;
+          if (attempt > 1) await new Promise((r) => setTimeout(r, Math.random() * Math.min(20, attempt * 2)));
+          continue;
         }
         await this.#publish(rec);
+        this.#cached = { rec, revision };
         return rec;
       }
     } catch (e) {
+      this.#cached = undefined;
       throw new AuditError('ERR_AUDIT_UNAVAILABLE', 'audit record could not be written', { cause: e });
     }
+    this.#cached = undefined;
     throw new AuditError('ERR_AUDIT_UNAVAILABLE', 'audit: too many concurrent writers');
   }
 }
@@ -191,7 +206,7 @@ export async function verifyAuditChain(nc: NatsConnection, o: { onRecord?: (r: A
   let records = 0;
   let prev: AuditRecord | undefined;
   if (last === 0) return { ok: true, records: 0 };
-  const consumer = await jetstream(nc).consumers.get(AUDIT_STREAM, { filter_subjects: [AUDIT_SUBJECT] });
+  const consumer = await jetstream(nc).consumers.get(AUDIT_STREAM);
   const iter = await consumer.consume({ max_messages: 512 });
   const bad = (seq: number, reason: string): AuditVerifyResult => ({ ok: false, records, firstBadSeq: seq, reason });
   let result: AuditVerifyResult | undefined;

@@ -1,0 +1,207 @@
+/**
+ * Asking a callback handler (callback-protocol.md). JWT mode: POST the RS256 JWT as
+ * `text/plain`, read the reply as text whatever its Content-Type, trim it, verify its RS256
+ * signature with the handler's configured key and check `requestId` and `action`. TLS mode: plain
+ * JSON over HTTPS to the pinned certificate. No redirects are followed (a 3xx is a non-200).
+ */
+import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
+import * as jose from 'jose';
+import { ApiUser, type CallbackConfig } from '@cosigner/proto';
+import type { CallbackPayload } from './payload.ts';
+
+export const CALLBACK_ACTIONS = ['APPROVE', 'REJECT', 'RETRY', 'IGNORE'] as const;
+export type CallbackAction = (typeof CALLBACK_ACTIONS)[number];
+/** Replies larger than this are refused (a handler answers with one short JWS). */
+export const MAX_REPLY_BYTES = 64 * 1024;
+export const MIN_RSA_BITS = 2048;
+export const USER_AGENT = 'cosigner-callback-dispatcher/0.1';
+
+/** A failed attempt: `reason` is one line for the audit record and the final FAILED reason. */
+export class AttemptError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AttemptError';
+    this.code = code;
+  }
+}
+
+/** The callback config could not be turned into something we can call: fail closed. */
+export class CallbackConfigError extends Error {
+  readonly code = 'ERR_CALLBACK_CONFIG';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CallbackConfigError';
+  }
+}
+
+export interface PreparedCallback {
+  baseUrl: URL;
+  mode: 'JWT' | 'TLS';
+  handlerKey?: KeyObject;
+  /** DER of the pinned certificate (TLS mode). */
+  pinnedDer?: Buffer;
+}
+
+export interface CallbackReply {
+  action: CallbackAction;
+  rejectionReason: string;
+  /** The reply as received (JWS in JWT mode, JSON text in TLS mode). */
+  raw: string;
+  status: number;
+}
+
+const prepared = new Map<string, PreparedCallback>();
+
+/** Parses the API user's callback config once (cached by content); throws CallbackConfigError. */
+export function prepareCallback(cb: CallbackConfig): PreparedCallback {
+  const cacheKey = JSON.stringify(ApiUser.toJSON({ apiUserId: '', workspaceId: '', state: 'ACTIVE', pairedAtMs: 0, revision: 0, callback: cb }));
+  const hit = prepared.get(cacheKey);
+  if (hit) return hit;
+  let baseUrl: URL;
+  try {
+    baseUrl = new URL(cb.url);
+  } catch (e) {
+    throw new CallbackConfigError('callback url is not a URL', { cause: e });
+  }
+  if (baseUrl.protocol !== 'http:' && baseUrl.protocol !== 'https:') throw new CallbackConfigError('callback url must be http(s)');
+  let out: PreparedCallback;
+  if (cb.mode === 'TLS') {
+    if (baseUrl.protocol !== 'https:') throw new CallbackConfigError('TLS pinning mode needs an https url');
+    try {
+      out = { baseUrl, mode: 'TLS', pinnedDer: new X509Certificate(cb.certPem).raw };
+    } catch (e) {
+      throw new CallbackConfigError('pinned certificate does not parse', { cause: e });
+    }
+  } else {
+    let key: KeyObject;
+    try {
+      key = createPublicKey(cb.publicKeyPem);
+    } catch (e) {
+      throw new CallbackConfigError('handler public key does not parse', { cause: e });
+    }
+    if (key.asymmetricKeyType !== 'rsa' || (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) {
+      throw new CallbackConfigError(`handler key must be RSA >= ${MIN_RSA_BITS} bits`);
+    }
+    out = { baseUrl, mode: 'JWT', handlerKey: key };
+  }
+  if (prepared.size > 10_000) prepared.clear();
+  prepared.set(cacheKey, out);
+  return out;
+}
+
+/** The endpoint for a request kind: `<base>/v2/tx_sign_request` etc. (base path kept). */
+export function endpoint(base: URL, path: string): URL {
+  const u = new URL(base.toString());
+  u.pathname = `${u.pathname.replace(/\/+$/, '')}${path}`;
+  return u;
+}
+
+const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256 });
+
+/** Connects and checks the peer presents exactly the pinned certificate before anything is sent. */
+function pinnedSocket(url: URL, pinnedDer: Buffer, timeoutMs: number): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({
+      host: url.hostname, port: Number(url.port || 443), servername: /^[\d.]+$|:/.test(url.hostname) ? undefined : url.hostname,
+      // The pin replaces CA validation: only this exact certificate is accepted.
+      rejectUnauthorized: false,
+    });
+    const t = setTimeout(() => { s.destroy(); reject(new AttemptError('ERR_CALLBACK_TIMEOUT', 'no answer within the deadline')); }, timeoutMs);
+    s.once('secureConnect', () => {
+      clearTimeout(t);
+      const peer = s.getPeerCertificate();
+      if (!peer?.raw || !Buffer.from(peer.raw).equals(pinnedDer)) {
+        s.destroy();
+        reject(new AttemptError('ERR_CALLBACK_PIN', 'handler certificate does not match the pinned one'));
+        return;
+      }
+      resolve(s);
+    });
+    s.once('error', (e) => { clearTimeout(t); reject(new AttemptError('ERR_CALLBACK_CONNECT', `connection failed: ${(e as NodeJS.ErrnoException).code ?? e.message}`, { cause: e })); });
+  });
+}
+
+async function post(url: URL, body: string, contentType: string, timeoutMs: number, pinnedDer?: Buffer, userAgent = USER_AGENT): Promise<{ status: number; text: string }> {
+  const started = Date.now();
+  const socket = pinnedDer ? await pinnedSocket(url, pinnedDer, timeoutMs) : undefined;
+  const remaining = Math.max(1, timeoutMs - (Date.now() - started));
+  return new Promise((resolve, reject) => {
+    const mod = url.protocol === 'https:' ? https : http;
+    const req = mod.request(url, {
+      method: 'POST',
+      headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body), accept: '*/*', 'user-agent': userAgent },
+      ...(socket ? { agent: false, createConnection: () => socket } : { agent: url.protocol === 'https:' ? httpsAgent : httpAgent }),
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_REPLY_BYTES) {
+          req.destroy(new AttemptError('ERR_CALLBACK_REPLY', 'reply too large'));
+          return;
+        }
+        chunks.push(c);
+      });
+      res.on('end', () => { clearTimeout(timer); resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }); });
+      res.on('error', (e) => { clearTimeout(timer); reject(e); });
+    });
+    const timer = setTimeout(() => req.destroy(new AttemptError('ERR_CALLBACK_TIMEOUT', `no answer within ${timeoutMs} ms`)), remaining);
+    req.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e instanceof AttemptError ? e : new AttemptError('ERR_CALLBACK_CONNECT', `request failed: ${(e as NodeJS.ErrnoException).code ?? e.message}`, { cause: e }));
+    });
+    req.end(body);
+  });
+}
+
+function parseReply(claims: unknown, requestId: string, kind: 'JWT' | 'TLS'): { action: CallbackAction; rejectionReason: string } {
+  if (!claims || typeof claims !== 'object' || Array.isArray(claims)) throw new AttemptError('ERR_CALLBACK_REPLY', `${kind} reply is not an object`);
+  const c = claims as Record<string, unknown>;
+  if (c.requestId !== requestId) throw new AttemptError('ERR_CALLBACK_REQUEST_ID', 'reply names another requestId');
+  if (typeof c.action !== 'string' || !(CALLBACK_ACTIONS as readonly string[]).includes(c.action)) throw new AttemptError('ERR_CALLBACK_ACTION', 'reply has an unknown action');
+  const rr = c.rejectionReason;
+  return { action: c.action as CallbackAction, rejectionReason: typeof rr === 'string' ? rr.slice(0, 1024) : '' };
+}
+
+/**
+ * One attempt: POST and verify. Throws AttemptError for every way it can fail (non-200,
+ * connection, timeout, bad signature, wrong requestId, unknown action).
+ */
+export async function askOnce(cb: PreparedCallback, path: string, payload: CallbackPayload, signingKey: KeyObject, timeoutMs: number, signedRequest?: string, userAgent = USER_AGENT): Promise<CallbackReply> {
+  const url = endpoint(cb.baseUrl, path);
+  if (cb.mode === 'TLS') {
+    const res = await post(url, JSON.stringify(payload), 'application/json', timeoutMs, cb.pinnedDer, userAgent);
+    if (res.status !== 200) throw new AttemptError('ERR_CALLBACK_STATUS', `handler answered HTTP ${res.status}`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(res.text.trim());
+    } catch {
+      throw new AttemptError('ERR_CALLBACK_REPLY', 'reply is not JSON');
+    }
+    return { ...parseReply(parsed, payload.requestId, 'TLS'), raw: res.text.trim(), status: res.status };
+  }
+  const jwt = signedRequest ?? (await signRequest(payload, signingKey));
+  const res = await post(url, jwt, 'text/plain', timeoutMs, undefined, userAgent);
+  if (res.status !== 200) throw new AttemptError('ERR_CALLBACK_STATUS', `handler answered HTTP ${res.status}`);
+  const raw = res.text.trim();
+  let claims: unknown;
+  try {
+    const v = await jose.compactVerify(raw, cb.handlerKey!, { algorithms: ['RS256'] });
+    claims = JSON.parse(new TextDecoder().decode(v.payload));
+  } catch (e) {
+    throw new AttemptError('ERR_CALLBACK_SIGNATURE', 'reply signature does not verify with the handler key', { cause: e });
+  }
+  return { ...parseReply(claims, payload.requestId, 'JWT'), raw, status: res.status };
+}
+
+/** The request JWT: `{"typ":"JWT","alg":"RS256"}`, the payload as claims, no `iat` (a RETRY is identical). */
+export async function signRequest(payload: CallbackPayload, signingKey: KeyObject): Promise<string> {
+  return new jose.CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
+    .setProtectedHeader({ typ: 'JWT', alg: 'RS256' })
+    .sign(signingKey);
+}

@@ -1,0 +1,278 @@
+/**
+ * Deciding one received request (DESIGN.md step 3; callback-protocol.md "Actions"):
+ *
+ * - no handler configured: approve automatically;
+ * - otherwise ask it; within one attempt's deadline (30 s by default) failures are retried with
+ *   backoff, and an attempt that finds no valid answer ends the request FAILED, never approved;
+ * - RETRY: the request is asked again later with the identical payload. The consumer slot is not
+ *   held: the message is nak'ed with the retry interval as delay and the count kept in KV
+ *   (`cosigner-dispatch`), so a retried request survives a dispatcher restart;
+ * - every decision and every failed attempt is audited (hash chain) before it is acted on; an
+ *   audit that cannot be written leaves the request waiting;
+ * - the decision is recorded in KV before its event is published, so a redelivery after a crash
+ *   republishes the same decision (absorbed by `Nats-Msg-Id`) instead of asking again;
+ * - `approved` carries the proof the signing parties check: the Ed25519 signature of the
+ *   approval key over the serialized ApprovalProof.
+ */
+import { createHash, createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { JetStreamApiError, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import {
+  ApiUser, ApprovalProof, RequestApproved, RequestFailed, RequestIgnored, RequestReceived, RequestRejected, RequestState,
+  type Decision,
+} from '@cosigner/proto';
+import { DomainError, publishEvent, type Logger } from '@cosigner/platform';
+import type { AuditLog } from '@cosigner/audit';
+import { AttemptError, CallbackConfigError, USER_AGENT, askOnce, endpoint, prepareCallback, signRequest, type CallbackReply } from './callback.ts';
+import { decodeRequest, type DecodedRequest } from './payload.ts';
+
+export const REQUESTS_STREAM = 'COSIGNER_REQUESTS';
+export const DEFAULT_CALLBACK_DEADLINE_MS = 30_000;
+export const DEFAULT_RETRY_INTERVAL_MS = 3 * 60_000;
+export const DEFAULT_MAX_RETRIES = 20;
+/** How long a request whose callback config cannot be read waits before it is looked at again. */
+export const DEFAULT_CONFIG_RETRY_MS = 5_000;
+const FIRST_BACKOFF_MS = 200;
+const MAX_BACKOFF_MS = 5_000;
+
+/** Thrown to hand the message back with a delay (nak); retryable by declaration. */
+export class RetryLater extends DomainError {
+  readonly delayMs: number;
+  constructor(delayMs: number, message: string) {
+    super('ERR_RETRY_LATER', message, { retryable: true });
+    this.delayMs = delayMs;
+  }
+}
+
+/** The per-request dispatch record (KV `cosigner-dispatch`). */
+export interface DispatchRecord {
+  /** RETRY answers received so far. */
+  retries: number;
+  /** Set once decided: the event to (re)publish. */
+  decision?: { subject: string; msgId: string; data: string; outcome: string };
+}
+
+export interface DispatcherOptions {
+  js: JetStreamClient;
+  apiUsers: KV;
+  requests: KV;
+  dispatch: KV;
+  audit: AuditLog;
+  callbackKey: KeyObject;
+  approvalKey: KeyObject;
+  instanceId: string;
+  log: Logger;
+  now?: () => number;
+  deadlineMs?: number;
+  retryIntervalMs?: number;
+  maxRetries?: number;
+  configRetryMs?: number;
+}
+
+function isCasConflict(e: unknown): boolean {
+  return e instanceof JetStreamApiError && (e.code === 10071 || e.code === 10164);
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function terminal(s: RequestState): boolean {
+  if (s.status === 'APPROVED') return true; // decided already (for a tx the signer goes on from here)
+  return s.status === 'SIGNED' || s.status === 'REJECTED' || s.status === 'IGNORED' || s.status === 'FAILED';
+}
+
+type Outcome = { handlerUrl: string; latencyMs?: number } & (
+  | { kind: 'approve'; auto: boolean; reply?: CallbackReply }
+  | { kind: 'reject'; reason: string; reply: CallbackReply }
+  | { kind: 'ignore'; reply: CallbackReply }
+  | { kind: 'fail'; code: string; reason: string });
+
+export class Dispatcher {
+  readonly #o: DispatcherOptions;
+  readonly #now: () => number;
+  readonly approvalKeyId: string;
+
+  constructor(o: DispatcherOptions) {
+    this.#o = o;
+    this.#now = o.now ?? Date.now;
+    const spki = createPublicKey(o.approvalKey).export({ type: 'spki', format: 'der' });
+    this.approvalKeyId = createHash('sha256').update(spki).digest('hex').slice(0, 16);
+  }
+
+  get deadlineMs(): number { return this.#o.deadlineMs ?? DEFAULT_CALLBACK_DEADLINE_MS; }
+
+  async #readRecord(id: string): Promise<{ rec: DispatchRecord; revision: number } | undefined> {
+    const e = await this.#o.dispatch.get(id);
+    if (!e || e.operation !== 'PUT' || e.value.length === 0) return undefined;
+    return { rec: JSON.parse(dec.decode(e.value)) as DispatchRecord, revision: e.revision };
+  }
+
+  async #writeRecord(id: string, rec: DispatchRecord, revision: number | undefined): Promise<boolean> {
+    try {
+      if (revision === undefined) await this.#o.dispatch.create(id, enc.encode(JSON.stringify(rec)));
+      else await this.#o.dispatch.update(id, enc.encode(JSON.stringify(rec)), revision);
+      return true;
+    } catch (e) {
+      if (isCasConflict(e)) return false;
+      throw e;
+    }
+  }
+
+  async #republish(d: NonNullable<DispatchRecord['decision']>): Promise<void> {
+    await publishEvent(this.#o.js, d.subject, Buffer.from(d.data, 'base64'), { msgId: d.msgId, expectedStream: REQUESTS_STREAM });
+  }
+
+  /** The consumer handler for one `received` message; resolves = ack, throws = nak/term. */
+  async handle(m: JsMsg): Promise<void> {
+    const ev = RequestReceived.decode(m.data);
+    const id = ev.requestId;
+    const [recE, stateE] = await Promise.all([this.#readRecord(id), this.#o.requests.get(id)]);
+    if (recE?.rec.decision) {
+      await this.#republish(recE.rec.decision);
+      return;
+    }
+    if (stateE && stateE.operation === 'PUT' && stateE.value.length > 0 && terminal(RequestState.decode(stateE.value))) return;
+    if (ev.expiresAtMs > 0 && this.#now() > ev.expiresAtMs) return; // intake's sweeper fails it
+    const retries = recE?.rec.retries ?? 0;
+    const attempt = retries + 1;
+
+    let userE;
+    try {
+      userE = await this.#o.apiUsers.get(ev.apiUserId);
+    } catch (e) {
+      this.#o.log.warn('cannot read the API user; the request waits', { requestId: id, err: e });
+      throw new RetryLater(this.#o.configRetryMs ?? DEFAULT_CONFIG_RETRY_MS, 'API user unreadable');
+    }
+    const user = userE && userE.operation === 'PUT' && userE.value.length > 0 ? ApiUser.decode(userE.value) : undefined;
+    const req = decodeRequest(ev.kind, ev.request);
+    let outcome: Outcome;
+    if (!user || user.state !== 'ACTIVE' || user.workspaceId !== ev.workspaceId) {
+      outcome = { kind: 'fail', code: 'ERR_API_USER_NOT_PAIRED', reason: `API user ${ev.apiUserId} is not paired`, handlerUrl: '' };
+    } else if (!user.callback || user.callback.url === '') {
+      outcome = { kind: 'approve', auto: true, handlerUrl: '' };
+    } else {
+      let cb;
+      try {
+        cb = prepareCallback(user.callback);
+      } catch (e) {
+        // Fail closed: never auto-approve around a config we cannot use.
+        this.#o.log.error('callback config unusable; the request waits', { requestId: id, apiUserId: ev.apiUserId, err: e });
+        throw new RetryLater(this.#o.configRetryMs ?? DEFAULT_CONFIG_RETRY_MS, e instanceof CallbackConfigError ? e.message : 'callback config unusable');
+      }
+      const handlerUrl = endpoint(cb.baseUrl, req.path).toString();
+      const asked = await this.#ask(ev, req, cb, handlerUrl, attempt);
+      if (asked.kind === 'retry') {
+        if (retries + 1 > (this.#o.maxRetries ?? DEFAULT_MAX_RETRIES)) {
+          outcome = { kind: 'fail', code: 'ERR_CALLBACK_RETRIES_EXHAUSTED', reason: `handler asked to retry more than ${this.#o.maxRetries ?? DEFAULT_MAX_RETRIES} times`, handlerUrl };
+        } else {
+          if (!(await this.#writeRecord(id, { retries: retries + 1 }, recE?.revision))) throw new RetryLater(100, 'dispatch record changed concurrently');
+          throw new RetryLater(this.#o.retryIntervalMs ?? DEFAULT_RETRY_INTERVAL_MS, `handler asked to retry (${retries + 1})`);
+        }
+      } else {
+        outcome = asked;
+      }
+    }
+    await this.#decide(ev, req, outcome, attempt, recE);
+  }
+
+  /** One attempt within the deadline: failures retried with backoff, each audited. */
+  async #ask(ev: RequestReceived, req: DecodedRequest, cb: ReturnType<typeof prepareCallback>, handlerUrl: string, attempt: number): Promise<Outcome | { kind: 'retry' }> {
+    const deadline = this.#now() + this.deadlineMs;
+    const signed = cb.mode === 'JWT' ? await signRequest(req.payload, this.#o.callbackKey) : undefined;
+    let backoff = FIRST_BACKOFF_MS;
+    let lastReason = 'no answer';
+    for (let n = 1; ; n++) {
+      const left = deadline - this.#now();
+      if (left <= 0) break;
+      const t0 = this.#now();
+      try {
+        const reply = await askOnce(cb, req.path, req.payload, this.#o.callbackKey, left, signed, `${USER_AGENT} (${this.#o.instanceId})`);
+        const latencyMs = this.#now() - t0;
+        if (reply.action === 'IGNORE' && req.kind !== 'CONFIG_CHANGE') throw new AttemptError('ERR_CALLBACK_ACTION', 'IGNORE is only valid for config changes');
+        if (reply.action === 'RETRY') {
+          await this.#audit(ev, handlerUrl, attempt, 'RETRY', latencyMs, '');
+          return { kind: 'retry' };
+        }
+        if (reply.action === 'APPROVE') return { kind: 'approve', auto: false, reply, handlerUrl, latencyMs };
+        if (reply.action === 'REJECT') return { kind: 'reject', reason: reply.rejectionReason || 'rejected by the callback handler', reply, handlerUrl, latencyMs };
+        return { kind: 'ignore', reply, handlerUrl, latencyMs };
+      } catch (e) {
+        if (!(e instanceof AttemptError)) throw e;
+        lastReason = `${e.code}: ${e.message}`;
+        await this.#audit(ev, handlerUrl, attempt, 'FAILED_ATTEMPT', this.#now() - t0, `try ${n}: ${lastReason}`);
+      }
+      const wait = Math.min(backoff, deadline - this.#now());
+      if (wait <= 0) break;
+      await new Promise((r) => setTimeout(r, wait));
+      backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
+    }
+    return { kind: 'fail', code: 'ERR_CALLBACK_FAILED', reason: `no valid answer from the callback handler within ${this.deadlineMs} ms (${lastReason})`, handlerUrl };
+  }
+
+  async #audit(ev: RequestReceived, handlerUrl: string, attempt: number, outcome: string, latencyMs: number, reason: string): Promise<void> {
+    try {
+      await this.#o.audit.append({
+        kind: 'callback', requestId: ev.requestId, apiUserId: ev.apiUserId, handlerUrl, attempt, outcome,
+        latencyMs: Math.max(0, Math.min(0xffff_ffff, Math.round(latencyMs))), reason: reason.slice(0, 512), actor: this.#o.instanceId,
+      });
+    } catch (e) {
+      this.#o.log.error('audit append failed; the request waits', { requestId: ev.requestId, err: e });
+      throw new RetryLater(1000, 'audit unavailable');
+    }
+  }
+
+  #event(ev: RequestReceived, req: DecodedRequest, o: Outcome, attempt: number): { subject: string; msgId: string; data: Uint8Array; outcome: string; reason: string } {
+    const now = this.#now();
+    const id = ev.requestId;
+    switch (o.kind) {
+      case 'approve': {
+        const decision: Decision = 'APPROVE';
+        const proof: ApprovalProof = {
+          requestId: id, requestHash: ev.requestHash, digests: req.digests, decision, decidedAtMs: now,
+          approvalKeyId: this.approvalKeyId, handlerUrl: o.handlerUrl, handlerReply: o.reply?.raw ?? '', apiUserId: ev.apiUserId, attempt,
+        };
+        const proofBytes = Buffer.from(ApprovalProof.encode(proof).finish());
+        const sig = cryptoSign(null, proofBytes, this.#o.approvalKey);
+        const data = RequestApproved.encode({ requestId: id, kind: ev.kind, request: ev.request, proof: proofBytes, proofSignature: sig, approvedAtMs: now, expiresAtMs: ev.expiresAtMs }).finish();
+        return { subject: `cosigner.requests.approved.${id}`, msgId: `${id}:approved`, data, outcome: o.auto ? 'AUTO_APPROVE' : 'APPROVE', reason: '' };
+      }
+      case 'reject': {
+        const data = RequestRejected.encode({ requestId: id, reason: o.reason, rejectedAtMs: now, handlerUrl: o.handlerUrl, handlerReply: o.reply.raw }).finish();
+        return { subject: `cosigner.requests.rejected.${id}`, msgId: `${id}:rejected`, data, outcome: 'REJECT', reason: o.reason };
+      }
+      case 'ignore': {
+        const data = RequestIgnored.encode({ requestId: id, ignoredAtMs: now, handlerUrl: o.handlerUrl }).finish();
+        return { subject: `cosigner.requests.ignored.${id}`, msgId: `${id}:ignored`, data, outcome: 'IGNORE', reason: '' };
+      }
+      case 'fail': {
+        const data = RequestFailed.encode({ requestId: id, code: o.code, reason: o.reason, culprits: [], failedAtMs: now, stage: 'dispatch' }).finish();
+        return { subject: `cosigner.requests.failed.${id}`, msgId: `${id}:failed`, data, outcome: 'FAILED', reason: `${o.code}: ${o.reason}` };
+      }
+    }
+  }
+
+  /** Audit, record, publish: in that order, so nothing is acted on unaudited or decided twice. */
+  async #decide(ev: RequestReceived, req: DecodedRequest, o: Outcome, attempt: number, recE: { rec: DispatchRecord; revision: number } | undefined): Promise<void> {
+    const e = this.#event(ev, req, o, attempt);
+    const latency = o.latencyMs ?? 0;
+    await this.#audit(ev, o.handlerUrl, attempt, e.outcome, latency, e.reason);
+    const decision = { subject: e.subject, msgId: e.msgId, data: Buffer.from(e.data).toString('base64'), outcome: e.outcome };
+    let rev = recE?.revision;
+    let retries = recE?.rec.retries ?? 0;
+    for (let i = 0; i < 10; i++) {
+      if (await this.#writeRecord(ev.requestId, { retries, decision }, rev)) {
+        await this.#republish(decision);
+        return;
+      }
+      // Another instance got here (an ack-wait redelivery raced us): publish what it decided.
+      const cur = await this.#readRecord(ev.requestId);
+      if (cur?.rec.decision) {
+        await this.#republish(cur.rec.decision);
+        return;
+      }
+      rev = cur?.revision;
+      retries = cur?.rec.retries ?? retries;
+    }
+    throw new RetryLater(500, 'dispatch record contended');
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * callback-dispatcher process entry. Environment: NATS_URL, COSIGNER_CALLBACK_KEY_FILE,
+ * COSIGNER_APPROVAL_KEY_FILE, DISPATCHER_IN_FLIGHT (16), CALLBACK_DEADLINE_MS (30000),
+ * CALLBACK_RETRY_INTERVAL_MS (180000), CALLBACK_MAX_RETRIES (20), DISPATCHER_ACK_WAIT_MS,
+ * DISPATCHER_INSTANCE_ID.
+ */
+import { createLogger, runService } from '@cosigner/platform';
+import { startDispatcher } from './server.ts';
+
+const env = process.env;
+function num(name: string): number | undefined {
+  const v = env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer`);
+  return n;
+}
+const log = createLogger({ service: 'callback-dispatcher' });
+const opt = {
+  inFlight: num('DISPATCHER_IN_FLIGHT'),
+  deadlineMs: num('CALLBACK_DEADLINE_MS'),
+  retryIntervalMs: num('CALLBACK_RETRY_INTERVAL_MS'),
+  maxRetries: num('CALLBACK_MAX_RETRIES'),
+  ackWaitMs: num('DISPATCHER_ACK_WAIT_MS'),
+};
+
+runService({
+  name: 'callback-dispatcher',
+  logger: log,
+  start: async () => {
+    const h = await startDispatcher({
+      natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
+      ...(env.COSIGNER_CALLBACK_KEY_FILE ? { callbackKeyFile: env.COSIGNER_CALLBACK_KEY_FILE } : {}),
+      ...(env.COSIGNER_APPROVAL_KEY_FILE ? { approvalKeyFile: env.COSIGNER_APPROVAL_KEY_FILE } : {}),
+      ...(env.DISPATCHER_INSTANCE_ID ? { instanceId: env.DISPATCHER_INSTANCE_ID } : {}),
+      ...Object.fromEntries(Object.entries(opt).filter(([, v]) => v !== undefined)),
+      log,
+    });
+    log.info('dispatching callbacks', { instance: h.instanceId });
+    return { drain: () => h.consumer.stop(), stop: () => h.stop() };
+  },
+});

@@ -1,0 +1,112 @@
+/**
+ * callback-dispatcher: a durable JetStream consumer on `cosigner.requests.received.>` shared by
+ * every instance (any number may run; JetStream hands each message to one of them at a time),
+ * with a bounded number of callbacks in flight per instance. `startDispatcher` is what main.ts and
+ * the tests call.
+ */
+import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connectNats, createLogger, defaultNakDelay, drainNats, ensureConsumer, ensureKv, ensureStream, startConsumer, type ConsumerHandle, type Logger } from '@cosigner/platform';
+import { AuditLog } from '@cosigner/audit';
+import { DEFAULT_CALLBACK_DEADLINE_MS, Dispatcher, REQUESTS_STREAM, RetryLater } from './dispatcher.ts';
+
+export const DISPATCHER_CONSUMER = 'callback-dispatcher';
+export const DISPATCH_BUCKET = 'cosigner-dispatch';
+export const API_USERS_BUCKET = 'cosigner-api-users';
+export const REQUESTS_BUCKET = 'cosigner-requests';
+export const DEFAULT_IN_FLIGHT = 16;
+/** Ack wait beyond the callback deadline (working() is also sent while a callback runs). */
+export const ACK_WAIT_MARGIN_MS = 30_000;
+
+export interface DispatcherConfig {
+  natsUrl: string;
+  /** PKCS#8 PEM of the callback-signing RSA key (or its file: COSIGNER_CALLBACK_KEY_FILE). */
+  callbackKeyPem?: string;
+  callbackKeyFile?: string;
+  /** PKCS#8 PEM of the Ed25519 approval key (or its file: COSIGNER_APPROVAL_KEY_FILE). */
+  approvalKeyPem?: string;
+  approvalKeyFile?: string;
+  instanceId?: string;
+  /** Callbacks in flight per instance. */
+  inFlight?: number;
+  deadlineMs?: number;
+  retryIntervalMs?: number;
+  maxRetries?: number;
+  configRetryMs?: number;
+  /** Consumer ack wait; default deadline + 30 s. Shared by every instance (last writer wins). */
+  ackWaitMs?: number;
+  now?: () => number;
+  log?: Logger;
+}
+
+export interface DispatcherHandle {
+  instanceId: string;
+  dispatcher: Dispatcher;
+  consumer: ConsumerHandle;
+  nc: NatsConnection;
+  stop(): Promise<void>;
+}
+
+function loadKey(pem: string | undefined, file: string | undefined, what: string, type: string): KeyObject {
+  const text = pem ?? (file ? readFileSync(file, 'utf8') : undefined);
+  if (!text) throw new Error(`${what} is required`);
+  const k = createPrivateKey(text);
+  if (k.asymmetricKeyType !== type) throw new Error(`${what} must be an ${type} private key`);
+  return k;
+}
+
+export async function startDispatcher(cfg: DispatcherConfig): Promise<DispatcherHandle> {
+  const instanceId = cfg.instanceId ?? `callback-dispatcher/${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  const log = cfg.log ?? createLogger({ service: 'callback-dispatcher', fields: { instance: instanceId } });
+  const callbackKey = loadKey(cfg.callbackKeyPem, cfg.callbackKeyFile, 'COSIGNER_CALLBACK_KEY_FILE', 'rsa');
+  const approvalKey = loadKey(cfg.approvalKeyPem, cfg.approvalKeyFile, 'COSIGNER_APPROVAL_KEY_FILE', 'ed25519');
+  const deadlineMs = cfg.deadlineMs ?? DEFAULT_CALLBACK_DEADLINE_MS;
+  const nc = await connectNats({ servers: cfg.natsUrl, name: 'callback-dispatcher' });
+  try {
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    await ensureStream(jsm, { name: REQUESTS_STREAM, subjects: ['cosigner.requests.>'], duplicateWindowMs: 120_000 });
+    await ensureConsumer(jsm, {
+      stream: REQUESTS_STREAM, durable: DISPATCHER_CONSUMER, filterSubject: 'cosigner.requests.received.>',
+      ackWaitMs: cfg.ackWaitMs ?? deadlineMs + ACK_WAIT_MARGIN_MS, maxDeliver: -1, maxAckPending: 20_000,
+    });
+    const dispatch = await ensureKv(nc, { bucket: DISPATCH_BUCKET, history: 1 });
+    const kvm = new Kvm(js);
+    const apiUsers = await kvm.create(API_USERS_BUCKET, { history: 5 });
+    const requests = await kvm.create(REQUESTS_BUCKET, { history: 1 });
+    const audit = await AuditLog.open(nc, instanceId, cfg.now);
+    const dispatcher = new Dispatcher({
+      js, apiUsers, requests, dispatch, audit, callbackKey, approvalKey, instanceId, log, deadlineMs,
+      ...(cfg.now ? { now: cfg.now } : {}),
+      ...(cfg.retryIntervalMs !== undefined ? { retryIntervalMs: cfg.retryIntervalMs } : {}),
+      ...(cfg.maxRetries !== undefined ? { maxRetries: cfg.maxRetries } : {}),
+      ...(cfg.configRetryMs !== undefined ? { configRetryMs: cfg.configRetryMs } : {}),
+    });
+    const consumer = await startConsumer(js, {
+      stream: REQUESTS_STREAM,
+      consumer: DISPATCHER_CONSUMER,
+      concurrency: cfg.inFlight ?? DEFAULT_IN_FLIGHT,
+      logger: log,
+      handler: (m) => dispatcher.handle(m),
+      nakDelayMs: (n, err) => (err instanceof RetryLater ? err.delayMs : defaultNakDelay(n)),
+    });
+    let stopping: Promise<void> | undefined;
+    return {
+      instanceId, dispatcher, consumer, nc,
+      stop() {
+        stopping ??= (async () => {
+          await consumer.stop();
+          await drainNats(nc);
+        })();
+        return stopping;
+      },
+    };
+  } catch (e) {
+    await drainNats(nc);
+    throw e;
+  }
+}
