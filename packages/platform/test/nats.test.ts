@@ -207,13 +207,16 @@ describe('nats harness', () => {
       const js = jetstream(nc);
       const seen: string[] = [];
       let wake: () => void = () => undefined;
-      const c = await startConsumer(js, { stream: 'SURV', consumer: 'w', pullExpiresMs: 1000, handler: async (m) => { seen.push(m.string()); wake(); } });
+      const c = await startConsumer(js, { stream: 'SURV', consumer: 'w', nc, handler: async (m) => { seen.push(m.string()); wake(); } });
       const waitFor = (n: number) => new Promise<void>((r) => { wake = () => { if (seen.length >= n) r(); }; wake(); });
       await publishEvent(js, 'surv.a', enc.encode('before'), { msgId: 's1' });
       await waitFor(1);
       await srv.restart();
       await publishEvent(js, 'surv.a', enc.encode('after'), { msgId: 's2', timeoutMs: 500 });
+      const t0 = Date.now();
       await waitFor(2);
+      // The default pull lasts 5 s; the reconnect hook re-pulls at once.
+      assert.ok(Date.now() - t0 < 4000, `resumed after ${Date.now() - t0} ms`);
       assert.deepEqual(seen, ['before', 'after']);
       await c.stop();
       await drainNats(nc);

@@ -13,6 +13,7 @@
  *   caller drains the connection afterwards.
  */
 import type { Consumer, JetStreamClient, JsMsg, ConsumerMessages } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
 import { isRetryable } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -54,6 +55,11 @@ export interface ConsumeOptions {
   onTerminal?: (msg: JsMsg, err: unknown) => Promise<void>;
   /** How long one pull waits for messages before asking again. */
   pullExpiresMs?: number;
+  /**
+   * The connection behind `js`: when given, a reconnect restarts the pending pull at once instead
+   * of waiting for it to expire (a pull request does not survive a server restart).
+   */
+  nc?: NatsConnection;
   logger?: Logger;
 }
 
@@ -186,6 +192,15 @@ export async function startConsumer(js: JetStreamClient, o: ConsumeOptions): Pro
   };
 
   const done = loop();
+  if (o.nc) {
+    const statuses = o.nc.status();
+    void (async () => {
+      for await (const st of statuses) {
+        if (stopping) break;
+        if (st.type === 'reconnect') await current?.close().catch(() => undefined);
+      }
+    })().catch(() => undefined);
+  }
   let stopPromise: Promise<void> | undefined;
   return {
     get inFlight() { return inFlight; },
