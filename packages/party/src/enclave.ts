@@ -11,12 +11,13 @@ import {
   hkdfSync, publicEncrypt, privateDecrypt, randomBytes, constants, type KeyObject,
 } from 'node:crypto';
 import type { Party, ProtocolMessage, Step, ThresholdScheme, Algorithm as MpcAlgorithm } from '@cosigner/mpc';
-import { decodeMessage, encodeMessage } from '@cosigner/mpc';
+import { decodeMessage, encodeMessage, mapParty as mapOut } from '@cosigner/mpc';
 import type { PartyInfo, SessionStart } from '@cosigner/proto';
 import { checkEntry, verifyApproval } from './approval.ts';
 import { decodeIdentity, encodeIdentity, generateIdentity, openFrom, rawPublic, signEd25519, type IdentityKeys } from './crypto.ts';
 import { PartyError } from './errors.ts';
 import { token, type EnclaveProvider, type SealedStore } from './sealed.ts';
+import type { EcdsaScheme } from './ecdsa.ts';
 
 export type Algorithm = MpcAlgorithm;
 
@@ -99,8 +100,8 @@ export function pathString(path: readonly number[]): string {
 }
 
 /** Presignature id agreed by every party: derived from the session id. */
-export function presignatureId(session: Uint8Array): string {
-  return createHash('sha256').update('cosigner-presig').update(session).digest('hex').slice(0, 32);
+export function presignatureId(session: Uint8Array, index = 0): string {
+  return createHash('sha256').update('cosigner-presig').update(session).update(Uint8Array.of(index)).digest('hex').slice(0, 32);
 }
 
 /** Re-keygen of an uncommitted key id is allowed this long (a coordinator crash mid-keygen retries). */
@@ -321,11 +322,19 @@ export class Enclave {
     const scheme = this.#scheme(r.algorithm);
     if (!scheme.presign) throw new PartyError('ERR_UNSUPPORTED', `${r.algorithm} has no presignatures`);
     const signers = this.signers(start, r);
-    const party = scheme.presign({ session: start.sessionId, self: this.index, signers, share: r.share });
-    const id = presignatureId(start.sessionId);
+    const count = Math.max(1, Math.min(start.count || 1, 64));
+    const batch = (scheme as Partial<EcdsaScheme>).presignBatch;
+    const party: Party<Uint8Array[]> = batch
+      ? batch({ session: start.sessionId, self: this.index, signers, share: r.share, count })
+      : mapOut(scheme.presign({ session: start.sessionId, self: this.index, signers, share: r.share }), (p) => [p]);
     return this.wrap('PRESIGN', party, async (out) => {
-      await this.#store.put(this.presigName(r.keyId, r.epoch, id), encodeSigners(signers, out));
-      return utf8(JSON.stringify({ presignatureId: id, epoch: r.epoch }));
+      const ids: string[] = [];
+      for (let i = 0; i < out.length; i++) {
+        const id = presignatureId(start.sessionId, i);
+        await this.#store.put(this.presigName(r.keyId, r.epoch, id), encodeSigners(signers, out[i]!));
+        ids.push(id);
+      }
+      return utf8(JSON.stringify({ presignatureIds: ids, epoch: r.epoch }));
     });
   }
 

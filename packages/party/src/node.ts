@@ -152,7 +152,7 @@ export class PartyNode {
 
   private async run(start: SessionStart, session: EnclaveSession, parties: PartyRef[]): Promise<Uint8Array | undefined> {
     try {
-      const result = await runSession({ transport: this.transport, start, session, parties, roundTimeoutMs: this.roundTimeoutMs, sendDelayMs: this.#sendDelayMs });
+      const result = await runSession({ transport: this.transport, start, session, parties, roundTimeoutMs: this.roundTimeout(start), sendDelayMs: this.#sendDelayMs });
       const out = this.outcome(start, true, undefined, start.kind === 'SIGN' ? undefined : result);
       // Successes stay local (the coordinator has its own result); failures are published with blame.
       this.#onEnd?.(start, out);
@@ -166,6 +166,13 @@ export class PartyNode {
     }
   }
 
+  /** Per-round deadline: heavier kinds get more (CMP key generation, batched presigning). */
+  roundTimeout(start: SessionStart): number {
+    if (start.kind === 'KEYGEN' || start.kind === 'REFRESH') return 3 * this.roundTimeoutMs;
+    if (start.kind === 'PRESIGN') return this.roundTimeoutMs * Math.max(1, start.count);
+    return this.roundTimeoutMs;
+  }
+
   /**
    * Coordinator: open our own side first (our checks run before anyone else is asked), ask every
    * other party to join, then run. Resolves with our public result.
@@ -175,12 +182,13 @@ export class PartyNode {
       ...s,
       sessionId: Buffer.from(s.sessionId ?? randomBytes(32)),
       initiator: this.partyId,
-      deadlineMs: s.deadlineMs ?? Date.now() + 4 * this.roundTimeoutMs,
+      deadlineMs: 0,
     };
+    start.deadlineMs = s.deadlineMs ?? Date.now() + 6 * this.roundTimeout(start);
     const parties = await this.refs(start.parties);
     const session = await this.open(start, parties, true);
     const others = start.parties.filter((p) => p !== this.partyId);
-    const answers = await Promise.allSettled(others.map((p) => this.transport.requestStart(p, start, Math.min(this.roundTimeoutMs, 10_000))));
+    const answers = await Promise.allSettled(others.map((p) => this.transport.requestStart(p, start, this.roundTimeoutMs)));
     for (let i = 0; i < answers.length; i++) {
       const a = answers[i]!;
       if (a.status === 'rejected') throw a.reason;

@@ -5,13 +5,17 @@
 import * as mpc from '@cosigner/mpc';
 import type { ThresholdScheme } from '@cosigner/mpc';
 import { PartyError } from './errors.ts';
+import { ecdsaSecp256k1, ecdsaSecp256r1 } from './ecdsa.ts';
 import type { Algorithm } from './enclave.ts';
 
 const registry = new Map<string, ThresholdScheme>();
-for (const name of ['eddsaEd25519Scheme', 'ecdsaSecp256k1Scheme', 'ecdsaSecp256r1Scheme']) {
+for (const name of ['eddsaEd25519Scheme']) {
   const s = (mpc as unknown as Record<string, ThresholdScheme | undefined>)[name];
   if (s) registry.set(s.algorithm, s);
 }
+// Ours: adds batched presigning (see ecdsa.ts).
+registry.set('ECDSA_SECP256K1', ecdsaSecp256k1);
+registry.set('ECDSA_SECP256R1', ecdsaSecp256r1);
 
 export function schemeFor(a: Algorithm): ThresholdScheme {
   const s = registry.get(a);

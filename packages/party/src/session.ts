@@ -63,8 +63,11 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
       }
       const e = queue.shift()!;
       if (e.kind === 'outcome') {
-        if (!e.outcome.ok && e.outcome.partyId !== transport.self)
-          throw new PartyError(e.outcome.code === 'ERR_MPC_ABORT' ? 'ERR_MPC_ABORT' : 'ERR_SESSION_REFUSED', `${e.outcome.partyId} aborted: ${e.outcome.reason}`, { culprits: e.outcome.culprits });
+        if (!e.outcome.ok && e.outcome.partyId !== transport.self) {
+          const c = e.outcome.code;
+          const code = c === 'ERR_MPC_ABORT' || c === 'ERR_SESSION_TIMEOUT' || c === 'ERR_APPROVAL_INVALID' ? c : 'ERR_SESSION_REFUSED';
+          throw new PartyError(code, `${e.outcome.partyId} aborted: ${e.outcome.reason}`, { culprits: e.outcome.culprits });
+        }
         continue;
       }
       const m: ProtocolMessage = e.message;

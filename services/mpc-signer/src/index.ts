@@ -60,7 +60,8 @@ export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env): Prom
     const keys = new KeyStore(await openKv(nc, KEYS_BUCKET));
     const pool = new PresignPool(party.node, keys, {
       target: Number(env.COSIGNER_POOL_TARGET ?? 20),
-      concurrency: Number(env.COSIGNER_POOL_CONCURRENCY ?? 2),
+      concurrency: Number(env.COSIGNER_POOL_CONCURRENCY ?? 1),
+      batch: Number(env.COSIGNER_PRESIGN_BATCH ?? 8),
       log: (m, f) => log('warn', m, f),
     });
     const manager = new KeyManager(party.node, keys, pool);

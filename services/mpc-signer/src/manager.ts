@@ -30,7 +30,7 @@ export class KeyManager {
       const parties = DEFAULT_PARTIES.map((x) => x.id);
       const r = await this.node.coordinate({
         kind: 'KEYGEN', keyId, parties, context: Buffer.alloc(0), workspaceId, algorithm, threshold, count: 0, entryIndex: 0,
-        presignatureId: Buffer.alloc(0), requestId: '', epoch: 0, deadlineMs: Date.now() + 20 * this.node.roundTimeoutMs,
+        presignatureId: Buffer.alloc(0), requestId: '', epoch: 0,
       });
       const j = JSON.parse(new TextDecoder().decode(r)) as { publicKey: string; chainCode: string };
       const now = Date.now();
@@ -53,7 +53,6 @@ export class KeyManager {
     await this.node.coordinate({
       kind: 'REFRESH', keyId, parties: k.info.parties, context: Buffer.alloc(0), workspaceId: k.info.workspaceId, algorithm: k.info.algorithm,
       threshold: k.info.threshold, count: 0, entryIndex: 0, presignatureId: Buffer.alloc(0), requestId: '', epoch: k.info.epoch,
-      deadlineMs: Date.now() + 20 * this.node.roundTimeoutMs,
     });
     const info: KeyInfo = { ...k.info, epoch: k.info.epoch + 1, refreshedAtMs: Date.now() };
     await this.keys.update(info, k.revision);

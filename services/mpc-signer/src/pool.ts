@@ -5,12 +5,14 @@
  * presignatures of an old key epoch are dropped after a refresh.
  */
 import type { PartyNode } from '@cosigner/party';
-import { CUSTOMER_PARTY, PartyError, presignatureId, schemeFor, type Algorithm } from '@cosigner/party';
+import { CUSTOMER_PARTY, PartyError, schemeFor, type Algorithm } from '@cosigner/party';
 import type { KeyStore } from './keys.ts';
 
 export interface PoolOptions {
   target: number;
   concurrency: number;
+  /** Presignatures per presign session (CMP batches them in one 3-round run). */
+  batch: number;
   log: (msg: string, f?: Record<string, unknown>) => void;
 }
 
@@ -18,6 +20,8 @@ interface KeyPool {
   keyId: string;
   epoch: number;
   ready: string[];
+  /** Signers waiting for a presignature (the pool makes these on top of its target). */
+  waiting: ((id: string) => void)[];
   inFlight: number;
   consumed: number;
   failures: number;
@@ -32,6 +36,7 @@ export class PresignPool {
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
   #waiters: (() => void)[] = [];
+  #planned = new Set<string>();
 
   constructor(node: PartyNode, keys: KeyStore, o: PoolOptions) {
     this.#node = node;
@@ -41,6 +46,12 @@ export class PresignPool {
 
   /** Load what the enclave holds for every ECDSA key and start refilling. */
   async start(): Promise<void> {
+    // Presignatures named by an unfinished signing plan are spoken for, bound or not yet.
+    const store = this.#node.enclave.store;
+    for (const n of await store.list('plan.')) {
+      const b = await store.get(n).catch(() => undefined);
+      if (b) this.#planned.add((JSON.parse(new TextDecoder().decode(b)) as { presig: string }).presig);
+    }
     for (const k of await this.#keys.list()) await this.track(k.keyId);
     this.#timer = setInterval(() => this.pump(), 1000);
     this.#timer.unref();
@@ -56,9 +67,9 @@ export class PresignPool {
     if (!k || !schemeFor(k.info.algorithm as Algorithm).needsPresignature) return;
     const held = await this.#node.enclave.presignatures(keyId, k.info.epoch);
     const free: string[] = [];
-    for (const id of held) if (!(await this.#node.enclave.store.list(`bind.${keyId}.${id}`)).length) free.push(id);
+    for (const id of held) if (!this.#planned.has(id) && !(await this.#node.enclave.store.list(`bind.${keyId}.${id}`)).length) free.push(id);
     const prev = this.#pools.get(keyId);
-    this.#pools.set(keyId, { keyId, epoch: k.info.epoch, ready: free, inFlight: prev?.inFlight ?? 0, consumed: prev?.consumed ?? 0, failures: 0 });
+    this.#pools.set(keyId, { keyId, epoch: k.info.epoch, ready: free, waiting: prev && prev.epoch === k.info.epoch ? prev.waiting : [], inFlight: prev?.inFlight ?? 0, consumed: prev?.consumed ?? 0, failures: 0 });
     this.pump();
   }
 
@@ -77,23 +88,43 @@ export class PresignPool {
     return id;
   }
 
+  /**
+   * A presignature for the key: a ready one, or the next one the pool makes (CPU stays within
+   * the pool's budget however many requests wait). Rejects after `timeoutMs`.
+   */
+  async acquire(keyId: string, epoch: number, timeoutMs: number): Promise<string> {
+    const now = this.take(keyId, epoch);
+    if (now) return now;
+    const p = this.#pools.get(keyId);
+    if (!p || p.epoch !== epoch) return this.makeOne(keyId);
+    return new Promise<string>((resolve, reject) => {
+      const w = (id: string) => { clearTimeout(t); p.consumed++; resolve(id); };
+      const t = setTimeout(() => {
+        const i = p.waiting.indexOf(w);
+        if (i >= 0) p.waiting.splice(i, 1);
+        reject(new PartyError('ERR_SESSION_TIMEOUT', `no presignature for ${keyId} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      p.waiting.push(w);
+      this.pump();
+    });
+  }
+
   /** Make one presignature now, outside the pool (nothing was ready). */
   async makeOne(keyId: string): Promise<string> {
     const k = await this.#keys.get(keyId);
     if (!k) throw new PartyError('ERR_KEY_NOT_FOUND', `no key ${keyId}`);
-    return this.presign(keyId, k.info.epoch, k.info.parties);
+    return (await this.presign(keyId, k.info.epoch, k.info.parties, 1))[0]!;
   }
 
-  private async presign(keyId: string, epoch: number, parties: string[]): Promise<string> {
+  private async presign(keyId: string, epoch: number, parties: string[], count = this.#o.batch): Promise<string[]> {
     const k = (await this.#keys.get(keyId))!;
     const signers = parties.includes(CUSTOMER_PARTY) ? parties.slice(0, Math.max(k.info.threshold, 1)) : parties;
     if (!signers.includes(CUSTOMER_PARTY)) signers[0] = CUSTOMER_PARTY;
-    const sessionId = crypto.getRandomValues(new Uint8Array(32));
-    await this.#node.coordinate({
-      sessionId, kind: 'PRESIGN', keyId, parties: signers, context: Buffer.alloc(0), workspaceId: k.info.workspaceId, algorithm: k.info.algorithm,
-      threshold: k.info.threshold, count: 1, entryIndex: 0, presignatureId: Buffer.alloc(0), requestId: '', epoch,
+    const r = await this.#node.coordinate({
+      kind: 'PRESIGN', keyId, parties: signers, context: Buffer.alloc(0), workspaceId: k.info.workspaceId, algorithm: k.info.algorithm,
+      threshold: k.info.threshold, count, entryIndex: 0, presignatureId: Buffer.alloc(0), requestId: '', epoch,
     });
-    return presignatureId(sessionId);
+    return (JSON.parse(new TextDecoder().decode(r)) as { presignatureIds: string[] }).presignatureIds;
   }
 
   /** Resolves when the pool of `keyId` holds at least `n` ready presignatures (benchmarks, tests). */
@@ -113,14 +144,22 @@ export class PresignPool {
   private pump(): void {
     if (this.#stopped) return;
     for (const p of this.#pools.values()) {
-      while (this.#active < this.#o.concurrency && p.ready.length + p.inFlight < this.#o.target && p.failures < 5) {
+      const want = () => this.#o.target + p.waiting.length - p.ready.length - p.inFlight;
+      while (this.#active < this.#o.concurrency && want() > 0 && p.failures < 5) {
+        const n = Math.max(1, Math.min(this.#o.batch, want()));
         this.#active++;
-        p.inFlight++;
+        p.inFlight += n;
         const epoch = p.epoch;
-        void this.#keys.get(p.keyId).then((k) => this.presign(p.keyId, epoch, k!.info.parties)).then(
-          (id) => {
+        void this.#keys.get(p.keyId).then((k) => this.presign(p.keyId, epoch, k!.info.parties, n)).then(
+          (ids) => {
             const cur = this.#pools.get(p.keyId);
-            if (cur && cur.epoch === epoch) cur.ready.push(id);
+            if (cur && cur.epoch === epoch) {
+              for (const id of ids) {
+                const w = cur.waiting.shift();
+                if (w) w(id);
+                else cur.ready.push(id);
+              }
+            }
             p.failures = 0;
           },
           (e: unknown) => {
@@ -131,7 +170,7 @@ export class PresignPool {
           },
         ).finally(() => {
           this.#active--;
-          p.inFlight--;
+          p.inFlight -= n;
           const w = this.#waiters.splice(0);
           for (const f of w) f();
           this.pump();

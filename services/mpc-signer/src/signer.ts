@@ -108,6 +108,7 @@ export class Signer {
       await store.put(`done.${rt}`, Buffer.concat([Buffer.from('S'), out]));
       await this.publish(`cosigner.requests.signed.${req.requestId}`, out, `${req.requestId}:signed`);
       this.#o.onSigned?.(req.requestId, this.#now() - (approved.approvedAtMs || this.#now()));
+      await this.cleanup(rt, req.entries.length);
     } catch (e) {
       const code = (e as { code?: string }).code ?? 'ERR_INTERNAL';
       if (!(e instanceof Terminal) && (e instanceof RetryableError || RETRYABLE.has(code))) {
@@ -123,6 +124,15 @@ export class Signer {
       const out = RequestFailed.encode(f).finish();
       await store.put(`done.${rt}`, Buffer.concat([Buffer.from('F'), out]));
       await this.publish(`cosigner.requests.failed.${req.requestId}`, out, `${req.requestId}:failed`);
+      await this.cleanup(rt, req.entries.length);
+    }
+  }
+
+  /** Plans and per-entry signatures are only needed until `done` is durable. */
+  private async cleanup(rt: string, entries: number): Promise<void> {
+    const store = this.#o.node.enclave.store;
+    for (let i = 0; i < entries; i++) {
+      for (const n of [`plan.${rt}.${i}`, `sig.${rt}.${i}`]) await store.delete(n).catch(() => undefined);
     }
   }
 
@@ -169,7 +179,7 @@ export class Signer {
         : { presig: '', epoch: info.epoch };
       if (!plan) {
         let presig = '';
-        if (scheme.needsPresignature) presig = this.#o.pool.take(info.keyId, info.epoch) ?? await this.#o.pool.makeOne(info.keyId);
+        if (scheme.needsPresignature) presig = await this.#o.pool.acquire(info.keyId, info.epoch, 10 * this.#o.node.roundTimeoutMs);
         plan = { presig, epoch: info.epoch };
         // The plan is durable before any party sees the session: a restart reuses this presignature.
         await store.put(planName, new TextEncoder().encode(JSON.stringify(plan)));

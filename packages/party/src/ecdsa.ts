@@ -1,0 +1,89 @@
+/**
+ * ECDSA (MPC-CMP, Canetti et al. 2020) behind the mpc package's `ThresholdScheme` shape, plus
+ * batched presigning (one 3-round session yields up to MAX_BATCH presignatures). Keys are HD:
+ * the BIP32 (secp256k1) / SLIP-10 (secp256r1) non-hardened tweak is folded into the online round.
+ * When the mpc package ships its own ECDSA scheme this file is the one to swap.
+ */
+import { p256 } from '@noble/curves/nist.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { SECP256K1, SECP256R1, cmp, mapParty, type Curve, type Party, type ThresholdScheme } from '@cosigner/mpc';
+import type { Algorithm } from './enclave.ts';
+
+export interface BatchPresignOptions {
+  session: Uint8Array;
+  self: number;
+  signers: readonly number[];
+  share: Uint8Array;
+  count: number;
+}
+
+export interface EcdsaScheme extends ThresholdScheme {
+  presignBatch(o: BatchPresignOptions): Party<Uint8Array[]>;
+}
+
+function bigTo32(v: bigint): Uint8Array {
+  return Uint8Array.from(Buffer.from(v.toString(16).padStart(64, '0'), 'hex'));
+}
+
+// Decoding a share checks it (scalar multiplications); the enclave keeps one byte array per
+// share, so a decoded copy per array saves that on every signature.
+const decoded = new WeakMap<Uint8Array, cmp.CmpKeyShare>();
+function share(b: Uint8Array): cmp.CmpKeyShare {
+  let s = decoded.get(b);
+  if (!s) decoded.set(b, (s = cmp.decodeKeyShare(b)));
+  return s;
+}
+
+function make(algorithm: Algorithm, curve: Curve, noble: typeof secp256k1): EcdsaScheme {
+  const output = (s: cmp.CmpKeyShare) => {
+    const i = cmp.publicInfo(s);
+    return { algorithm, self: s.self, parties: i.parties, threshold: i.threshold, publicKey: i.publicKey, chainCode: i.chainCode, share: cmp.encodeKeyShare(s) };
+  };
+  const primes = (p: readonly [bigint, bigint] | undefined): readonly [bigint, bigint] => {
+    if (!p) throw new Error('CMP key generation needs two primes');
+    return p;
+  };
+  return {
+    algorithm: algorithm as ThresholdScheme['algorithm'],
+    messageKind: 'digest32',
+    needsPresignature: true,
+    keygen: (o) => mapParty(cmp.cmpKeygen({ curve, session: o.session, self: o.self, parties: o.parties, threshold: o.threshold ?? o.parties.length, primes: primes(o.primes), ...(o.rand ? { rand: o.rand } : {}) }), output),
+    refresh: (o) => mapParty(cmp.cmpRefresh({ session: o.session, share: share(o.share), primes: primes(o.primes), ...(o.rand ? { rand: o.rand } : {}) }), output),
+    presign: (o) => mapParty(cmp.cmpPresign({ session: o.session, share: share(o.share), signers: o.signers, count: 1 }), (ps) => cmp.encodePresignature(ps[0]!)),
+    presignBatch: (o) => mapParty(cmp.cmpPresign({ session: o.session, share: share(o.share), signers: o.signers, count: o.count }), (ps) => ps.map((p) => cmp.encodePresignature(p))),
+    sign: (o) => {
+      if (!o.presignature) throw new Error('CMP signing needs a presignature');
+      const k = share(o.share);
+      const d = cmp.deriveEcdsa(curve, k.publicKey, k.chainCode, cmp.parsePath(o.path));
+      const publicKey = curve.encodePoint(d.publicKey);
+      return mapParty(
+        cmp.cmpSign({ session: o.session, share: k, presignature: cmp.decodePresignature(o.presignature), digest: o.message, tweak: d.tweak, signers: o.signers }),
+        (sig) => ({
+          algorithm: algorithm as ThresholdScheme['algorithm'],
+          signature: Uint8Array.from([...bigTo32(sig.r), ...bigTo32(sig.s)]),
+          publicKey, recoveryId: sig.recoveryId, der: sig.der,
+        }),
+      );
+    },
+    derivePublicKey: (publicKey, chainCode, path) => {
+      const idx = cmp.parsePath(path);
+      const d = cmp.deriveEcdsa(curve, publicKey, chainCode, idx);
+      return { publicKey: curve.encodePoint(d.publicKey), chainCode: d.chainCode, path: idx };
+    },
+    verify: (publicKey, digest, signature) => {
+      try {
+        return noble.verify(signature, digest, publicKey, { prehash: false, lowS: false, format: 'compact' });
+      } catch {
+        return false;
+      }
+    },
+    shareInfo: (bytes) => {
+      const s = cmp.decodeKeyShare(bytes);
+      const i = cmp.publicInfo(s);
+      return { algorithm: algorithm as ThresholdScheme['algorithm'], self: s.self, parties: i.parties, threshold: i.threshold, publicKey: i.publicKey, chainCode: i.chainCode };
+    },
+  };
+}
+
+export const ecdsaSecp256k1: EcdsaScheme = make('ECDSA_SECP256K1', SECP256K1, secp256k1);
+export const ecdsaSecp256r1: EcdsaScheme = make('ECDSA_SECP256R1', SECP256R1, p256 as unknown as typeof secp256k1);
