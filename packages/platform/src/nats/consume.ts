@@ -116,13 +116,10 @@ export async function startConsumer(js: JetStreamClient, o: ConsumeOptions): Pro
       } finally {
         clearInterval(timer);
       }
-      let confirmed = false;
-      try {
-        confirmed = await m.ackAck({ timeout: DEFAULT_ACK_CONFIRM_TIMEOUT_MS });
-      } catch (err) {
-        log?.warn('ack not confirmed; the message may be redelivered', { subject: m.subject, seq: m.seq, err });
-      }
-      if (!confirmed) log?.warn('ack not confirmed; the message may be redelivered', { subject: m.subject, seq: m.seq });
+      // A lost ack only means a redelivery, which the idempotent handler absorbs.
+      let ackErr: unknown;
+      const confirmed = await m.ackAck({ timeout: DEFAULT_ACK_CONFIRM_TIMEOUT_MS }).catch((e: unknown) => { ackErr = e; return false; });
+      if (!confirmed) log?.warn('ack not confirmed; the message may be redelivered', { subject: m.subject, seq: m.seq, err: ackErr });
     }, { kind: SpanKind.CONSUMER, parent }).catch(() => {
       // Already settled (nak/term) and recorded on the span.
     });
