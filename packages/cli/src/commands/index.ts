@@ -9,5 +9,7 @@ import printPublicKey from './print-public-key.ts';
 import keys from './keys.ts';
 import pool from './pool.ts';
 import benchSign from './bench-sign.ts';
+import mpcDemo from './mpc-demo.ts';
+import benchMpc from './bench-mpc.ts';
 
-export const commands: Command[] = [up, ...workspace, ...pair, ...users, ...callback, printPublicKey, ...keys, pool, benchSign];
+export const commands: Command[] = [up, ...workspace, ...pair, ...users, ...callback, printPublicKey, ...keys, pool, benchSign, mpcDemo, benchMpc];
