@@ -151,6 +151,11 @@ describe('grpc', () => {
       const p = unary(c, 'slow', { text: 'x' });
       await assert.rejects(p, (e: DomainError) => e.grpcStatus === GrpcStatus.DEADLINE_EXCEEDED && e.retryable);
       releaseSlow();
+      const ac = new AbortController();
+      const cancelled = unary(c, 'slow', { text: 'y' }, { deadlineMs: 5000, signal: ac.signal });
+      ac.abort();
+      await assert.rejects(cancelled, (e: DomainError) => e.grpcStatus === GrpcStatus.CANCELLED);
+      releaseSlow();
     } finally {
       closeClient(c);
     }

@@ -85,12 +85,14 @@ describe('nats', () => {
     const seen: JsMsg[] = [];
     let done!: () => void;
     const got = new Promise<void>((r) => { done = r; });
-    const c2 = await startConsumer(js, { stream: 'REDELIVER', consumer: 'worker', handler: async (m) => { seen.push(m); done(); } });
+    let msgId: string | undefined;
+    const c2 = await startConsumer(js, { stream: 'REDELIVER', consumer: 'worker', handler: async (m, ctx) => { seen.push(m); msgId = ctx.msgId; done(); } });
     await got;
     await c2.stop();
     assert.equal(seen.length, 1);
     assert.equal(seen[0]!.info.deliveryCount, 2);
     assert.equal(seen[0]!.redelivered, true);
+    assert.equal(msgId, 'm1');
     await sleep(1500);
     const ci = await jsm.consumers.info('REDELIVER', 'worker');
     assert.equal(ci.num_ack_pending, 0);

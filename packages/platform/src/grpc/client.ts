@@ -90,6 +90,8 @@ export type ResponseOf<F> = F extends StreamFn<any, infer R> ? R : F extends Una
 export interface CallOpts {
   deadlineMs?: number;
   metadata?: Metadata;
+  /** Cancels the call (the promise rejects with ERR_CANCELLED). */
+  signal?: AbortSignal;
 }
 
 /** One unary call in a CLIENT span; rejects with a DomainError. */
@@ -99,7 +101,11 @@ export function unary<C, M extends UnaryMethod<C>>(client: C, method: M, req: Re
     try {
       return await new Promise<ResponseOf<C[M]>>((resolve, reject) => {
         const callOpts: Partial<CallOptions> = o.deadlineMs !== undefined ? { deadline: Date.now() + o.deadlineMs } : {};
-        fn.call(client, req, o.metadata ?? new Metadata(), callOpts, (err, res) => (err ? reject(fromGrpcError(err)) : resolve(res)));
+        const call = fn.call(client, req, o.metadata ?? new Metadata(), callOpts, (err, res) => (err ? reject(fromGrpcError(err)) : resolve(res)));
+        if (o.signal) {
+          if (o.signal.aborted) call.cancel();
+          else o.signal.addEventListener('abort', () => call.cancel(), { once: true });
+        }
       });
     } catch (err) {
       recordError(span, err);
@@ -121,6 +127,10 @@ export async function* serverStream<C, M extends StreamMethod<C>>(client: C, met
   const call = context.with(trace.setSpan(context.active(), span), () => fn.call(client, req, o.metadata ?? new Metadata(), callOpts));
   // A late CANCELLED after we stopped iterating must not become an unhandled 'error' event.
   call.on('error', () => undefined);
+  if (o.signal) {
+    if (o.signal.aborted) call.cancel();
+    else o.signal.addEventListener('abort', () => call.cancel(), { once: true });
+  }
   let finished = false;
   try {
     for await (const m of call as AsyncIterable<ResponseOf<C[M]>>) yield m;

@@ -31,6 +31,8 @@ export interface HandlerContext {
   span: Span;
   /** Delivery attempt, 1-based. */
   deliveryCount: number;
+  /** The publisher's `Nats-Msg-Id` (the idempotency key), if any. */
+  msgId: string | undefined;
   /**
    * Aborted when `stop({abortAfterMs})` stops waiting for handlers; a handler that sees it should
    * give up (throw a retryable error: the message is nak'ed and redelivered elsewhere).
@@ -108,7 +110,7 @@ export async function startConsumer(js: JetStreamClient, o: ConsumeOptions): Pro
       span.setAttribute('messaging.nats.delivery_count', deliveryCount);
       const timer = setInterval(() => m.working(), workingEvery);
       try {
-        await o.handler(m, { span, deliveryCount, signal: abort.signal });
+        await o.handler(m, { span, deliveryCount, msgId: m.headers?.get('Nats-Msg-Id') || undefined, signal: abort.signal });
       } catch (err) {
         clearInterval(timer);
         await settleFailure(m, err, deliveryCount);
