@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,7 +102,10 @@ let intakeTrust: Trust;
 
 interface Held { state: RequestState; watchers: Set<grpc.ServerWritableStream<unknown, RequestState>>; request: TransactionSignRequest | ConfigChangeRequest; auth: Record<string, unknown> }
 const held = new Map<string, Held>();
-const refuseNext: { code?: string } = {};
+const refuseNext: { code?: string; status?: number } = {};
+/** Watches answered NOT_FOUND before the state (intake's projector lagging behind its admission). */
+let lagWatches = 0;
+let clockOffset = 0;
 
 const TERMINAL = new Set(['SIGNED', 'REJECTED', 'IGNORED', 'FAILED']);
 function push(id: string, patch: Partial<RequestState>): void {
@@ -123,8 +126,10 @@ async function admit(call: grpc.ServerUnaryCall<SubmitTransactionRequest, unknow
     if (refuseNext.code) {
       const md = new grpc.Metadata();
       md.set('x-cosigner-error-code', refuseNext.code);
+      const st = refuseNext.status ?? grpc.status.FAILED_PRECONDITION;
       refuseNext.code = undefined;
-      return cb({ code: grpc.status.FAILED_PRECONDITION, details: 'refused by test', metadata: md });
+      refuseNext.status = undefined;
+      return cb({ code: st, details: 'refused by test', metadata: md });
     }
     const v = await intakeTrust.verify(call.request.authorization, { audience: 'cosigner-intake', maxLifetimeS: 30 });
     assert.equal(v.claims.reqHash, createHash('sha256').update(call.request.request).digest('hex'), 'reqHash binds the exact bytes');
@@ -150,7 +155,10 @@ before(async () => {
     watchRequest: (call: grpc.ServerWritableStream<{ requestId: string }, RequestState>) => {
       assert.equal(call.metadata.get('authorization')[0], `Bearer ${TOKEN}`);
       const h = held.get(call.request.requestId);
-      if (!h) return call.emit('error', { code: grpc.status.NOT_FOUND, details: 'unknown' });
+      if (!h || lagWatches > 0) {
+        if (h) lagWatches--;
+        return call.emit('error', { code: grpc.status.NOT_FOUND, details: 'unknown' });
+      }
       call.write(h.state);
       if (TERMINAL.has(h.state.status)) return call.end();
       h.watchers.add(call as never);
@@ -163,7 +171,10 @@ before(async () => {
 });
 
 async function startSim(port = 0): Promise<void> {
-  sim = await startWorkspace({ natsUrl: nats.url, port, adminTokens: [TOKEN], dataDir: join(dir, 'keys'), intakeUrl: `127.0.0.1:${intakePort}`, bucketPrefix: 'o-' });
+  sim = await startWorkspace({
+    natsUrl: nats.url, port, adminTokens: [TOKEN], dataDir: join(dir, 'keys'), intakeUrl: `127.0.0.1:${intakePort}`, bucketPrefix: 'o-',
+    clock: { now: () => Date.now() + clockOffset, newId: () => randomUUID() },
+  });
   client = new WorkspaceServiceClient(sim.address, grpc.credentials.createInsecure());
 }
 
@@ -256,6 +267,26 @@ test('CreateConfigChange and refusals from intake', async () => {
   const failed = await call<Transaction>('getTransaction', { requestId: 'refused-1' });
   assert.equal(failed.status, 'FAILED');
   assert.match(failed.reason, /ERR_API_USER_NOT_PAIRED/);
+
+  // Intake's projector behind its admission: the first watches say NOT_FOUND; nothing fails.
+  lagWatches = 2;
+  const lagged = await call<Transaction>('createTransfer', transfer(apiUserId, { requestId: 'lag-1' }));
+  assert.equal(lagged.status, 'RECEIVED');
+  await new Promise((r) => setTimeout(r, 300));
+  push('lag-1', { status: 'APPROVED' });
+  assert.equal((await until('lag-1', (t) => t.status === 'APPROVED' || t.status === 'FAILED')).status, 'APPROVED');
+
+  // Transport failure on submit: outcome unknown, the record stays open; intake never heard of
+  // it, so once the grace period has passed the watcher fails it.
+  refuseNext.code = 'ERR_UNAVAILABLE';
+  refuseNext.status = grpc.status.UNAVAILABLE;
+  await assert.rejects(call('createTransfer', transfer(apiUserId, { requestId: 'lost-1' })), (e) => code(e) === 'ERR_INTAKE_UNAVAILABLE');
+  assert.equal((await call<Transaction>('getTransaction', { requestId: 'lost-1' })).status, 'REQUEST_STATUS_UNSPECIFIED');
+  clockOffset = 61_000;
+  const lost = await until('lost-1', (t) => t.status === 'FAILED');
+  clockOffset = 0;
+  assert.match(lost.reason, /ERR_INTAKE_UNKNOWN/);
+
   const pending = await sim.workspaces.createApiUser((await sim.workspaces.createWorkspace('p')).workspaceId, '');
   await assert.rejects(call('createTransfer', transfer(pending.apiUserId)), (e) => code(e) === 'ERR_API_USER_NOT_ACTIVE');
 });

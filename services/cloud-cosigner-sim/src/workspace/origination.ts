@@ -22,6 +22,8 @@ import type { Clock, Workspaces } from './workspaces.ts';
 export const DEFAULT_EXPIRES_IN_S = 600;
 export const MAX_EXPIRES_IN_S = 7 * 24 * 3600;
 export const SUBMIT_DEADLINE_MS = 15_000;
+/** A submission with an unknown outcome that intake still does not know after this long has failed. */
+export const UNKNOWN_SUBMISSION_GRACE_MS = 60_000;
 const WATCH_RETRY_MIN_MS = 500;
 const WATCH_RETRY_MAX_MS = 5000;
 const REQUEST_ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
@@ -174,7 +176,14 @@ export class Originator {
       res = await unary(this.#intake, method, body, { deadlineMs: SUBMIT_DEADLINE_MS });
     } catch (e) {
       const err = fromIntake(e);
-      await this.#update(tx.requestId, (t) => ({ ...t, status: 'FAILED', reason: `${err.code}: ${err.message}` }));
+      if (err.code === 'ERR_INTAKE_UNAVAILABLE') {
+        // Outcome unknown (intake may have admitted it before the connection failed): keep the
+        // record open and let the watcher find out; it fails the record if intake never saw it.
+        await this.#update(tx.requestId, (t) => ({ ...t, reason: `submission outcome unknown: ${err.message}` }));
+        this.#watch(tx.requestId);
+      } else {
+        await this.#update(tx.requestId, (t) => ({ ...t, status: 'FAILED', reason: `${err.code}: ${err.message}` }));
+      }
       throw err;
     }
     const updated = res.state ? await this.#applyState(tx.requestId, res.state) : tx;
@@ -255,8 +264,14 @@ export class Originator {
           const finish = (err?: grpc.ServiceError): void => {
             void chain.then(async (terminal) => {
               if (!terminal && err?.code === grpc.status.NOT_FOUND) {
-                await this.#update(requestId, (t) => (isTerminal(t) ? undefined : { ...t, status: 'FAILED', reason: 'request unknown to intake' })).catch(() => undefined);
-                terminal = true;
+                // Intake answers NOT_FOUND until its projector has recorded an admitted request,
+                // so NOT_FOUND is final only for a submission whose outcome we never learned,
+                // and only after a grace period.
+                const t = await this.getTransaction(requestId).catch(() => undefined);
+                if (t && t.status === 'REQUEST_STATUS_UNSPECIFIED' && this.#o.clock.now() - t.createdAtMs > UNKNOWN_SUBMISSION_GRACE_MS) {
+                  await this.#update(requestId, (x) => (isTerminal(x) ? undefined : { ...x, status: 'FAILED', reason: 'ERR_INTAKE_UNKNOWN: the request never reached intake' })).catch(() => undefined);
+                  terminal = true;
+                }
               }
               if (terminal) stream.cancel();
               resolve(terminal);
