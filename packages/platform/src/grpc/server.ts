@@ -172,7 +172,7 @@ export function wrapServerStream<Req, Res>(handler: ServerStreamHandler<Req, Res
           if (next === 'aborted' || next.done) break;
           if (call.cancelled) break;
           // Respect backpressure: a slow client must not make us buffer without bound.
-          if (!call.write(next.value)) await new Promise<void>((r) => { call.once('drain', r); ctx.signal.addEventListener('abort', () => r(), { once: true }); });
+          if (!call.write(next.value)) await Promise.race([new Promise<void>((r) => call.once('drain', () => r())), aborted]);
         }
       } finally {
         if (ctx.signal.aborted) void it.return?.(undefined)?.catch?.(() => undefined);
