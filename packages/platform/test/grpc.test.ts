@@ -194,4 +194,25 @@ describe('grpc', () => {
       await s2.stop(1000);
     }
   });
+
+  test('a custom authenticator (e.g. a workspace-signed request) sets the principal', async () => {
+    const s3 = await createServer({ port: 0, host: '127.0.0.1', services: [service(EchoService, {
+      echo: async (r, ctx) => ({ text: `${r.text}:${ctx.principal.kind}:${ctx.principal.id}` }),
+      boom: async () => ({ text: '' }), slow: async () => ({ text: '' }), count: async function* () { /* none */ },
+    }, { auth: async ({ metadata }) => {
+      const ws = metadata.get('x-workspace')[0];
+      if (ws !== 'ws-1') throw new DomainError('ERR_UNAUTHENTICATED', 'unknown workspace');
+      return { kind: 'custom', id: 'ws-1' };
+    } })] });
+    const c = createClient(EchoClient, s3.address);
+    try {
+      const md = new Metadata();
+      md.set('x-workspace', 'ws-1');
+      assert.equal((await unary(c, 'echo', { text: 'a' }, { metadata: md })).text, 'a:custom:ws-1');
+      await assert.rejects(unary(c, 'echo', { text: 'a' }), (e: DomainError) => e.code === 'ERR_UNAUTHENTICATED');
+    } finally {
+      closeClient(c);
+      await s3.stop(1000);
+    }
+  });
 });
