@@ -56,6 +56,7 @@ export class PartyNode {
   readonly roundTimeoutMs: number;
   readonly log: Log;
   #running = new Map<string, Promise<unknown>>();
+  #sent = new Map<string, { start: SessionStart; parties: PartyRef[]; log: import('@cosigner/mpc').ProtocolMessage[] }>();
   #onEnd: PartyNodeOptions['onSessionEnd'];
   #sendDelayMs: number;
 
@@ -132,7 +133,13 @@ export class PartyNode {
   /** A coordinator asked us to join: check, open the enclave session, answer, then run it. */
   private async onStart(start: SessionStart, from: string): Promise<SessionOutcome> {
     const key = Buffer.from(start.sessionId).toString('hex');
-    if (this.#running.has(key)) return this.outcome(start, true);
+    if (this.#running.has(key)) {
+      // The coordinator restarted the same session (a retry after its crash): what we sent may
+      // be lost with it, so send it again; duplicates are dropped by the receivers.
+      const s = this.#sent.get(key);
+      if (s) for (const m of s.log) await this.transport.send({ sessionId: s.start.sessionId, kind: s.start.kind, keyId: s.start.keyId }, m, s.parties).catch(() => undefined);
+      return this.outcome(start, true);
+    }
     try {
       if (from !== CUSTOMER_PARTY) throw new PartyError('ERR_SESSION_REFUSED', 'sessions are started by the customer party');
       if (!start.parties.includes(this.partyId)) throw new PartyError('ERR_SIGNING_SET', 'not a member of this session');
@@ -151,8 +158,11 @@ export class PartyNode {
   }
 
   private async run(start: SessionStart, session: EnclaveSession, parties: PartyRef[]): Promise<Uint8Array | undefined> {
+    const key = Buffer.from(start.sessionId).toString('hex');
+    const log: import('@cosigner/mpc').ProtocolMessage[] = [];
+    this.#sent.set(key, { start, parties, log });
     try {
-      const result = await runSession({ transport: this.transport, start, session, parties, roundTimeoutMs: this.roundTimeout(start), sendDelayMs: this.#sendDelayMs });
+      const result = await runSession({ transport: this.transport, start, session, parties, roundTimeoutMs: this.roundTimeout(start), sendDelayMs: this.#sendDelayMs, sentLog: log });
       const out = this.outcome(start, true, undefined, start.kind === 'SIGN' ? undefined : result);
       // Successes stay local (the coordinator has its own result); failures are published with blame.
       this.#onEnd?.(start, out);
@@ -163,6 +173,8 @@ export class PartyNode {
       this.transport.publishOutcome(out, start.kind, start.keyId);
       this.#onEnd?.(start, out);
       throw e;
+    } finally {
+      this.#sent.delete(key);
     }
   }
 

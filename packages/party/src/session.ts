@@ -18,6 +18,8 @@ export interface RunOptions {
   roundTimeoutMs: number;
   /** TEST ONLY: wait this long before sending each step (a window to kill a party mid-round). */
   sendDelayMs?: number;
+  /** Every message this party sent in the session (a re-sent start asks for them again). */
+  sentLog?: ProtocolMessage[];
 }
 
 const ROUTING = new Set(['ERR_MPC_WRONG_SESSION', 'ERR_MPC_DUPLICATE', 'ERR_MPC_WRONG_SENDER', 'ERR_MPC_WRONG_ROUND']);
@@ -37,7 +39,10 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
   const seen = new Map<number, Set<string>>(); // round -> senders
   const send = async (s: EnclaveStep): Promise<void> => {
     if (o.sendDelayMs && s.messages.length > 0) await new Promise((r) => setTimeout(r, o.sendDelayMs));
-    for (const m of s.messages) await transport.send(header, m, parties);
+    for (const m of s.messages) {
+      o.sentLog?.push(m);
+      await transport.send(header, m, parties);
+    }
   };
   const toParty = (culprits: readonly number[]) => culprits.map((c) => byIndex.get(c) ?? String(c));
   try {

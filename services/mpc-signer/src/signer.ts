@@ -186,7 +186,13 @@ export class Signer {
       }
       const parties = signingSet(info.parties, info.threshold);
       try {
+        // With a presignature the session id is a function of (presignature, request, entry): a
+        // retry after a crash is the same session, and parties still in it resend their shares.
+        const sessionId = plan.presig
+          ? createHash('sha256').update('cosigner-sign').update(plan.presig).update(req.requestId).update(String(i)).digest()
+          : undefined;
         const r = await this.#o.node.coordinate({
+          ...(sessionId ? { sessionId } : {}),
           kind: 'SIGN', keyId: info.keyId, parties, context: Buffer.from(approvedBytes), workspaceId: info.workspaceId, algorithm: info.algorithm,
           threshold: info.threshold, count: 0, entryIndex: i, presignatureId: Buffer.from(plan.presig), requestId: req.requestId, epoch: plan.epoch,
         });
