@@ -22,14 +22,14 @@ async function waitEvent(s: Awaited<ReturnType<typeof startSystem>>, id: string,
   throw new Error(`no terminal event for ${id}`);
 }
 
-test('EdDSA: create key over gRPC, sign approved requests on several paths, forged approval signs nothing', async (t) => {
+test('EdDSA: create key over gRPC, sign 100 approved requests across several paths (noble + OpenSSL), forged approval signs nothing', async (t) => {
   const s = await startSystem();
   t.after(() => s.stop());
   const key = await s.call<KeyInfo>('createKey', { workspaceId: 'ws1', algorithm: 'EDDSA_ED25519', threshold: 0, keyId: '' });
   assert.equal(key.publicKey.length, 32);
   assert.equal(key.chainCode.length, 32);
 
-  const N = 10;
+  const N = 100;
   const ids: string[] = [];
   const msgs: Uint8Array[] = [];
   for (let i = 0; i < N; i++) {
