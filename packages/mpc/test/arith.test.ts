@@ -94,6 +94,24 @@ test('modInv, gcd, jacobi, isqrt, bitLength', () => {
   }
   assert.throws(() => modInv(4n, 8n), (e: unknown) => e instanceof MpcError && e.code === 'ERR_MPC_USAGE');
   assert.equal(gcd(-12n, 18n), 6n);
+  // Large operands (native fast path for coprime odd moduli, Euclid otherwise).
+  const Nb = p0 * q0;
+  assert.equal(gcd(p0 * 12345n, Nb), p0);
+  assert.equal(gcd(Nb, q0 * 7n), q0);
+  assert.equal(gcd(0n, Nb), Nb);
+  assert.equal(gcd(Nb, 0n), Nb);
+  assert.equal(gcd(Nb * Nb, Nb), Nb);
+  assert.equal(gcd(Nb + 2n, Nb), 1n);
+  assert.equal(gcd(2n * Nb, 4n * Nb), 2n * Nb);
+  for (let i = 0; i < 10; i++) {
+    const a = rnd(4096);
+    const b = rnd(2048) | 1n;
+    let x = a, y = b;
+    while (y) [x, y] = [y, x % y];
+    assert.equal(gcd(a, b), x);
+    assert.equal(gcd(b, a), x);
+  }
+  assert.throws(() => modInv(p0 * 3n, Nb), MpcError);
   // Jacobi against Euler's criterion modulo a prime, and multiplicativity for composites.
   for (let i = 0; i < 30; i++) {
     const a = rnd(1100);

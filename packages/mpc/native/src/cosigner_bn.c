@@ -10,6 +10,9 @@
  *   modPowAsync(b, e, m, secret): Promise<bigint>
  *     the same on a libuv thread-pool thread (own BN_CTX, no shared cache), so several
  *     exponentiations can run on several cores while the event loop stays free.
+ *   modInv(a, m, secret): bigint    a^-1 mod m (0n if not invertible), BN_mod_inverse
+ *   gcd(a, b): bigint               BN_gcd
+ *   fixedBaseNew / fixedBasePow      fixed-base tables, see below
  *   version(): string
  *
  * BigInt values are moved with napi_get_value_bigint_words / napi_create_bigint_words: the 64-bit
@@ -23,6 +26,7 @@
 #include <node_api.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -527,6 +531,68 @@ done:
   return out;
 }
 
+/* modInv(a, m, secret): a^-1 mod m for 0 <= a < m, m > 1; 0n when gcd(a, m) != 1. secret selects
+ * OpenSSL's branch-free inversion (BN_FLG_CONSTTIME); otherwise the faster binary algorithm. */
+static napi_value js_mod_inv(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3)
+    return throw_err(env, "modInv(a, m, secret) takes 3 arguments");
+  bool secret = true;
+  if (napi_get_value_bool(env, argv[2], &secret) != napi_ok) return throw_err(env, "secret must be a boolean");
+  bn_state *st = NULL;
+  if (napi_get_instance_data(env, (void **)&st) != napi_ok || !st) return throw_err(env, "addon not initialised");
+  BIGNUM *a = NULL, *m = NULL, *r = NULL;
+  napi_value out = NULL;
+  if (!(a = get_bn(env, argv[0], 1))) goto done;
+  if (!(m = get_bn(env, argv[1], 0))) goto done;
+  if (BN_is_zero(m) || BN_is_one(m) || BN_cmp(a, m) >= 0) {
+    throw_err(env, "need 0 <= a < m, m > 1");
+    goto done;
+  }
+  if (secret) BN_set_flags(a, BN_FLG_CONSTTIME);
+  r = BN_new();
+  if (!r) {
+    throw_err(env, "out of memory");
+    goto done;
+  }
+  if (!BN_mod_inverse(r, a, m, st->ctx)) {
+    ERR_clear_error(); /* not invertible: report 0 */
+    BN_zero(r);
+  }
+  out = from_bn(env, r, 1);
+done:
+  BN_clear_free(a);
+  BN_free(m);
+  BN_clear_free(r);
+  return out;
+}
+
+/* gcd(a, b) for a, b >= 0 (BN_gcd). */
+static napi_value js_gcd(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2)
+    return throw_err(env, "gcd(a, b) takes 2 arguments");
+  bn_state *st = NULL;
+  if (napi_get_instance_data(env, (void **)&st) != napi_ok || !st) return throw_err(env, "addon not initialised");
+  BIGNUM *a = NULL, *b = NULL, *r = NULL;
+  napi_value out = NULL;
+  if (!(a = get_bn(env, argv[0], 0))) goto done;
+  if (!(b = get_bn(env, argv[1], 0))) goto done;
+  r = BN_new();
+  if (!r || !BN_gcd(r, a, b, st->ctx)) {
+    throw_err(env, "BN_gcd failed");
+    goto done;
+  }
+  out = from_bn(env, r, 0);
+done:
+  BN_free(a);
+  BN_free(b);
+  BN_free(r);
+  return out;
+}
+
 static napi_value js_version(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
@@ -552,9 +618,11 @@ static napi_value init(napi_env env, napi_value exports) {
       {"modPowAsync", NULL, js_mod_pow_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fixedBaseNew", NULL, js_fixed_base_new, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fixedBasePow", NULL, js_fixed_base_pow, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"modInv", NULL, js_mod_inv, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gcd", NULL, js_gcd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"version", NULL, js_version, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  if (napi_define_properties(env, exports, 5, props) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, 7, props) != napi_ok) return NULL;
   return exports;
 }
 

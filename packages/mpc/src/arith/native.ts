@@ -33,6 +33,10 @@ export interface NativeBignum {
   fixedBaseNew(b: bigint, m: bigint, bits: number): FixedBaseHandle;
   /** b^e mod m from a table; e must be below 2^bits of the table. */
   fixedBasePow(h: FixedBaseHandle, e: bigint): bigint;
+  /** gcd(a, b) for a, b >= 0. */
+  gcd(a: bigint, b: bigint): bigint;
+  /** a^-1 mod m for 0 <= a < m (m > 1); 0n when not invertible. `secret`: branch-free variant. */
+  modInv(a: bigint, m: bigint, secret: boolean): bigint;
   /** Build identifier of the addon and OpenSSL version, for diagnostics. */
   version(): string;
 }
@@ -46,7 +50,7 @@ function load(): NativeBignum | null {
     const req = createRequire(import.meta.url);
     const mod = req(path) as NativeBignum;
     // Self-test before trusting it with anything: 3^5 mod 7 = 5, and a secret-exponent variant.
-    if (mod.modPow(3n, 5n, 7n, false) !== 5n || mod.modPow(3n, 5n, 7n, true) !== 5n || typeof mod.modPowAsync !== 'function' || typeof mod.fixedBasePow !== 'function') return null;
+    if (mod.modPow(3n, 5n, 7n, false) !== 5n || mod.modPow(3n, 5n, 7n, true) !== 5n || typeof mod.modPowAsync !== 'function' || typeof mod.fixedBasePow !== 'function' || typeof mod.modInv !== 'function' || mod.modInv(3n, 7n, true) !== 5n || mod.modInv(3n, 7n, false) !== 5n || typeof mod.gcd !== 'function' || mod.gcd(12n, 18n) !== 6n) return null;
     return mod;
   } catch {
     return null;
