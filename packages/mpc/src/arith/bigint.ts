@@ -146,7 +146,8 @@ export function modPow(b: bigint, e: bigint, m: bigint, secret = true): bigint {
  *
  * Table size: exponents up to bitLength(m) bits for moduli below 1536 bits (CRT halves, exponents
  * reduced mod p-1), else bitLength(m) + 832 bits (CMP's largest ring-Pedersen exponent,
- * ±2^{ℓ+ε}·N̂, is 768 + 2048 + 1 bits); ~2.9 MB per 2048-bit table, at most FB_MAX_TABLES tables.
+ * ±2^{ℓ+ε}·N̂, is 768 + 2048 + 1 bits); ~2.9 MB per 2048-bit table, at most FB_MAX_TABLES tables,
+ * and a table used within FB_IDLE_MS is never evicted (a newcomer waits instead of thrashing).
  * Only exponents of at least 45% of the table size use it (below that the plain ladder is faster).
  * Candidates are tracked by a 52-bit fingerprint, so bases that never repeat (nonces) are not
  * retained. COSIGNER_FIXED_BASE=0 disables it.
