@@ -119,7 +119,9 @@ export function bigintModPow(b: bigint, e: bigint, m: bigint): bigint {
  * `secret` (default true): selects OpenSSL's `BN_mod_exp_mont_consttime` (fixed-window, cache-
  * timing hardened) on the native backend; pass false only when base and exponent are both public
  * (a verifier's checks), which is ~10% faster. The BigInt fallback is never constant time, and on
- * either backend only the exponent's bit pattern is protected, not its length.
+ * either backend only the exponent's bit pattern is protected, not its length. Recurring bases
+ * with large exponents are served from a fixed-base table (see below) whatever `secret` says; its
+ * access pattern is also independent of the exponent.
  */
 export function modPow(b: bigint, e: bigint, m: bigint, secret = true): bigint {
   if (m <= 0n) throw new MpcError('ERR_MPC_USAGE', 'modPow: modulus must be positive');
