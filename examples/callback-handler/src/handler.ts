@@ -39,6 +39,8 @@ export interface HandlerConfig {
   /** Serve HTTPS with this certificate (TLS-pinning users pin it). */
   tls?: { certFile: string; keyFile: string };
   rules: HandlerRules;
+  /** Artificial think time before answering (benchmarks: a slow handler). */
+  delayMs?: number;
 }
 
 export interface Decision {
@@ -155,6 +157,7 @@ export async function startHandler(cfg: HandlerConfig, keys: HandlerKeys = loadK
       return { status: 401, body: 'invalid token' };
     }
     const requestId = String(payload.requestId ?? '');
+    if (cfg.delayMs) await new Promise((r) => setTimeout(r, cfg.delayMs));
     const d = url === '/v2/tx_sign_request' ? decideTransaction(payload as TxPayload, cfg.rules) : decideConfigChange(payload as { type?: string }, cfg.rules);
     const reply = await new jose.SignJWT({ action: d.action, requestId, rejectionReason: d.rejectionReason ?? null })
       .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })

@@ -4,11 +4,10 @@
  * signature with the handler's configured key and check `requestId` and `action`. TLS mode: plain
  * JSON over HTTPS to the pinned certificate. No redirects are followed (a 3xx is a non-200).
  */
-import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject, X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
-import * as jose from 'jose';
 import { ApiUser, type CallbackConfig } from '@cosigner/proto';
 import type { CallbackPayload } from './payload.ts';
 
@@ -189,19 +188,42 @@ export async function askOnce(cb: PreparedCallback, path: string, payload: Callb
   const res = await post(url, jwt, 'text/plain', timeoutMs, undefined, userAgent);
   if (res.status !== 200) throw new AttemptError('ERR_CALLBACK_STATUS', `handler answered HTTP ${res.status}`);
   const raw = res.text.trim();
-  let claims: unknown;
-  try {
-    const v = await jose.compactVerify(raw, cb.handlerKey!, { algorithms: ['RS256'] });
-    claims = JSON.parse(new TextDecoder().decode(v.payload));
-  } catch (e) {
-    throw new AttemptError('ERR_CALLBACK_SIGNATURE', 'reply signature does not verify with the handler key', { cause: e });
-  }
+  const claims = verifyRs256(raw, cb.handlerKey!);
   return { ...parseReply(claims, payload.requestId, 'JWT'), raw, status: res.status };
 }
 
 /** The request JWT: `{"typ":"JWT","alg":"RS256"}`, the payload as claims, no `iat` (a RETRY is identical). */
 export async function signRequest(payload: CallbackPayload, signingKey: KeyObject): Promise<string> {
-  return new jose.CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
-    .setProtectedHeader({ typ: 'JWT', alg: 'RS256' })
-    .sign(signingKey);
+  // node:crypto directly (RFC 7515 §7.1 compact serialization, RFC 7518 §3.3 RS256): jose's
+  // WebCrypto path cost several times more CPU per request on the hot path.
+  const input = `${b64url(JSON.stringify(RS256_HEADER))}.${b64url(JSON.stringify(payload))}`;
+  return `${input}.${cryptoSign('sha256', Buffer.from(input), signingKey).toString('base64url')}`;
+}
+
+const RS256_HEADER = { typ: 'JWT', alg: 'RS256' };
+const b64url = (s: string): string => Buffer.from(s, 'utf8').toString('base64url');
+const B64URL = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * Verifies a compact JWS signed RS256 (RFC 7515 §5.2): the header must name RS256 (no `crit`,
+ * nothing else accepted), the signature must verify with the handler key; returns the claims.
+ */
+export function verifyRs256(jws: string, key: KeyObject): unknown {
+  const bad = (why: string, cause?: unknown) => new AttemptError('ERR_CALLBACK_SIGNATURE', `reply signature does not verify with the handler key (${why})`, cause === undefined ? undefined : { cause });
+  const parts = jws.split('.');
+  if (parts.length !== 3 || !parts.every((p) => B64URL.test(p)) || parts[2] === '') throw bad('not a compact JWS');
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw bad('header is not JSON', e);
+  }
+  if (!header || header.alg !== 'RS256' || header.crit !== undefined || header.b64 !== undefined) throw bad('algorithm must be RS256');
+  const ok = cryptoVerify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), key, Buffer.from(parts[2]!, 'base64url'));
+  if (!ok) throw bad('signature mismatch');
+  try {
+    return JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
+  } catch (e) {
+    throw bad('payload is not JSON', e);
+  }
 }

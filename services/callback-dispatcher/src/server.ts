@@ -65,7 +65,8 @@ export async function startDispatcher(cfg: DispatcherConfig): Promise<Dispatcher
   const callbackKey = loadKey(cfg.callbackKeyPem, cfg.callbackKeyFile, 'COSIGNER_CALLBACK_KEY_FILE', 'rsa');
   const approvalKey = loadKey(cfg.approvalKeyPem, cfg.approvalKeyFile, 'COSIGNER_APPROVAL_KEY_FILE', 'ed25519');
   const deadlineMs = cfg.deadlineMs ?? DEFAULT_CALLBACK_DEADLINE_MS;
-  const nc = await connectNats({ servers: cfg.natsUrl, name: 'callback-dispatcher' });
+  // noAsyncTraces: no Error (stack capture) per request-reply; it dominated the profile.
+  const nc = await connectNats({ servers: cfg.natsUrl, name: 'callback-dispatcher', extra: { noAsyncTraces: true } });
   try {
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);

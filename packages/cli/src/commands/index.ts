@@ -11,5 +11,10 @@ import pool from './pool.ts';
 import benchSign from './bench-sign.ts';
 import mpcDemo from './mpc-demo.ts';
 import benchMpc from './bench-mpc.ts';
+import transfer from './transfer.ts';
+import configChange from './config-change.ts';
+import requests from './requests.ts';
+import auditVerify from './audit.ts';
+import benchDispatch from './bench-dispatch.ts';
 
-export const commands: Command[] = [up, ...workspace, ...pair, ...users, ...callback, printPublicKey, ...keys, pool, benchSign, mpcDemo, benchMpc];
+export const commands: Command[] = [up, ...workspace, ...pair, ...users, ...callback, printPublicKey, ...keys, pool, benchSign, mpcDemo, benchMpc, transfer, configChange, ...requests, auditVerify, benchDispatch];
