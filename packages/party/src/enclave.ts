@@ -212,7 +212,7 @@ export class Enclave {
 
   /** Public description of the newest share this party holds for a key (optionally a given epoch). */
   async keyMeta(keyId: string, epoch?: number): Promise<KeyMeta | undefined> {
-    if (epoch !== undefined) return meta(await this.loadKey(keyId, epoch)).keyId ? meta(await this.loadKey(keyId, epoch)) : undefined;
+    if (epoch !== undefined) return meta(await this.loadKey(keyId, epoch));
     const names = await this.#store.list(`share.${token(keyId)}.`);
     const epochs = names.map((n) => Number(n.split('.').pop())).filter((e) => Number.isInteger(e)).sort((a, b) => b - a);
     for (const e of epochs) {
