@@ -25,6 +25,16 @@ function bigTo32(v: bigint): Uint8Array {
   return Uint8Array.from(Buffer.from(v.toString(16).padStart(64, '0'), 'hex'));
 }
 
+// The batched presigning entry point (named `cmpPresignBatch`, or `cmpPresign` with `count` in
+// earlier versions of the mpc package).
+const presignLib = cmp as unknown as {
+  cmpPresignBatch?: (o: cmp.CmpPresignOptions) => Party<cmp.CmpPresignature[]>;
+  cmpPresign: (o: cmp.CmpPresignOptions) => Party<cmp.CmpPresignature[]>;
+};
+function presignParty(o: cmp.CmpPresignOptions): Party<cmp.CmpPresignature[]> {
+  return presignLib.cmpPresignBatch ? presignLib.cmpPresignBatch(o) : presignLib.cmpPresign(o);
+}
+
 // Decoding a share checks it (scalar multiplications); the enclave keeps one byte array per
 // share, so a decoded copy per array saves that on every signature.
 const decoded = new WeakMap<Uint8Array, cmp.CmpKeyShare>();
@@ -49,8 +59,8 @@ function make(algorithm: Algorithm, curve: Curve, noble: typeof secp256k1): Ecds
     needsPresignature: true,
     keygen: (o) => mapParty(cmp.cmpKeygen({ curve, session: o.session, self: o.self, parties: o.parties, threshold: o.threshold ?? o.parties.length, primes: primes(o.primes), ...(o.rand ? { rand: o.rand } : {}) }), output),
     refresh: (o) => mapParty(cmp.cmpRefresh({ session: o.session, share: share(o.share), primes: primes(o.primes), ...(o.rand ? { rand: o.rand } : {}) }), output),
-    presign: (o) => mapParty(cmp.cmpPresign({ session: o.session, share: share(o.share), signers: o.signers, count: 1 }), (ps) => cmp.encodePresignature(ps[0]!)),
-    presignBatch: (o) => mapParty(cmp.cmpPresign({ session: o.session, share: share(o.share), signers: o.signers, count: o.count }), (ps) => ps.map((p) => cmp.encodePresignature(p))),
+    presign: (o) => mapParty(presignParty({ session: o.session, share: share(o.share), signers: o.signers, count: 1 }), (ps) => cmp.encodePresignature(ps[0]!)),
+    presignBatch: (o) => mapParty(presignParty({ session: o.session, share: share(o.share), signers: o.signers, count: o.count }), (ps) => ps.map((p) => cmp.encodePresignature(p))),
     sign: (o) => {
       if (!o.presignature) throw new Error('CMP signing needs a presignature');
       const k = share(o.share);
