@@ -16,7 +16,12 @@ export interface CosignerIdentity {
   callbackPublicKeyPem: string;
 }
 
-export async function loadIdentity(dataDir: string, callbackKeyFile: string): Promise<CosignerIdentity> {
+/**
+ * `identityKeyFile` (a mounted Ed25519 PKCS#8 secret) wins; else the key is generated once into
+ * `<dataDir>/identity.key.pem`. Replicas of the service must share it (mount the same secret):
+ * the co-signer id is derived from it.
+ */
+export async function loadIdentity(dataDir: string, callbackKeyFile: string, identityKeyFile?: string): Promise<CosignerIdentity> {
   let callbackPublicKeyPem: string;
   try {
     const priv = createPrivateKey(await readFile(callbackKeyFile));
@@ -25,19 +30,32 @@ export async function loadIdentity(dataDir: string, callbackKeyFile: string): Pr
   } catch (e) {
     throw new Error(`COSIGNER_CALLBACK_KEY_FILE: ${(e as Error).message.split('\n')[0]}`, { cause: e });
   }
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const file = join(dataDir, 'identity.key.pem');
   let pem: string;
-  try {
-    pem = await readFile(file, 'utf8');
-  } catch {
-    const { privateKey } = generateKeyPairSync('ed25519');
-    pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, pem, { mode: 0o600 });
-    await rename(tmp, file);
+  if (identityKeyFile) {
+    try {
+      pem = await readFile(identityKeyFile, 'utf8');
+    } catch (e) {
+      throw new Error(`COSIGNER_IDENTITY_KEY_FILE: cannot read ${identityKeyFile}`, { cause: e });
+    }
+  } else {
+    const file = join(dataDir, 'identity.key.pem');
+    try {
+      pem = await readFile(file, 'utf8');
+    } catch {
+      try {
+        await mkdir(dataDir, { recursive: true, mode: 0o700 });
+        const { privateKey } = generateKeyPairSync('ed25519');
+        pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+        const tmp = `${file}.${process.pid}.tmp`;
+        await writeFile(tmp, pem, { mode: 0o600 });
+        await rename(tmp, file);
+      } catch (e) {
+        throw new Error(`cannot create the co-signer identity key in ${dataDir} (set COSIGNER_DATA_DIR to a writable volume or COSIGNER_IDENTITY_KEY_FILE to a mounted key)`, { cause: e });
+      }
+    }
   }
   const identityPrivateKey = createPrivateKey(pem);
+  if (identityPrivateKey.asymmetricKeyType !== 'ed25519') throw new Error('the co-signer identity key must be Ed25519');
   const spki = createPublicKey(identityPrivateKey).export({ type: 'spki', format: 'der' });
   const identityPublicKey = Buffer.from(spki.subarray(spki.length - 32));
   const cosignerId = `cosigner-${createHash('sha256').update(identityPublicKey).digest('hex').slice(0, 16)}`;

@@ -28,8 +28,10 @@ export interface PairingConfig {
   trust: TrustConfig;
   /** PKCS#8 PEM file of the callback-signing RSA key (its public half is published). */
   callbackKeyFile: string;
-  /** Holds the co-signer identity key. */
+  /** Holds the co-signer identity key (unless `identityKeyFile` is given). */
   dataDir: string;
+  /** A mounted Ed25519 PKCS#8 identity key (replicas share it). */
+  identityKeyFile?: string;
   /** WorkspaceService for issuers whose trust entry names no platform (env WORKSPACE_URL). */
   workspaceUrl?: string;
   trustOptions?: TrustOptions;
@@ -49,7 +51,7 @@ export interface PairingHandle {
 export async function startPairing(cfg: PairingConfig): Promise<PairingHandle> {
   if (cfg.adminTokens.length === 0 && !cfg.serverTls?.requireClientCert) throw new Error('pairing: COSIGNER_ADMIN_TOKEN (or mTLS) is required');
   const log = cfg.log ?? createLogger({ service: 'pairing' });
-  const identity = await loadIdentity(cfg.dataDir, cfg.callbackKeyFile);
+  const identity = await loadIdentity(cfg.dataDir, cfg.callbackKeyFile, cfg.identityKeyFile);
   const nc = await connectNats({ servers: cfg.natsUrl, name: 'pairing', reconnectTimeWaitMs: 500 });
   let trust: Trust | undefined;
   try {
