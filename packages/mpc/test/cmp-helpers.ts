@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { testPrimes } from '../src/arith/primes.ts';
 import type { Curve } from '../src/curve.ts';
 import { runLocal, type ProtocolMessage } from '../src/round.ts';
-import { cmpKeygen, cmpPresign, cmpSign, cmpRefresh, type CmpKeyShare, type CmpPresignature, type EcdsaSignature } from '../src/cmp/index.ts';
+import { cmpKeygen, cmpPresignBatch, cmpSign, cmpRefresh, type CmpKeyShare, type CmpPresignature, type EcdsaSignature } from '../src/cmp/index.ts';
 
 /** Fixture primes (test only): party i of run `run` gets pair (i + run) mod 8. */
 export function primesFor(i: number, run = 0): [bigint, bigint] {
@@ -27,7 +27,7 @@ export function refresh(shares: Map<number, CmpKeyShare>, run = 1, tamper?: (m: 
 
 export function presign(shares: Map<number, CmpKeyShare>, signers: number[], count = 1, tamper?: (m: ProtocolMessage) => ProtocolMessage): Map<number, CmpPresignature[]> {
   const s = sid();
-  return runLocal(signers.map((i) => cmpPresign({ session: s, share: shares.get(i)!, signers, count })), tamper ? { tamper } : {});
+  return runLocal(signers.map((i) => cmpPresignBatch({ session: s, share: shares.get(i)!, signers, count })), tamper ? { tamper } : {});
 }
 
 export function sign(

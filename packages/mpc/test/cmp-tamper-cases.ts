@@ -9,7 +9,7 @@ import { SECP256K1 as c } from '../src/curve.ts';
 import { BROADCAST, type ProtocolMessage } from '../src/round.ts';
 import { Reader } from '../src/codec.ts';
 import { MpcAbort } from '../src/errors.ts';
-import { cmpKeygen, cmpPresign, cmpSign, cmpRefresh, type CmpKeyShare, type CmpPresignature, type EcdsaSignature } from '../src/cmp/index.ts';
+import { cmpKeygen, cmpPresignBatch, cmpSign, cmpRefresh, type CmpKeyShare, type CmpPresignature, type EcdsaSignature } from '../src/cmp/index.ts';
 import { primesFor } from './cmp-helpers.ts';
 import { flipBit, offsets, record, replay, scalarBytes, setBytes, type Snapshot } from './cmp-tamper-lib.ts';
 
@@ -43,8 +43,8 @@ export function recordAll(full: boolean): Runs[] {
   const rf2 = full ? record(PARTIES.map((i) => cmpRefresh({ session: rs2, share: shares.get(i)!, primes: primesFor(i, 1) }))) : undefined;
   const ps1 = sid();
   const ps2 = sid();
-  const pr1 = record(PARTIES.map((i) => cmpPresign({ session: ps1, share: shares.get(i)!, signers: PARTIES })));
-  const pr2 = record(PARTIES.map((i) => cmpPresign({ session: ps2, share: shares.get(i)!, signers: PARTIES })));
+  const pr1 = record(PARTIES.map((i) => cmpPresignBatch({ session: ps1, share: shares.get(i)!, signers: PARTIES })));
+  const pr2 = record(PARTIES.map((i) => cmpPresignBatch({ session: ps2, share: shares.get(i)!, signers: PARTIES })));
   const pres1 = pr1.outputs as Map<number, CmpPresignature[]>;
   const pres2 = pr2.outputs as Map<number, CmpPresignature[]>;
   const ss1 = sid();
@@ -138,8 +138,10 @@ export function cases(runs: Runs[], full: boolean): Case[] {
       const kinds = new Map<string, ProtocolMessage>();
       for (const m of snap.pending) {
         const kind = m.to === BROADCAST ? 'b' : 'd';
-        // Sender 2 (and receiver 3 for direct messages) in the gate; every pair in the full matrix.
+        // Sender 2 (and receiver 3 for direct messages) in the gate; in the full matrix every
+        // sender, and for direct messages one receiver per sender (the next index, cyclically).
         if (!full && (m.from !== 2 || (kind === 'd' && m.to !== 3))) continue;
+        if (full && kind === 'd' && m.to !== (m.from % 3) + 1) continue;
         kinds.set(`${m.from}>${m.to}`, m);
       }
       for (const m of kinds.values()) {
@@ -152,7 +154,7 @@ export function cases(runs: Runs[], full: boolean): Case[] {
         // The gate keeps one bit flip per message kind (rotating over the body) and the cheap
         // structural cases; keygen/refresh rounds are costly (Π^prm/Π^mod/Π^fac), so fewer there.
         const heavy = run.name === 'keygen' || run.name === 'refresh';
-        const offs = full ? offsets(m.body.length, 24) : [Math.floor((m.body.length * (snap.round * 37 % 100)) / 100)];
+        const offs = full ? offsets(m.body.length, 16) : [Math.floor((m.body.length * (snap.round * 37 % 100)) / 100)];
         if (!full && run.name === 'refresh' && snap.round !== 3) continue;
         for (const o of offs) add(`bit flip at ${o}/${m.body.length}`, () => expectAbort(snap, which, body((b) => flipBit(b, o, o % 8)), m.from, key));
         if (full || !heavy) add('truncated', () => expectAbort(snap, which, body((b) => b.subarray(0, b.length - 1)), m.from, key));

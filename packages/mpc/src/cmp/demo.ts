@@ -74,7 +74,7 @@ export async function demoEcdsa(o: EcdsaDemoOptions): Promise<EcdsaDemoResult> {
   const d = deriveEcdsa(c, s1.publicKey, s1.chainCode, indices);
   say('online signing...');
   const ss = new Uint8Array(randomBytes(32));
-  const sigs = runLocal(signers.map((i) => cmpSign({ session: ss, share: shares.get(i)!, presignature: pres.get(i)![0]!, digest, tweak: d.tweak, signers })));
+  const sigs = runLocal(signers.map((i) => cmpSign({ session: ss, share: shares.get(i)!, presignature: pres.get(i)!, digest, tweak: d.tweak, signers })));
   const sig = sigs.get(signers[0]!)!;
   if (!ecdsaVerify(c, d.publicKey, digestScalar(c, digest), sig.r, sig.s) || !c.ecdsa.verify(sig.der, digest, d.publicKey.toBytes(true), { prehash: false, format: 'der' }))
     throw new MpcError('ERR_MPC_SIGNATURE', 'demo signature does not verify');

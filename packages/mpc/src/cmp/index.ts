@@ -5,7 +5,7 @@
  */
 export { cmpKeygen, cmpRefresh, CmpKeygenParty, type CmpKeygenOptions, type CmpRefreshOptions } from './keygen.ts';
 export {
-  cmpPresign, CmpPresignParty, signShare, encodePresignature, decodePresignature, additiveShares, digestScalar, MAX_BATCH,
+  cmpPresign, cmpPresignBatch, CmpPresignParty, signShare, encodePresignature, decodePresignature, additiveShares, digestScalar, MAX_BATCH,
   type CmpPresignature, type CmpPresignOptions, type PresignatureBinding,
 } from './presign.ts';
 export { cmpSign, CmpSignParty, ecdsaVerify, derSignature, finishSignature, type EcdsaSignature, type CmpSignOptions } from './sign.ts';

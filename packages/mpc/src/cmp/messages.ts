@@ -134,10 +134,16 @@ export function evalPoly(c: Curve, coeffs: readonly bigint[], x: number): bigint
 export function evalPolyPoints(c: Curve, coeffs: readonly Point[], x: number): Point {
   let acc = c.ZERO;
   for (let k = coeffs.length - 1; k >= 0; k--) {
-    acc = acc.multiply(BigInt(x));
+    acc = acc.equals(c.ZERO) ? acc : acc.multiplyUnsafe(BigInt(x));
     acc = acc.add(coeffs[k]!);
   }
   return acc;
+}
+
+/** Variable-time scalar multiplication for public values only (verification). */
+export function mulPub(c: Curve, p: Point, k: bigint): Point {
+  const s = c.mod(k);
+  return s === 0n || p.equals(c.ZERO) ? c.ZERO : p.multiplyUnsafe(s);
 }
 
 /** Scalar multiplication that accepts 0 and any integer (noble refuses 0). */

@@ -23,10 +23,10 @@ import { randomBytes } from 'node:crypto';
 import { Reader, Writer } from '../codec.ts';
 import { curveByName, type Curve, type Point } from '../curve.ts';
 import { MpcAbort, MpcError, MpcParseError, MpcUsageError } from '../errors.ts';
-import { RoundParty, equalBytes, type ProtocolMessage, type Step } from '../round.ts';
+import { RoundParty, equalBytes, type Party, type ProtocolMessage, type Step } from '../round.ts';
 import { mod, modInv, randomSigned, randomUnit, type RandomSource } from '../arith/bigint.ts';
 import { Transcript } from './proofs/transcript.ts';
-import { ELL_PRIME, encWith, isUnit, powN2, type PaillierCtx } from './proofs/common.ts';
+import { ELL_PRIME, encWith, isUnitN2, powN2, type PaillierCtx } from './proofs/common.ts';
 import { proveEnc, verifyEnc, encodeEncProof, decodeEncProof } from './proofs/enc.ts';
 import { proveAffG, verifyAffG, encodeAffGProof, decodeAffGProof } from './proofs/aff-g.ts';
 import { proveLogStar, verifyLogStar, encodeLogStarProof, decodeLogStarProof } from './proofs/log-star.ts';
@@ -98,9 +98,46 @@ export function checkSigners(share: CmpKeyShare, signers: readonly number[]): nu
   return s;
 }
 
-/** CMP presigning among `signers`; output: `count` presignatures (an array, also for count 1). */
-export function cmpPresign(o: CmpPresignOptions): CmpPresignParty {
+/** CMP presigning among `signers`; output: one presignature. */
+export function cmpPresign(o: Omit<CmpPresignOptions, 'count'>): Party<CmpPresignature> {
+  return new SingleOutput(new CmpPresignParty({ ...o, count: 1 }));
+}
+
+/** Batched CMP presigning: `count` presignatures from one 3-round run (per-message entries). */
+export function cmpPresignBatch(o: CmpPresignOptions): CmpPresignParty {
   return new CmpPresignParty(o);
+}
+
+/** A batch-of-one presigning party seen as producing a single presignature. */
+class SingleOutput implements Party<CmpPresignature> {
+  private readonly inner: CmpPresignParty;
+  constructor(inner: CmpPresignParty) {
+    this.inner = inner;
+  }
+  get protocol(): Party<CmpPresignature>['protocol'] {
+    return this.inner.protocol;
+  }
+  get session(): Uint8Array {
+    return this.inner.session;
+  }
+  get self(): number {
+    return this.inner.self;
+  }
+  get parties(): readonly number[] {
+    return this.inner.parties;
+  }
+  get round(): number {
+    return this.inner.round;
+  }
+  private map(s: Step<CmpPresignature[]>): Step<CmpPresignature> {
+    return s.kind === 'done' ? { kind: 'done', output: s.output[0]!, messages: s.messages } : s;
+  }
+  start(): Step<CmpPresignature> {
+    return this.map(this.inner.start());
+  }
+  receive(m: ProtocolMessage): Step<CmpPresignature> {
+    return this.map(this.inner.receive(m));
+  }
 }
 
 interface Entry {
@@ -223,7 +260,7 @@ export class CmpPresignParty extends RoundParty<CmpPresignature[]> {
         for (let b = 0; b < this.count; b++) {
           const K = readCipher(r);
           const G = readCipher(r);
-          check(isUnit(K, Nj.N2) && isUnit(G, Nj.N2), 'ERR_MPC_PARSE', j, 'invalid ciphertext');
+          check(isUnitN2(K, Nj) && isUnitN2(G, Nj), 'ERR_MPC_PARSE', j, 'invalid ciphertext');
           const pf = decodeEncProof(rd.bytes());
           check(verifyEnc(this.tr('enc', j, b, this.self), c.n, Nj, myPed, K, pf), 'ERR_MPC_PROOF', j, `Π^enc for K_${j} failed`);
           this.entries[b]!.K.set(j, K);
@@ -287,7 +324,7 @@ export class CmpPresignParty extends RoundParty<CmpPresignature[]> {
             if (l === j) continue;
             const Nl = peerPaillier(this.share, l);
             const [D, F, Dh, Fh] = [readCipher(r), readCipher(r), readCipher(r), readCipher(r)];
-            check(isUnit(D, Nl.N2) && isUnit(Dh, Nl.N2) && isUnit(F, Nj.N2) && isUnit(Fh, Nj.N2), 'ERR_MPC_PARSE', j, 'invalid ciphertext');
+            check(isUnitN2(D, Nl) && isUnitN2(Dh, Nl) && isUnitN2(F, Nj) && isUnitN2(Fh, Nj), 'ERR_MPC_PARSE', j, 'invalid ciphertext');
             e.D.set(key(l, j), D);
             e.F.set(key(l, j), F);
             e.Dh.set(key(l, j), Dh);

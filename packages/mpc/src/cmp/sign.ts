@@ -15,10 +15,10 @@ import { RoundParty, equalBytes, type ProtocolMessage, type Step } from '../roun
 import { mod, modInv, randomUnit, type RandomSource } from '../arith/bigint.ts';
 import { randomBytes } from 'node:crypto';
 import { Transcript } from './proofs/transcript.ts';
-import { isUnit, powN2 } from './proofs/common.ts';
+import { isUnitN2, powN2 } from './proofs/common.ts';
 import { proveMulStar, verifyMulStar, encodeMulStarProof, decodeMulStarProof } from './proofs/mul.ts';
 import { proveDec, verifyDec, encodeDecProof, decodeDecProof } from './proofs/dec.ts';
-import { TAG, asSender, bodyReader, bodyWriter, check, mul, readCipher, readScalar, writeScalar } from './messages.ts';
+import { TAG, asSender, bodyReader, bodyWriter, check, mul, mulPub, readCipher, readScalar, writeScalar } from './messages.ts';
 import { ownPaillier, ownPedersen, peerPaillier, peerPedersen, shareFingerprint, type CmpKeyShare } from './keyshare.ts';
 import { additiveShares, checkSigners, digestScalar, signShare, type CmpPresignature } from './presign.ts';
 
@@ -51,7 +51,7 @@ export function cmpSign(o: CmpSignOptions): CmpSignParty {
 export function ecdsaVerify(c: Curve, Q: Point, e: bigint, r: bigint, s: bigint): boolean {
   if (r <= 0n || r >= c.n || s <= 0n || s >= c.n) return false;
   const w = c.inv(s);
-  const P = mul(c, c.G, e * w).add(mul(c, Q, r * w));
+  const P = mulPub(c, c.G, e * w).add(mulPub(c, Q, r * w));
   if (P.equals(c.ZERO)) return false;
   return c.xModN(P) === r;
 }
@@ -206,7 +206,7 @@ export class CmpSignParty extends RoundParty<EcdsaSignature> {
           const pm = decodeMulStarProof(rd.bytes());
           const pd = decodeDecProof(rd.bytes());
           rd.end();
-          check(isUnit(Hh, Nj.N2), 'ERR_MPC_PARSE', j, 'invalid ciphertext');
+          check(isUnitN2(Hh, Nj), 'ERR_MPC_PARSE', j, 'invalid ciphertext');
           check(verifyMulStar(this.tr('mulstar', j, this.self), c, Nj, myPed, this.pre.K.get(j)!, Hh, X.get(j)!, pm), 'ERR_MPC_PROOF', j, 'Π^mul* failed');
           check(verifyDec(this.tr('dec', j, this.self), c.n, Nj, myPed, this.sigmaCipher(j, Hh), this.sigmas.get(j)!, pd), 'ERR_MPC_PROOF', j, 'Π^dec: σ_j is not what its ciphertexts say');
         });

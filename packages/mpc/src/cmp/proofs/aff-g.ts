@@ -7,9 +7,9 @@
  */
 import { isInRange, mod, modPow, randomSigned, randomSignedScaled, randomUnit } from '../../arith/bigint.ts';
 import type { Curve, Point } from '../../curve.ts';
-import { mul } from '../messages.ts';
+import { mul, mulPub } from '../messages.ts';
 import {
-  decodeFields, ELL, ELL_PRIME, encodeFields, encWith, EPS, isUnit, pedCommit, powN, powN2, put, safely,
+  decodeFields, ELL, ELL_PRIME, encodeFields, encWith, EPS, isUnit, isUnitN2, pedCommit, powN, powN2, put, safely,
   type PaillierCtx, type PedersenCtx, type RandomSource, type TranscriptLike,
 } from './common.ts';
 
@@ -81,14 +81,14 @@ export function proveAffG(
 export function verifyAffG(t: TranscriptLike, c: Curve, P: PedersenCtx, st: AffGStatement, pf: AffGProof): boolean {
   return safely(() => {
     const { N0, N1 } = st;
-    if (!isUnit(st.C, N0.N2) || !isUnit(st.D, N0.N2) || !isUnit(st.Y, N1.N2) || !isUnit(pf.A, N0.N2) || !isUnit(pf.By, N1.N2)) return false;
+    if (!isUnitN2(st.C, N0) || !isUnitN2(st.D, N0) || !isUnitN2(st.Y, N1) || !isUnitN2(pf.A, N0) || !isUnitN2(pf.By, N1)) return false;
     if (![pf.E, pf.S, pf.F, pf.T].every((v) => isUnit(v, P.N))) return false;
     if (!isUnit(pf.w, N0.N) || !isUnit(pf.wy, N1.N)) return false;
     if (!isInRange(pf.z1, ELL + EPS) || !isInRange(pf.z2, ELL_PRIME + EPS)) return false;
     const Bx = c.decodePoint(pf.Bx);
     const e = challenge(t, c, P, st, pf);
     if (mod(powN2(N0, st.C, pf.z1) * encWith(N0, pf.z2, pf.w), N0.N2) !== mod(pf.A * powN2(N0, st.D, e), N0.N2)) return false;
-    if (!mul(c, c.G, pf.z1).equals(Bx.add(mul(c, st.X, e)))) return false;
+    if (!mulPub(c, c.G, pf.z1).equals(Bx.add(mulPub(c, st.X, e)))) return false;
     if (encWith(N1, pf.z2, pf.wy) !== mod(pf.By * powN2(N1, st.Y, e), N1.N2)) return false;
     if (pedCommit(P, pf.z1, pf.z3) !== mod(pf.E * modPow(pf.S, e, P.N), P.N)) return false;
     return pedCommit(P, pf.z2, pf.z4) === mod(pf.F * modPow(pf.T, e, P.N), P.N);

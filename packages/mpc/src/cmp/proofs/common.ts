@@ -85,6 +85,11 @@ export function put(t: TranscriptLike, prefix: string, values: Record<string, bi
   for (const [k, v] of Object.entries(values)) t.append(`${prefix}/${k}`, v);
 }
 
+/** c ∈ Z_{N²}^*: 0 < c < N² and gcd(c mod N, N) = 1 (the gcd on N, half the size of N²). */
+export function isUnitN2(c: bigint, K: { N: bigint; N2: bigint }): boolean {
+  return c > 0n && c < K.N2 && gcd(c % K.N, K.N) === 1n;
+}
+
 /** Runs a verifier and turns any thrown error (hostile numbers) into `false`. */
 export function safely(f: () => boolean): boolean {
   try {

@@ -7,7 +7,7 @@
  */
 import { bitLength, mod, modPow, randomSigned, randomSignedScaled, randomUnit } from '../../arith/bigint.ts';
 import {
-  decodeFields, encodeFields, encWith, EPS, isUnit, pedCommit, powN, powN2, put, safely,
+  decodeFields, encodeFields, encWith, EPS, isUnit, isUnitN2, pedCommit, powN, powN2, put, safely,
   type PaillierCtx, type PedersenCtx, type RandomSource, type TranscriptLike,
 } from './common.ts';
 
@@ -43,7 +43,7 @@ export function proveDec(t: TranscriptLike, q: bigint, K: PaillierCtx, P: Peders
 
 export function verifyDec(t: TranscriptLike, q: bigint, K: PaillierCtx, P: PedersenCtx, C: bigint, x: bigint, pf: DecProof): boolean {
   return safely(() => {
-    if (!isUnit(C, K.N2) || !isUnit(pf.A, K.N2) || !isUnit(pf.S, P.N) || !isUnit(pf.T, P.N) || !isUnit(pf.w, K.N)) return false;
+    if (!isUnitN2(C, K) || !isUnitN2(pf.A, K) || !isUnit(pf.S, P.N) || !isUnit(pf.T, P.N) || !isUnit(pf.w, K.N)) return false;
     if (pf.gamma < 0n || pf.gamma >= q) return false;
     if (bitLength(pf.z1) > 2 * bitLength(K.N) + EPS + 2) return false;
     const e = challenge(t, q, K, P, C, mod(x, q), pf);

@@ -5,9 +5,9 @@
  */
 import { isInRange, mod, modPow, randomSigned, randomSignedScaled, randomUnit } from '../../arith/bigint.ts';
 import type { Curve, Point } from '../../curve.ts';
-import { mul } from '../messages.ts';
+import { mul, mulPub } from '../messages.ts';
 import {
-  decodeFields, ELL, encodeFields, encWith, EPS, isUnit, pedCommit, powN, powN2, put, safely,
+  decodeFields, ELL, encodeFields, encWith, EPS, isUnit, isUnitN2, pedCommit, powN, powN2, put, safely,
   type PaillierCtx, type PedersenCtx, type RandomSource, type TranscriptLike,
 } from './common.ts';
 
@@ -43,12 +43,12 @@ export function proveLogStar(
 
 export function verifyLogStar(t: TranscriptLike, c: Curve, N0: PaillierCtx, P: PedersenCtx, C: bigint, X: Point, g: Point, pf: LogStarProof): boolean {
   return safely(() => {
-    if (!isUnit(C, N0.N2) || !isUnit(pf.A, N0.N2) || !isUnit(pf.S, P.N) || !isUnit(pf.D, P.N) || !isUnit(pf.z2, N0.N)) return false;
+    if (!isUnitN2(C, N0) || !isUnitN2(pf.A, N0) || !isUnit(pf.S, P.N) || !isUnit(pf.D, P.N) || !isUnit(pf.z2, N0.N)) return false;
     if (!isInRange(pf.z1, ELL + EPS)) return false;
     const Y = c.decodePoint(pf.Y);
     const e = challenge(t, c, N0, P, C, X, g, pf);
     if (encWith(N0, pf.z1, pf.z2) !== mod(pf.A * powN2(N0, C, e), N0.N2)) return false;
-    if (!mul(c, g, pf.z1).equals(Y.add(mul(c, X, e)))) return false;
+    if (!mulPub(c, g, pf.z1).equals(Y.add(mulPub(c, X, e)))) return false;
     return pedCommit(P, pf.z1, pf.z3) === mod(pf.D * modPow(pf.S, e, P.N), P.N);
   });
 }

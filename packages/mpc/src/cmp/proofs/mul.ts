@@ -7,9 +7,9 @@
  */
 import { isInRange, mod, modPow, randomSigned, randomSignedScaled, randomUnit } from '../../arith/bigint.ts';
 import type { Curve, Point } from '../../curve.ts';
-import { mul } from '../messages.ts';
+import { mul, mulPub } from '../messages.ts';
 import {
-  decodeFields, ELL, encodeFields, encWith, EPS, isUnit, pedCommit, powN, powN2, put, safely,
+  decodeFields, ELL, encodeFields, encWith, EPS, isUnit, isUnitN2, pedCommit, powN, powN2, put, safely,
   type PaillierCtx, type PedersenCtx, type RandomSource, type TranscriptLike,
 } from './common.ts';
 
@@ -39,7 +39,7 @@ export function proveMul(t: TranscriptLike, q: bigint, K: PaillierCtx, X: bigint
 
 export function verifyMul(t: TranscriptLike, q: bigint, K: PaillierCtx, X: bigint, Y: bigint, C: bigint, pf: MulProof): boolean {
   return safely(() => {
-    if (![X, Y, C, pf.A, pf.B].every((v) => isUnit(v, K.N2)) || !isUnit(pf.u, K.N) || !isUnit(pf.v, K.N)) return false;
+    if (![X, Y, C, pf.A, pf.B].every((v) => isUnitN2(v, K)) || !isUnit(pf.u, K.N) || !isUnit(pf.v, K.N)) return false;
     if (!isInRange(pf.z, ELL + EPS + ELL + 1)) return false;
     const e = mulChallenge(t, q, K, X, Y, C, pf.A, pf.B);
     if (mod(powN2(K, Y, pf.z) * powN2(K, pf.u, K.N), K.N2) !== mod(pf.A * powN2(K, C, e), K.N2)) return false;
@@ -87,12 +87,12 @@ export function proveMulStar(t: TranscriptLike, c: Curve, K: PaillierCtx, P: Ped
 
 export function verifyMulStar(t: TranscriptLike, c: Curve, K: PaillierCtx, P: PedersenCtx, C: bigint, D: bigint, X: Point, pf: MulStarProof): boolean {
   return safely(() => {
-    if (![C, D, pf.A].every((v) => isUnit(v, K.N2)) || !isUnit(pf.E, P.N) || !isUnit(pf.S, P.N) || !isUnit(pf.w, K.N)) return false;
+    if (![C, D, pf.A].every((v) => isUnitN2(v, K)) || !isUnit(pf.E, P.N) || !isUnit(pf.S, P.N) || !isUnit(pf.w, K.N)) return false;
     if (!isInRange(pf.z1, ELL + EPS)) return false;
     const Bx = c.decodePoint(pf.Bx);
     const e = starChallenge(t, c, K, P, C, D, X, pf);
     if (mod(powN2(K, C, pf.z1) * powN2(K, pf.w, K.N), K.N2) !== mod(pf.A * powN2(K, D, e), K.N2)) return false;
-    if (!mul(c, c.G, pf.z1).equals(Bx.add(mul(c, X, e)))) return false;
+    if (!mulPub(c, c.G, pf.z1).equals(Bx.add(mulPub(c, X, e)))) return false;
     return pedCommit(P, pf.z1, pf.z2) === mod(pf.E * modPow(pf.S, e, P.N), P.N);
   });
 }

@@ -4,7 +4,7 @@
  * challenge can depend on the joint randomness ρ known only later (CMP Fig. 5/6, round 3).
  */
 import type { Curve, Point } from '../../curve.ts';
-import { mul } from '../messages.ts';
+import { mul, mulPub } from '../messages.ts';
 import { safely, type RandomSource, type TranscriptLike } from './common.ts';
 
 export interface SchCommitment {
@@ -35,6 +35,6 @@ export function schProve(c: Curve, t: TranscriptLike, X: Point, com: SchCommitme
 export function schVerify(c: Curve, t: TranscriptLike, X: Point, A: Point, z: bigint): boolean {
   return safely(() => {
     const e = challenge(c, t, X, A);
-    return mul(c, c.G, z).equals(A.add(mul(c, X, e)));
+    return mulPub(c, c.G, z).equals(A.add(mulPub(c, X, e)));
   });
 }
