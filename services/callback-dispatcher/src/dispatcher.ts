@@ -91,6 +91,9 @@ export class Dispatcher {
   readonly #o: DispatcherOptions;
   readonly #now: () => number;
   readonly approvalKeyId: string;
+  /** API users as last seen by the KV watch (a miss reads KV). */
+  readonly #users = new Map<string, { user: ApiUser | undefined; revision: number }>();
+  #watch: { stop(): void } | undefined;
 
   constructor(o: DispatcherOptions) {
     this.#o = o;
@@ -100,6 +103,41 @@ export class Dispatcher {
   }
 
   get deadlineMs(): number { return this.#o.deadlineMs ?? DEFAULT_CALLBACK_DEADLINE_MS; }
+
+  /** Follows `cosigner-api-users` so the hot path reads no KV for the API user and its callback config. */
+  async watchApiUsers(): Promise<void> {
+    const it = await this.#o.apiUsers.watch();
+    this.#watch = it;
+    void (async () => {
+      for await (const e of it) {
+        const prev = this.#users.get(e.key);
+        if (prev && prev.revision >= e.revision) continue;
+        let user: ApiUser | undefined;
+        try {
+          user = e.operation === 'PUT' && e.value.length > 0 ? ApiUser.decode(e.value) : undefined;
+        } catch {
+          user = undefined; // undecodable: treated as not paired (fail closed)
+        }
+        this.#users.set(e.key, { user, revision: e.revision });
+      }
+    })().catch((err: unknown) => {
+      this.#o.log.warn('API user watch ended; reading KV per request', { err });
+      this.#users.clear();
+    });
+  }
+
+  stopWatch(): void {
+    this.#watch?.stop();
+  }
+
+  async #apiUser(id: string): Promise<ApiUser | undefined> {
+    const hit = this.#users.get(id);
+    if (hit) return hit.user;
+    const e = await this.#o.apiUsers.get(id);
+    const user = e && e.operation === 'PUT' && e.value.length > 0 ? ApiUser.decode(e.value) : undefined;
+    if (e && !this.#users.has(id)) this.#users.set(id, { user, revision: e.revision });
+    return user;
+  }
 
   async #readRecord(id: string): Promise<{ rec: DispatchRecord; revision: number } | undefined> {
     const e = await this.#o.dispatch.get(id);
@@ -126,7 +164,9 @@ export class Dispatcher {
   async handle(m: JsMsg): Promise<void> {
     const ev = RequestReceived.decode(m.data);
     const id = ev.requestId;
-    const [recE, stateE] = await Promise.all([this.#readRecord(id), this.#o.requests.get(id)]);
+    // A first delivery has no dispatch record yet (one `received` per id): skip reading it.
+    const first = m.info.deliveryCount === 1;
+    const [recE, stateE] = await Promise.all([first ? undefined : this.#readRecord(id), this.#o.requests.get(id)]);
     if (recE?.rec.decision) {
       await this.#republish(recE.rec.decision);
       return;
@@ -136,14 +176,13 @@ export class Dispatcher {
     const retries = recE?.rec.retries ?? 0;
     const attempt = retries + 1;
 
-    let userE;
+    let user: ApiUser | undefined;
     try {
-      userE = await this.#o.apiUsers.get(ev.apiUserId);
+      user = await this.#apiUser(ev.apiUserId);
     } catch (e) {
       this.#o.log.warn('cannot read the API user; the request waits', { requestId: id, err: e });
       throw new RetryLater(this.#o.configRetryMs ?? DEFAULT_CONFIG_RETRY_MS, 'API user unreadable');
     }
-    const user = userE && userE.operation === 'PUT' && userE.value.length > 0 ? ApiUser.decode(userE.value) : undefined;
     const req = decodeRequest(ev.kind, ev.request);
     let outcome: Outcome;
     if (!user || user.state !== 'ACTIVE' || user.workspaceId !== ev.workspaceId) {

@@ -87,6 +87,7 @@ export async function startDispatcher(cfg: DispatcherConfig): Promise<Dispatcher
       ...(cfg.maxRetries !== undefined ? { maxRetries: cfg.maxRetries } : {}),
       ...(cfg.configRetryMs !== undefined ? { configRetryMs: cfg.configRetryMs } : {}),
     });
+    await dispatcher.watchApiUsers();
     const consumer = await startConsumer(js, {
       stream: REQUESTS_STREAM,
       consumer: DISPATCHER_CONSUMER,
@@ -101,6 +102,7 @@ export async function startDispatcher(cfg: DispatcherConfig): Promise<Dispatcher
       stop() {
         stopping ??= (async () => {
           await consumer.stop();
+          dispatcher.stopWatch();
           await drainNats(nc);
         })();
         return stopping;

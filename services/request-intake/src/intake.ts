@@ -170,8 +170,10 @@ export class Intake {
   async submitTransaction(bytes: Uint8Array, token: string): Promise<SubmitResult> {
     const r = parseTransactionRequest(bytes, this.#d.now());
     const v = await this.#authenticate(token, bytes, r.workspaceId, r.apiUserId);
-    await this.#checkApiUser(r.workspaceId, r.apiUserId);
-    await this.#checkKeys(r);
+    // Both lookups at once; the API user's refusal wins when both fail (the same order as before).
+    const [u, k] = await Promise.allSettled([this.#checkApiUser(r.workspaceId, r.apiUserId), this.#checkKeys(r)]);
+    if (u.status === 'rejected') throw u.reason;
+    if (k.status === 'rejected') throw k.reason;
     return this.#admit('TRANSACTION', bytes, r, v);
   }
 
