@@ -4,7 +4,7 @@
  * records on COSIGNER_AUDIT. `startPairing` is what main.ts and the tests call; it provisions its
  * buckets idempotently.
  */
-import { connectNats, createLogger, createServer, drainNats, ensureKv, service, type GrpcServerHandle, type Logger, type ServerAuthConfig } from '@cosigner/platform';
+import { connectNats, createLogger, createServer, drainNats, ensureKv, service, type GrpcServerHandle, type Logger, type NatsConnectOptions, type ServerAuthConfig } from '@cosigner/platform';
 import { PairingServiceService } from '@cosigner/proto';
 import { createTrust, type Trust, type TrustConfig, type TrustOptions } from '@cosigner/trust';
 import { AuditLog } from '@cosigner/audit';
@@ -19,6 +19,10 @@ export const CLAIMS_TTL_MS = 2 * 3600_000;
 
 export interface PairingConfig {
   natsUrl: string;
+  /** Full connect options (credentials, TLS); `natsUrl` when absent. */
+  nats?: NatsConnectOptions;
+  /** JetStream replicas of the buckets (3 on a NATS cluster). */
+  replicas?: number;
   host?: string;
   /** 0 picks a free port (tests). */
   port?: number;
@@ -52,12 +56,12 @@ export async function startPairing(cfg: PairingConfig): Promise<PairingHandle> {
   if (cfg.adminTokens.length === 0 && !cfg.serverTls?.requireClientCert) throw new Error('pairing: COSIGNER_ADMIN_TOKEN (or mTLS) is required');
   const log = cfg.log ?? createLogger({ service: 'pairing' });
   const identity = await loadIdentity(cfg.dataDir, cfg.callbackKeyFile, cfg.identityKeyFile);
-  const nc = await connectNats({ servers: cfg.natsUrl, name: 'pairing', reconnectTimeWaitMs: 500 });
+  const nc = await connectNats(cfg.nats ?? { servers: cfg.natsUrl, name: 'pairing', reconnectTimeWaitMs: 500 });
   let trust: Trust | undefined;
   try {
-    const apiUsers = new TypedKv(await ensureKv(nc, { bucket: API_USERS_BUCKET, history: 5, description: 'paired API users (ApiUser proto), written by pairing only' }), apiUserCodec);
+    const apiUsers = new TypedKv(await ensureKv(nc, { bucket: API_USERS_BUCKET, history: 5, description: 'paired API users (ApiUser proto), written by pairing only' }, cfg.replicas), apiUserCodec);
     // A claim outlives its token (1 h + clock tolerance); after that the token is refused as expired anyway.
-    const claims = new TypedKv(await ensureKv(nc, { bucket: PAIRING_CLAIMS_BUCKET, ttlMs: CLAIMS_TTL_MS, description: 'pairing token claims (jti digests) of this co-signer' }), claimCodec);
+    const claims = new TypedKv(await ensureKv(nc, { bucket: PAIRING_CLAIMS_BUCKET, ttlMs: CLAIMS_TTL_MS, description: 'pairing token claims (jti digests) of this co-signer' }, cfg.replicas), claimCodec);
     const audit = await AuditLog.open(nc, 'pairing', cfg.now);
     trust = createTrust(cfg.trust, { ...(cfg.now ? { now: cfg.now } : {}), ...cfg.trustOptions });
     const registry = new Registry({

@@ -6,7 +6,7 @@
  */
 import {
   ANONYMOUS, authenticateAdmin, connectNats, createLogger, createServer, drainNats, service,
-  type AuthPolicy, type ClientTlsConfig, type GrpcServerHandle, type Logger, type ServerAuthConfig,
+  type AuthPolicy, type ClientTlsConfig, type GrpcServerHandle, type Logger, type NatsConnectOptions, type ServerAuthConfig,
 } from '@cosigner/platform';
 import { WorkspaceServiceService } from '@cosigner/proto';
 import { WorkspaceKeyStore } from './keys.ts';
@@ -20,6 +20,10 @@ export const DEFAULT_INTAKE_URL = '127.0.0.1:50052';
 
 export interface WorkspaceConfig {
   natsUrl: string;
+  /** Full connect options (credentials, TLS); `natsUrl` when absent. */
+  nats?: NatsConnectOptions;
+  /** JetStream replicas of the buckets (3 on a NATS cluster). */
+  replicas?: number;
   host?: string;
   /** 0 picks a free port (tests). */
   port?: number;
@@ -52,9 +56,9 @@ export async function startWorkspace(cfg: WorkspaceConfig): Promise<WorkspaceHan
   if (cfg.adminTokens.length === 0 && !cfg.serverTls?.requireClientCert) throw new Error('workspace: COSIGNER_ADMIN_TOKEN (or mTLS) is required');
   const log = cfg.log ?? createLogger({ service: 'workspace-sim' });
   const clock = cfg.clock ?? defaultClock;
-  const nc = await connectNats({ servers: cfg.natsUrl, name: 'workspace-sim', reconnectTimeWaitMs: 500 });
+  const nc = await connectNats(cfg.nats ?? { servers: cfg.natsUrl, name: 'workspace-sim', reconnectTimeWaitMs: 500 });
   try {
-    const state = await openState(nc, cfg.bucketPrefix ?? '');
+    const state = await openState(nc, cfg.bucketPrefix ?? '', cfg.replicas);
     const workspaces = new Workspaces(state, new WorkspaceKeyStore(cfg.dataDir), clock);
     const originator = new Originator({
       state, workspaces, clock, log,

@@ -3,8 +3,7 @@
  * transactions survive a restart of the simulator and of nats-server.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
-import { Kvm } from '@nats-io/kv';
-import { StorageType, jetstream } from '@nats-io/jetstream';
+import { ensureKv } from '@cosigner/platform';
 import { Transaction, Workspace } from '@cosigner/proto';
 import type { ApiUserState } from '@cosigner/proto';
 import { TypedKv, jsonCodec, protoCodec } from './kv.ts';
@@ -37,9 +36,8 @@ export interface SimState {
   transactions: TypedKv<Transaction>;
 }
 
-export async function openState(nc: NatsConnection, prefix = ''): Promise<SimState> {
-  const kvm = new Kvm(jetstream(nc));
-  const open = (bucket: string) => kvm.create(`${prefix}${bucket}`, { history: 1, storage: StorageType.File });
+export async function openState(nc: NatsConnection, prefix = '', replicas?: number): Promise<SimState> {
+  const open = (bucket: string) => ensureKv(nc, { bucket: `${prefix}${bucket}`, description: 'workspace simulator state' }, replicas);
   return {
     workspaces: new TypedKv(await open(WORKSPACES_BUCKET), protoCodec(Workspace)),
     apiUsers: new TypedKv(await open(API_USERS_BUCKET), jsonCodec<ApiUserRecord>()),
