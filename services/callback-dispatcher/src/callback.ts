@@ -134,7 +134,8 @@ async function post(url: URL, body: string, contentType: string, timeoutMs: numb
     const req = mod.request(url, {
       method: 'POST',
       headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body), accept: '*/*', 'user-agent': userAgent },
-      ...(socket ? { agent: false, createConnection: () => socket } : { agent: url.protocol === 'https:' ? httpsAgent : httpAgent }),
+      // With no agent and a createConnection, the request uses our already verified socket.
+      ...(socket ? { createConnection: () => socket } : { agent: url.protocol === 'https:' ? httpsAgent : httpAgent }),
     }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;

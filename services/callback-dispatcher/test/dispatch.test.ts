@@ -1,6 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import * as jose from 'jose';
 import { ApprovalProof, RequestApproved, type RequestIntakeServiceClient } from '@cosigner/proto';
@@ -180,6 +186,60 @@ test('a callback config that cannot be read fails closed: the request waits', as
   await seedApiUser(nc, 'u-badcfg', { callback: { url: handler.url, mode: 'JWT', publicKeyPem: handler.publicKeyPem, certPem: '', updatedAtMs: 0 } });
   const s2 = await waitFor(client, r.requestId, (x) => x.status !== 'RECEIVED');
   assert.equal(s2.status, 'APPROVED');
+});
+
+test('RETRY survives a dispatcher restart (the retry lives in JetStream and KV, not in memory)', async () => {
+  const r = ethRequest({ apiUserId: 'u-cb' });
+  const id = r.request.requestId;
+  handler.set(id, { sequence: [{ action: 'RETRY' }, { action: 'APPROVE' }] });
+  await submitTx(client, r.bytes, await submissionJwt(ws, r.bytes, { apiUserId: 'u-cb' }));
+  await handler.asked(id, 1);
+  await dispatcher.stop();
+  dispatcher = await startDispatcher({
+    natsUrl: nats.url, callbackKeyPem: keys.callbackPrivatePem, approvalKeyPem: keys.approvalPrivatePem,
+    deadlineMs: 1000, retryIntervalMs: 300, maxRetries: 3, configRetryMs: 300, log: quiet('callback-dispatcher'),
+  });
+  const s = await waitFor(client, id, (x) => x.status !== 'RECEIVED');
+  assert.equal(s.status, 'APPROVED');
+  assert.equal(handler.seen.get(id)!.length, 2);
+});
+
+test('TLS pinning mode: plain JSON over HTTPS to the pinned certificate; another certificate is refused', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pin-'));
+  const mk = (name: string) => {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '2', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`)], { stdio: 'ignore' });
+    return { cert: readFileSync(join(dir, `${name}.crt`), 'utf8'), key: readFileSync(join(dir, `${name}.key`), 'utf8') };
+  };
+  const good = mk('good');
+  const other = mk('other');
+  const bodies: Array<{ contentType: string; body: Record<string, unknown> }> = [];
+  const server = https.createServer({ cert: good.cert, key: good.key }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+      bodies.push({ contentType: req.headers['content-type'] ?? '', body });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ action: 'APPROVE', requestId: body.requestId }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    await seedApiUser(nc, 'u-tls', { callback: { url, mode: 'TLS', publicKeyPem: '', certPem: good.cert, updatedAtMs: 0 } });
+    await seedApiUser(nc, 'u-tls-wrong', { callback: { url, mode: 'TLS', publicKeyPem: '', certPem: other.cert, updatedAtMs: 0 } });
+    const a = await submitEth('u-tls');
+    assert.equal((await waitFor(client, a.requestId, (x) => x.status !== 'RECEIVED')).status, 'APPROVED');
+    assert.match(bodies[0]!.contentType, /^application\/json/);
+    assert.equal(bodies[0]!.body.requestId, a.requestId);
+    const b = await submitEth('u-tls-wrong');
+    const sb = await waitFor(client, b.requestId, (x) => x.status !== 'RECEIVED');
+    assert.equal(sb.status, 'FAILED');
+    assert.match(sb.reason, /PIN/);
+    assert.equal(bodies.length, 1, 'nothing was sent to a server that is not the pinned one');
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
 });
 
 test('the audit chain verifies and records every decision', async () => {
