@@ -4,7 +4,7 @@
  * Two kinds of entry:
  * - `{"issuer": "<exact iss>", "jwks": {"keys": [...]}, "workspaceId"?: "...", "platform"?: "host:port"}`:
  *   keys given inline (`platform`, when given, is where pairings with it are completed);
- * - `{"platform": "<host:port>", "issuerPrefix": "cosigner-sim/"}`: every issuer starting with the
+ * - `{"platform": "<host:port>", "issuerPrefix": "cosigner-sim/", "tls"?: true | {"caFile", "serverName"}}`: every issuer starting with the
  *   prefix is a workspace of that platform (the rest of `iss` is its id); its keys are fetched with
  *   WorkspaceService.GetPublicKeys and cached.
  */
@@ -35,6 +35,15 @@ export interface IssuerEntry {
   workspaceId: string;
   /** Optional host:port of the issuer's WorkspaceService (where a pairing is completed). */
   platform?: string;
+  /** TLS towards `platform`; plaintext (loopback) when absent. */
+  tls?: PlatformTls;
+}
+
+/** TLS towards a WorkspaceService: CA of its certificate (system roots when absent). */
+export interface PlatformTls {
+  caFile?: string;
+  /** Expected server name when it differs from the address host. */
+  serverName?: string;
 }
 
 export interface PlatformEntry {
@@ -42,6 +51,7 @@ export interface PlatformEntry {
   /** host:port of a WorkspaceService. */
   platform: string;
   issuerPrefix: string;
+  tls?: PlatformTls;
 }
 
 export type TrustEntry = IssuerEntry | PlatformEntry;
@@ -81,6 +91,23 @@ function parseJwks(v: unknown, where: string): Jwks {
   return { keys: out };
 }
 
+function parseTls(v: unknown, where: string): { tls?: PlatformTls } {
+  if (v === undefined || v === false) return {};
+  if (v === true) return { tls: {} };
+  if (!v || typeof v !== 'object') fail(`${where}: tls must be true or {"caFile"?, "serverName"?}`);
+  const o = v as Record<string, unknown>;
+  const tls: PlatformTls = {};
+  if (o.caFile !== undefined) {
+    if (typeof o.caFile !== 'string' || o.caFile === '') fail(`${where}: tls.caFile must be a path`);
+    tls.caFile = o.caFile;
+  }
+  if (o.serverName !== undefined) {
+    if (typeof o.serverName !== 'string' || o.serverName === '') fail(`${where}: tls.serverName must be a host name`);
+    tls.serverName = o.serverName;
+  }
+  return { tls };
+}
+
 function defaultWorkspaceId(issuer: string): string {
   const i = issuer.lastIndexOf('/');
   return i >= 0 && i < issuer.length - 1 ? issuer.slice(i + 1) : issuer;
@@ -117,7 +144,7 @@ export function parseTrustConfig(json: string | unknown): TrustConfig {
       if (issuers.has(o.issuer)) fail(`${where}: issuer ${o.issuer} listed twice`);
       issuers.add(o.issuer);
       const workspaceId = typeof o.workspaceId === 'string' && o.workspaceId !== '' ? o.workspaceId : defaultWorkspaceId(o.issuer);
-      entries.push({ kind: 'issuer', issuer: o.issuer, jwks: parseJwks(o.jwks, where), workspaceId, ...(typeof o.platform === 'string' ? { platform: o.platform } : {}) });
+      entries.push({ kind: 'issuer', issuer: o.issuer, jwks: parseJwks(o.jwks, where), workspaceId, ...(typeof o.platform === 'string' ? { platform: o.platform } : {}), ...parseTls(o.tls, where) });
     } else if (typeof o.platform === 'string') {
       if (!HOST_PORT.test(o.platform)) fail(`${where}: platform must be host:port`);
       if (typeof o.issuerPrefix !== 'string' || o.issuerPrefix === '') fail(`${where}: platform needs a non-empty issuerPrefix`);
@@ -125,12 +152,19 @@ export function parseTrustConfig(json: string | unknown): TrustConfig {
         if (p.startsWith(o.issuerPrefix) || o.issuerPrefix.startsWith(p)) fail(`${where}: issuerPrefix overlaps ${p}`);
       }
       prefixes.push(o.issuerPrefix);
-      entries.push({ kind: 'platform', platform: o.platform, issuerPrefix: o.issuerPrefix });
+      entries.push({ kind: 'platform', platform: o.platform, issuerPrefix: o.issuerPrefix, ...parseTls(o.tls, where) });
     } else {
       fail(`${where}: needs "issuer" (with "jwks") or "platform" (with "issuerPrefix")`);
     }
   });
   return { entries };
+}
+
+/** TLS settings per platform address (from whichever entries name it). */
+export function platformTls(config: TrustConfig): Map<string, PlatformTls> {
+  const out = new Map<string, PlatformTls>();
+  for (const e of config.entries) if (e.platform && e.tls) out.set(e.platform, e.tls);
+  return out;
 }
 
 /** A readable list of who is trusted (issuers and `prefix*@platform`), for info endpoints and logs. */

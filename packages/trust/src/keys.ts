@@ -2,8 +2,10 @@
  * Fetching a platform workspace's public keys (WorkspaceService.GetPublicKeys) for trust entries
  * of kind `platform`. The default fetcher opens one gRPC channel per platform and reuses it.
  */
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { WorkspaceServiceClient, type WorkspaceKeys } from '@cosigner/proto';
+import type { PlatformTls } from './config.ts';
 import { TrustError } from './errors.ts';
 
 /** Deadline of one key fetch. */
@@ -17,13 +19,23 @@ export interface GrpcKeysFetcher {
   close(): void;
 }
 
-/** A KeysFetcher over gRPC (insecure on loopback; `credentials` for TLS deployments). */
-export function createGrpcKeysFetcher(o: { credentials?: grpc.ChannelCredentials; timeoutMs?: number } = {}): GrpcKeysFetcher {
+/** Channel credentials and options for a platform's TLS settings (plaintext when absent). Reads the CA file. */
+export function platformChannel(tls: PlatformTls | undefined): { credentials: grpc.ChannelCredentials; options: Partial<grpc.ClientOptions> } {
+  if (!tls) return { credentials: grpc.credentials.createInsecure(), options: {} };
+  return {
+    credentials: grpc.credentials.createSsl(tls.caFile ? readFileSync(tls.caFile) : null),
+    options: tls.serverName ? { 'grpc.ssl_target_name_override': tls.serverName } : {},
+  };
+}
+
+/** A KeysFetcher over gRPC; `tls` gives per-platform TLS settings (plaintext on loopback otherwise). */
+export function createGrpcKeysFetcher(o: { tls?: ReadonlyMap<string, PlatformTls>; timeoutMs?: number } = {}): GrpcKeysFetcher {
   const clients = new Map<string, WorkspaceServiceClient>();
   const client = (platform: string): WorkspaceServiceClient => {
     let c = clients.get(platform);
     if (!c) {
-      c = new WorkspaceServiceClient(platform, o.credentials ?? grpc.credentials.createInsecure());
+      const ch = platformChannel(o.tls?.get(platform));
+      c = new WorkspaceServiceClient(platform, ch.credentials, ch.options);
       clients.set(platform, c);
     }
     return c;

@@ -8,7 +8,7 @@
  * (with a small clock tolerance, RFC 7519 §4.1.4-5), and the presence of `jti`/`sub`.
  */
 import * as jose from 'jose';
-import { type IssuerEntry, type Jwks, type PlatformEntry, type TrustConfig, describeTrust } from './config.ts';
+import { type IssuerEntry, type Jwks, type PlatformEntry, type TrustConfig, describeTrust, platformTls } from './config.ts';
 import { TrustError } from './errors.ts';
 import { createGrpcKeysFetcher, type KeysFetcher } from './keys.ts';
 
@@ -125,7 +125,7 @@ export function createTrust(config: TrustConfig, options: TrustOptions = {}): Tr
   const now = options.now ?? Date.now;
   const ttl = options.keysTtlMs ?? DEFAULT_KEYS_TTL_MS;
   const minInterval = options.refetchMinIntervalMs ?? DEFAULT_REFETCH_MIN_INTERVAL_MS;
-  const ownFetcher = options.fetchKeys ? undefined : createGrpcKeysFetcher();
+  const ownFetcher = options.fetchKeys ? undefined : createGrpcKeysFetcher({ tls: platformTls(config) });
   const fetchKeys: KeysFetcher = options.fetchKeys ?? ownFetcher!.fetch;
 
   const byIssuer = new Map<string, { entry: IssuerEntry; keySet: ReturnType<typeof jose.createLocalJWKSet> }>();

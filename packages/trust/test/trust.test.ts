@@ -112,6 +112,10 @@ test('parseTrustConfig refuses malformed configuration', () => {
   ];
   for (const b of bad) assert.throws(() => parseTrustConfig(b), (e: unknown) => e instanceof TrustError && e.code === 'ERR_TRUST_CONFIG', String(b));
   assert.deepEqual(parseTrustConfig('').entries, []);
+  assert.throws(() => parseTrustConfig('[{"platform": "h:1", "issuerPrefix": "x/", "tls": "yes"}]'), (e: unknown) => e instanceof TrustError && e.code === 'ERR_TRUST_CONFIG');
+  const tls = parseTrustConfig('[{"platform": "h:1", "issuerPrefix": "x/", "tls": {"caFile": "/ca.pem", "serverName": "ws.example"}}, {"platform": "h:2", "issuerPrefix": "y/", "tls": true}]');
+  assert.deepEqual(tls.entries[0], { kind: 'platform', platform: 'h:1', issuerPrefix: 'x/', tls: { caFile: '/ca.pem', serverName: 'ws.example' } });
+  assert.deepEqual(tls.entries[1], { kind: 'platform', platform: 'h:2', issuerPrefix: 'y/', tls: {} });
   assert.equal(parseTrustConfig('[{"platform": "127.0.0.1:50054", "issuerPrefix": "cosigner-sim/"}]').entries.length, 1);
 });
 

@@ -9,10 +9,11 @@
  * is stored for refused input.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { createClient, closeClient, unary, type ClientTlsConfig, type DomainError, type Logger } from '@cosigner/platform';
 import { ApiUser, WorkspaceServiceClient, type CallbackConfig, type CompletePairingResponse, type CosignerInfo } from '@cosigner/proto';
-import { PAIRING_AUDIENCE, PAIRING_TOKEN_LIFETIME_S, TrustError, type Trust, type TrustConfig } from '@cosigner/trust';
+import { PAIRING_AUDIENCE, PAIRING_TOKEN_LIFETIME_S, TrustError, platformTls, type Trust, type TrustConfig } from '@cosigner/trust';
 import { AuditError, type AuditInput, type AuditLog } from '@cosigner/audit';
 import { PairingError, invalid, notFound } from './errors.ts';
 import type { CosignerIdentity } from './identity.ts';
@@ -48,7 +49,7 @@ export interface RegistryOptions {
   /** WorkspaceService address for issuers whose trust entry names no platform. */
   defaultWorkspaceUrl?: string;
   now?: () => number;
-  /** TLS towards workspace platforms (deployments); insecure on loopback otherwise. */
+  /** TLS towards every workspace platform; else each trust entry's `tls`, else plaintext (loopback). */
   tls?: ClientTlsConfig;
 }
 
@@ -75,10 +76,17 @@ export class Registry {
     throw new PairingError('ERR_WORKSPACE_UNREACHABLE', `no platform address is configured for ${issuer}`);
   }
 
+  #tlsOf(addr: string): ClientTlsConfig | undefined {
+    const t = platformTls(this.#o.trustConfig).get(addr);
+    if (!t) return undefined;
+    return { ...(t.caFile ? { caPem: readFileSync(t.caFile) } : {}), ...(t.serverName ? { serverName: t.serverName } : {}) };
+  }
+
   #client(addr: string): WorkspaceServiceClient {
     let c = this.#clients.get(addr);
     if (!c) {
-      c = createClient(WorkspaceServiceClient, addr, this.#o.tls ? { tls: this.#o.tls } : {});
+      const tls = this.#o.tls ?? this.#tlsOf(addr);
+      c = createClient(WorkspaceServiceClient, addr, tls ? { tls } : {});
       this.#clients.set(addr, c);
     }
     return c;
