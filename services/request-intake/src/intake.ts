@@ -134,10 +134,8 @@ export class Intake {
     return { state: cur, created: false };
   }
 
-  async #admit(kind: RequestKind, bytes: Uint8Array, r: { requestId: string; workspaceId: string; apiUserId: string; expiresAtMs: number }, v: VerifiedToken): Promise<SubmitResult> {
-    const hash = sha256(bytes);
-    const existing = await this.#existing(r.requestId, hash);
-    if (existing) return existing;
+  /** Publishes `received` for a request not seen in the status record (`#existing` said so). */
+  async #admit(kind: RequestKind, bytes: Uint8Array, r: { requestId: string; workspaceId: string; apiUserId: string; expiresAtMs: number }, v: VerifiedToken, hash: Buffer): Promise<SubmitResult> {
     await this.#spendNonce(v, r.requestId, Buffer.from(hash).toString('hex'));
     const now = this.#d.now();
     const ev: RequestReceived = {
@@ -170,18 +168,23 @@ export class Intake {
   async submitTransaction(bytes: Uint8Array, token: string): Promise<SubmitResult> {
     const r = parseTransactionRequest(bytes, this.#d.now());
     const v = await this.#authenticate(token, bytes, r.workspaceId, r.apiUserId);
-    // Both lookups at once; the API user's refusal wins when both fail (the same order as before).
-    const [u, k] = await Promise.allSettled([this.#checkApiUser(r.workspaceId, r.apiUserId), this.#checkKeys(r)]);
+    // The lookups at once; refusals keep their order (API user, then keys, then the id).
+    const hash = sha256(bytes);
+    const [u, k, ex] = await Promise.allSettled([this.#checkApiUser(r.workspaceId, r.apiUserId), this.#checkKeys(r), this.#existing(r.requestId, hash)]);
     if (u.status === 'rejected') throw u.reason;
     if (k.status === 'rejected') throw k.reason;
-    return this.#admit('TRANSACTION', bytes, r, v);
+    if (ex.status === 'rejected') throw ex.reason;
+    return ex.value ?? this.#admit('TRANSACTION', bytes, r, v, hash);
   }
 
   async submitConfigChange(bytes: Uint8Array, token: string): Promise<SubmitResult> {
     const r: ConfigChangeRequest = parseConfigChangeRequest(bytes, this.#d.now());
     const v = await this.#authenticate(token, bytes, r.workspaceId, r.apiUserId);
-    await this.#checkApiUser(r.workspaceId, r.apiUserId);
-    return this.#admit('CONFIG_CHANGE', bytes, r, v);
+    const hash = sha256(bytes);
+    const [u, ex] = await Promise.allSettled([this.#checkApiUser(r.workspaceId, r.apiUserId), this.#existing(r.requestId, hash)]);
+    if (u.status === 'rejected') throw u.reason;
+    if (ex.status === 'rejected') throw ex.reason;
+    return ex.value ?? this.#admit('CONFIG_CHANGE', bytes, r, v, hash);
   }
 
   async get(requestId: string): Promise<RequestState> {

@@ -44,6 +44,16 @@ export async function project(requests: KV, subject: string, data: Uint8Array, t
     throw new DomainError('ERR_UNDECODABLE_EVENT', `event on ${subject} does not decode`, { retryable: false, cause: e });
   }
   if (!ev) return undefined;
+  if (ev.kind === 'received') {
+    // Usually the first event of its request: try to create the record without reading first.
+    const fresh = applyEvent(undefined, ev, traceIdOf(traceparent))!;
+    try {
+      await requests.create(ev.requestId, RequestState.encode({ ...fresh, revision: 0 }).finish());
+      return fresh;
+    } catch (err) {
+      if (!isCasConflict(err)) throw err;
+    }
+  }
   for (let i = 0; i < CAS_ATTEMPTS; i++) {
     const e = await requests.get(ev.requestId);
     const cur = e && e.operation === 'PUT' && e.value.length > 0 ? RequestState.decode(e.value) : undefined;
