@@ -2,7 +2,7 @@
  * callback-dispatcher process entry. Environment: NATS_URL, COSIGNER_CALLBACK_KEY_FILE,
  * COSIGNER_APPROVAL_KEY_FILE, DISPATCHER_IN_FLIGHT (16), CALLBACK_DEADLINE_MS (30000),
  * CALLBACK_RETRY_INTERVAL_MS (180000), CALLBACK_MAX_RETRIES (20), DISPATCHER_ACK_WAIT_MS,
- * DISPATCHER_INSTANCE_ID.
+ * DISPATCHER_INSTANCE_ID (or INSTANCE_ID; default host/pid).
  */
 import { createLogger, runService } from '@cosigner/platform';
 import { startDispatcher } from './server.ts';
@@ -32,7 +32,7 @@ runService({
       natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
       ...(env.COSIGNER_CALLBACK_KEY_FILE ? { callbackKeyFile: env.COSIGNER_CALLBACK_KEY_FILE } : {}),
       ...(env.COSIGNER_APPROVAL_KEY_FILE ? { approvalKeyFile: env.COSIGNER_APPROVAL_KEY_FILE } : {}),
-      ...(env.DISPATCHER_INSTANCE_ID ? { instanceId: env.DISPATCHER_INSTANCE_ID } : {}),
+      ...((env.DISPATCHER_INSTANCE_ID ?? env.INSTANCE_ID) ? { instanceId: (env.DISPATCHER_INSTANCE_ID ?? env.INSTANCE_ID)! } : {}),
       ...Object.fromEntries(Object.entries(opt).filter(([, v]) => v !== undefined)),
       log,
     });
