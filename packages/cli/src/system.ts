@@ -84,6 +84,20 @@ export function ensureSecrets(dataDir: string): Secrets {
   };
 }
 
+/** How long a service may take to print its ready line. */
+export const SERVICE_READY_TIMEOUT_MS = 120_000;
+
+/** A service's "ready" log line: JSON with msg `ready` or ending in ` ready`. */
+export function isReadyLine(line: string): boolean {
+  if (!line.startsWith('{')) return false;
+  try {
+    const msg = (JSON.parse(line) as { msg?: unknown }).msg;
+    return typeof msg === 'string' && (msg === 'ready' || msg.endsWith(' ready'));
+  } catch {
+    return false;
+  }
+}
+
 /** Resolves once `host:port` accepts TCP connections (or rejects after `timeoutMs`). */
 export async function waitForPort(port: number, timeoutMs = 30_000, host = '127.0.0.1'): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -194,8 +208,17 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     return (line) => w.write(line + '\n');
   };
   const children = new Map<string, ChildProcess>();
+  /** Services that printed their ready line (`{"msg":"ready"}`, `"... ready"`). */
+  const readyWaiters = new Map<string, () => void>();
   const pipe = (name: string, child: ChildProcess): void => {
-    const out = sink(name);
+    const sinkOut = sink(name);
+    const out = (line: string): void => {
+      if (readyWaiters.has(name) && isReadyLine(line)) {
+        readyWaiters.get(name)!();
+        readyWaiters.delete(name);
+      }
+      sinkOut(line);
+    };
     for (const stream of [child.stdout, child.stderr]) {
       let buf = '';
       stream?.setEncoding('utf8');
@@ -228,11 +251,21 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       env: { ...process.env, ...s.env, SERVICE_NAME: s.name },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const ready = new Promise<void>((resolve) => readyWaiters.set(s.name, resolve));
     pipe(s.name, c);
     children.set(s.name, c);
-    if (s.port !== undefined) {
-      const exited = new Promise<never>((_, rej) => c.once('exit', (code) => rej(new Error(`${s.name} exited (${code}) before it was ready`))));
-      await Promise.race([waitForPort(s.port, 60_000), exited]);
+    // Ready means its ready line was printed (it subscribed, provisioned, published its identity)
+    // and, for a gRPC service, that its port accepts connections.
+    const exited = new Promise<never>((_, rej) => c.once('exit', (code) => rej(new Error(`${s.name} exited (${code}) before it was ready`))));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, rej) => {
+      timer = setTimeout(() => rej(new Error(`${s.name} not ready after ${SERVICE_READY_TIMEOUT_MS} ms`)), SERVICE_READY_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([Promise.all([ready, s.port !== undefined ? waitForPort(s.port, SERVICE_READY_TIMEOUT_MS) : undefined]), exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+      readyWaiters.delete(s.name);
     }
   };
   try {

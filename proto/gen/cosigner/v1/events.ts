@@ -103,7 +103,7 @@ export interface RequestFailed {
 
 /**
  * One record of the audit stream (cosigner.audit). Each record carries the hash of the previous
- * one (hash chain); `hash` = sha256(prev_hash || serialized record with hash empty).
+ * one (hash chain); `hash` = sha256(the record serialized with `hash` empty), which covers prev_hash.
  */
 export interface AuditRecord {
   seq: number;
