@@ -5,7 +5,7 @@
  */
 import { createLogger, type LogLevel, type Logger } from './log.ts';
 import { initTelemetry, type Telemetry, type TelemetryOptions } from './telemetry.ts';
-import type { GrpcServerHandle } from './grpc/server.ts';
+import { createServer, type GrpcServerHandle } from './grpc/server.ts';
 
 export const DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
 export const EXIT_OK = 0;
@@ -50,6 +50,11 @@ export interface RunServiceOptions {
    * draining (the state is unknown; unacked work is redelivered). Default: true unless `exit` is injected.
    */
   handleCrashes?: boolean;
+  /**
+   * For a service that serves no gRPC API (the dispatcher): a port on which to serve only the
+   * standard health service, so orchestrators can probe it. Default: env HEALTH_PORT, else none.
+   */
+  healthPort?: number;
 }
 
 export interface ServiceRunner {
@@ -79,6 +84,10 @@ export function runService(o: RunServiceOptions): ServiceRunner {
 
   const startP = (async () => {
     started = await o.start({ name: o.name, logger: log, telemetry, signal: abort.signal });
+    const healthPort = o.healthPort ?? (process.env.HEALTH_PORT ? Number(process.env.HEALTH_PORT) : undefined);
+    if (!started.grpc && healthPort !== undefined && Number.isInteger(healthPort)) {
+      started = { ...started, grpc: await createServer({ services: [], port: healthPort, host: process.env.GRPC_HOST ?? '0.0.0.0', logger: log }) };
+    }
     if (abort.signal.aborted) return;
     await started.ready?.();
     started.grpc?.setServing();
