@@ -132,7 +132,7 @@ test('a service process killed (-9) before ack: the message is redelivered to th
 
 test('a service without a gRPC API serves health on healthPort: SERVING when ready, gone after stop', async () => {
   const { HealthClient } = await import('../../../proto/gen/grpc/health/v1/health.ts');
-  const { credentials } = await import('@grpc/grpc-js');
+  const { credentials, Metadata } = await import('@grpc/grpc-js');
   const { freePort } = await import('../src/testing/index.ts');
   const port = await freePort();
   const runner = runService({
@@ -148,7 +148,7 @@ test('a service without a gRPC API serves health on healthPort: SERVING when rea
   const client = new HealthClient(`127.0.0.1:${port}`, credentials.createInsecure());
   const check = () =>
     new Promise<string>((resolve, reject) =>
-      client.check({ service: '' }, { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res.status))),
+      client.check({ service: '' }, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res.status))),
     );
   assert.equal(await check(), 'SERVING');
   assert.equal(await runner.shutdown('test'), 0);
