@@ -66,6 +66,11 @@ export function ensureSecrets(dataDir: string): Secrets {
     write('callback.key.pem', privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
     write('callback.pub.pem', publicKey.export({ type: 'spki', format: 'pem' }).toString());
   }
+  if (!existsSync(join(dir, 'identity.key.pem'))) {
+    // The co-signer's Ed25519 identity (pairing); deployments mount theirs (COSIGNER_IDENTITY_KEY_FILE).
+    const { privateKey } = generateKeyPairSync('ed25519');
+    write('identity.key.pem', privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+  }
   if (!existsSync(join(dir, 'approval.key.pem'))) {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     write('approval.key.pem', privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
@@ -146,7 +151,13 @@ export function serviceSpecs(opts: SystemOptions, secrets: Secrets, cfg: CliConf
     {
       name: 'pairing',
       script: 'services/pairing/src/main.ts',
-      env: { ...common, GRPC_PORT: String(ports.pairing), COSIGNER_CALLBACK_KEY_FILE: secrets.callbackKeyFile, COSIGNER_DATA_DIR: join(opts.dataDir, 'pairing') },
+      env: {
+        ...common,
+        GRPC_PORT: String(ports.pairing),
+        COSIGNER_CALLBACK_KEY_FILE: secrets.callbackKeyFile,
+        COSIGNER_IDENTITY_KEY_FILE: join(opts.dataDir, 'secrets', 'identity.key.pem'),
+        COSIGNER_DATA_DIR: join(opts.dataDir, 'pairing'),
+      },
       port: ports.pairing,
     },
     {
