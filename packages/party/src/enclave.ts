@@ -18,6 +18,7 @@ import { decodeIdentity, encodeIdentity, generateIdentity, openFrom, rawPublic, 
 import { PartyError } from './errors.ts';
 import { token, type EnclaveProvider, type SealedStore } from './sealed.ts';
 import type { EcdsaScheme } from './ecdsa.ts';
+import { ProtocolWorker, type WorkerStep } from './worker.ts';
 
 export type Algorithm = MpcAlgorithm;
 
@@ -137,6 +138,8 @@ export class Enclave {
   #keygenExtras: EnclaveOptions['keygenExtras'];
   #tamper: Set<string>;
   #cache = new Map<string, KeyRecord>();
+  /** presignature id -> what it signs, for sessions of this process (see `sign`). */
+  #claims = new Map<string, string>();
 
   private constructor(o: EnclaveOptions, id: IdentityKeys) {
     this.partyId = o.partyId;
@@ -324,6 +327,7 @@ export class Enclave {
     const signers = this.signers(start, r);
     const count = Math.max(1, Math.min(start.count || 1, 64));
     const batch = (scheme as Partial<EcdsaScheme>).presignBatch;
+    if (batch && this.#useWorker) return this.presignInWorker(start, r, signers, count);
     const party: Party<Uint8Array[]> = batch
       ? batch({ session: start.sessionId, self: this.index, signers, share: r.share, count })
       : mapOut(scheme.presign({ session: start.sessionId, self: this.index, signers, share: r.share }), (p) => [p]);
@@ -336,6 +340,52 @@ export class Enclave {
       }
       return utf8(JSON.stringify({ presignatureIds: ids, epoch: r.epoch }));
     });
+  }
+
+  #worker: ProtocolWorker | undefined;
+  #useWorker = process.env.COSIGNER_PRESIGN_WORKER !== '0';
+
+  private async presignInWorker(start: SessionStart, r: KeyRecord, signers: number[], count: number): Promise<EnclaveSession> {
+    const w = (this.#worker ??= new ProtocolWorker());
+    const key = Buffer.from(start.sessionId).toString('hex');
+    await w.createPresign(key, { algorithm: r.algorithm, session: start.sessionId, self: this.index, signers, share: r.share, count });
+    const tamper = this.#tamper.has('1') || this.#tamper.has('PRESIGN');
+    let round = 0;
+    const convert = async (s: WorkerStep): Promise<EnclaveStep> => {
+      round = s.round;
+      let messages = s.messages;
+      if (tamper) messages = messages.map((m) => ({ ...m, body: flip(m.body) }));
+      if (s.kind !== 'done') return { messages, done: false };
+      const ids: string[] = [];
+      const out = s.output ?? [];
+      for (let i = 0; i < out.length; i++) {
+        const id = presignatureId(start.sessionId, i);
+        await this.#store.put(this.presigName(r.keyId, r.epoch, id), encodeSigners(signers, out[i]!));
+        ids.push(id);
+      }
+      return { messages, done: true, result: utf8(JSON.stringify({ presignatureIds: ids, epoch: r.epoch })) };
+    };
+    return {
+      self: this.index,
+      parties: signers,
+      get round() { return round; },
+      start: async () => convert(await w.start(key)),
+      receive: async (m) => {
+        try {
+          return await convert(await w.receive(key, m));
+        } catch (e) {
+          if (!(e instanceof Error && 'code' in e && ['ERR_MPC_WRONG_SESSION', 'ERR_MPC_DUPLICATE', 'ERR_MPC_WRONG_SENDER', 'ERR_MPC_WRONG_ROUND'].includes((e as { code: string }).code))) w.drop(key);
+          throw e;
+        }
+      },
+    };
+  }
+
+  /** Stops the protocol worker (if one was started). */
+  async close(): Promise<void> {
+    const w = this.#worker;
+    this.#worker = undefined;
+    if (w) await w.terminate();
   }
 
   /** Presignatures this party holds for a key and epoch (ids). */
@@ -379,6 +429,11 @@ export class Enclave {
     if (!/^[0-9a-f]{32}$/.test(pid)) throw new PartyError('ERR_PRESIGNATURE_NOT_FOUND', 'ECDSA signing needs a presignature id');
     const bindName = this.bindName(r.keyId, pid);
     const binding = { requestId: v.request.requestId, entry: start.entryIndex, digest: b64(message), path, session: b64(start.sessionId) };
+    const what = JSON.stringify([binding.requestId, binding.entry, binding.digest, binding.path]);
+    // Two sessions in this process racing for one presignature: the first claim wins, synchronously.
+    const claimed = this.#claims.get(pid);
+    if (claimed !== undefined && claimed !== what) throw new PartyError('ERR_PRESIGNATURE_BOUND', `presignature ${pid} is bound to another message; refused`);
+    this.#claims.set(pid, what);
     const prior = await this.#store.get(bindName);
     let sent: string[] | undefined;
     if (prior) {
@@ -386,10 +441,9 @@ export class Enclave {
       if (p.requestId !== binding.requestId || p.entry !== binding.entry || p.digest !== binding.digest || p.path !== binding.path)
         throw new PartyError('ERR_PRESIGNATURE_BOUND', `presignature ${pid} is bound to another message; refused`);
       sent = p.sent;
-    } else {
-      // Bound before anything is computed: from here on this presignature signs this entry or nothing.
-      await this.#store.put(bindName, utf8(JSON.stringify(binding)));
     }
+    // Otherwise the binding is sealed together with the share, before the share leaves (beforeSend).
+    if (this.#claims.size > 10_000) this.#claims.delete(this.#claims.keys().next().value!);
     const presigBytes = await this.#store.get(this.presigName(r.keyId, r.epoch, pid));
     if (!presigBytes) {
       if (sent && !o.coordinator) return replay(sent.map((s) => decodeMessage(unb64(s))), this.index, signers);

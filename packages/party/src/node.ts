@@ -97,7 +97,8 @@ export class PartyNode {
 
   async stop(): Promise<void> {
     await this.transport.close();
-    await Promise.allSettled([...this.#running.values()]);
+    await Promise.race([Promise.allSettled([...this.#running.values()]), new Promise((r) => setTimeout(r, 2000).unref())]);
+    await this.enclave.close();
   }
 
   private async refs(names: readonly string[]): Promise<PartyRef[]> {

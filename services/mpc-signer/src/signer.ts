@@ -102,11 +102,14 @@ export class Signer {
     try {
       if (expires > 0 && this.#now() > expires) throw new Terminal('ERR_EXPIRED', 'request expired before it was signed');
       const sigs: EntrySignature[] = [];
-      for (let i = 0; i < req.entries.length; i++) sigs.push(await this.signEntry(bytes, req, i));
+      const release: [string, number, string][] = [];
+      for (let i = 0; i < req.entries.length; i++) sigs.push(await this.signEntry(bytes, req, i, release));
       const ev: RequestSigned = { requestId: req.requestId, signatures: sigs, signedAtMs: this.#now() };
       const out = RequestSigned.encode(ev).finish();
       await store.put(`done.${rt}`, Buffer.concat([Buffer.from('S'), out]));
       await this.publish(`cosigner.requests.signed.${req.requestId}`, out, `${req.requestId}:signed`);
+      // Presignatures go only once the signatures they made are durable.
+      for (const [k, e, p] of release) await this.#o.node.enclave.releasePresignature(k, e, p).catch(() => undefined);
       this.#o.onSigned?.(req.requestId, this.#now() - (approved.approvedAtMs || this.#now()));
       await this.cleanup(rt, req.entries.length);
     } catch (e) {
@@ -157,7 +160,7 @@ export class Signer {
     throw new RetryableError(`publish ${subject} failed: ${(last as Error)?.message}`);
   }
 
-  private async signEntry(approvedBytes: Uint8Array, req: TransactionSignRequest, i: number): Promise<EntrySignature> {
+  private async signEntry(approvedBytes: Uint8Array, req: TransactionSignRequest, i: number, release: [string, number, string][]): Promise<EntrySignature> {
     const store = this.#o.node.enclave.store;
     const rt = token(req.requestId);
     const entry = req.entries[i]!;
@@ -211,10 +214,10 @@ export class Signer {
       if (!Buffer.from(derived.publicKey).equals(Buffer.from(result.publicKey)) || !scheme.verify(derived.publicKey, entry.payload, result.signature))
         throw new Terminal('ERR_SIGNATURE_INVALID', `entry ${i}: the signature does not verify under the derived public key`);
       if (alg !== 'EDDSA_ED25519') checkRecovery(alg, result, entry.payload);
-      // One entry: the request's own `done` record is the durable copy; several: each entry's, so a
-      // restart after entry 2 does not sign entry 1 again.
-      if (req.entries.length > 1 || plan.presig) await store.put(sigName, encodeSignResult(result));
-      if (plan.presig) await this.#o.node.enclave.releasePresignature(info.keyId, plan.epoch, plan.presig).catch(() => undefined);
+      // One entry: the request's own `done` record is the durable copy (a restart before it repeats
+      // the same session: same presignature, same shares, same signature); several: each entry's.
+      if (req.entries.length > 1) await store.put(sigName, encodeSignResult(result));
+      if (plan.presig) release.push([info.keyId, plan.epoch, plan.presig]);
     }
     return entrySignature(i, info.keyId, alg, entry.path, result);
   }

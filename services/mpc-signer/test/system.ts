@@ -57,8 +57,8 @@ export async function startSystem(o: { env?: Record<string, string>; partyEnv?: 
   const procs: Record<string, NodeProcess> = {};
   const start = async (party: string): Promise<NodeProcess> => {
     const p = party === 'customer'
-      ? spawnNode(SIGNER_MAIN, { env: envOf(party) })
-      : spawnNode(PARTY_MAIN, { args: ['--party', party], env: envOf(party) });
+      ? spawnNode(SIGNER_MAIN, { env: envOf(party), echo: process.env.COSIGNER_TEST_ECHO === '1' })
+      : spawnNode(PARTY_MAIN, { args: ['--party', party], env: envOf(party), echo: process.env.COSIGNER_TEST_ECHO === '1' });
     procs[party] = p;
     await p.waitForOutput(party === 'customer' ? /mpc-signer ready/ : /party ready/, 30_000);
     return p;
