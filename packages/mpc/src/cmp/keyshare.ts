@@ -64,8 +64,15 @@ export function publicInfo(share: CmpKeyShare): { publicKey: Uint8Array; chainCo
 
 /** Hash of the public state of a key share (same on every party of the same epoch). */
 export function shareFingerprint(share: CmpKeyShare): Uint8Array {
-  return sha256(publicState(share));
+  let f = fingerprints.get(share);
+  if (!f) {
+    f = sha256(publicState(share));
+    fingerprints.set(share, f);
+  }
+  return f;
 }
+
+const fingerprints = new WeakMap<CmpKeyShare, Uint8Array>();
 
 function publicState(s: CmpKeyShare): Uint8Array {
   const w = new Writer().string(s.curve.name).u8(s.parties.length);

@@ -47,6 +47,26 @@ export function cmpSign(o: CmpSignOptions): CmpSignParty {
   return new CmpSignParty(o);
 }
 
+const precomputed = new WeakSet<Point>();
+
+/**
+ * Verifies (r, s) over e under the derived key X + t·G as ((e + r·t)/s)·G + (r/s)·X, so both
+ * multiplications use precomputed tables (G's, and X's, built once per key-share object).
+ */
+export function ecdsaVerifyDerived(c: Curve, X: Point, t: bigint, e: bigint, r: bigint, s: bigint): boolean {
+  if (r <= 0n || r >= c.n || s <= 0n || s >= c.n) return false;
+  if (!precomputed.has(X)) {
+    X.precompute(8, false);
+    precomputed.add(X);
+  }
+  const w = c.inv(s);
+  const a = c.mod((e + r * t) * w);
+  const b = c.mod(r * w);
+  const P = (a === 0n ? c.ZERO : c.G.multiply(a)).add(X.multiply(b));
+  if (P.equals(c.ZERO)) return false;
+  return c.xModN(P) === r;
+}
+
 /** Verifies (r, s) over e under Q: (e/s·G + r/s·Q).x ≡ r. */
 export function ecdsaVerify(c: Curve, Q: Point, e: bigint, r: bigint, s: bigint): boolean {
   if (r <= 0n || r >= c.n || s <= 0n || s >= c.n) return false;
@@ -56,18 +76,17 @@ export function ecdsaVerify(c: Curve, Q: Point, e: bigint, r: bigint, s: bigint)
   return c.xModN(P) === r;
 }
 
-function derInt(v: bigint): Uint8Array {
+function derInt(v: bigint): string {
   let hex = v.toString(16);
   if (hex.length % 2) hex = '0' + hex;
   if (parseInt(hex.slice(0, 2), 16) >= 0x80) hex = '00' + hex;
-  const b = Buffer.from(hex, 'hex');
-  return Uint8Array.from([0x02, b.length, ...b]);
+  return '02' + (hex.length / 2).toString(16).padStart(2, '0') + hex;
 }
 
-/** DER `SEQUENCE { INTEGER r, INTEGER s }` (X9.62 / RFC 3279). */
+/** DER `SEQUENCE { INTEGER r, INTEGER s }` (X9.62 / RFC 3279); r, s < 2^256 keep lengths short-form. */
 export function derSignature(r: bigint, s: bigint): Uint8Array {
-  const body = [...derInt(r), ...derInt(s)];
-  return Uint8Array.from([0x30, body.length, ...body]);
+  const body = derInt(r) + derInt(s);
+  return new Uint8Array(Buffer.from('30' + (body.length / 2).toString(16).padStart(2, '0') + body, 'hex'));
 }
 
 /** Low-S normalization and recovery id for a signature whose nonce point is R. */
@@ -130,10 +149,6 @@ export class CmpSignParty extends RoundParty<EcdsaSignature> {
     return this.identify(b, d);
   }
 
-  private derivedKey(): Point {
-    return this.share.publicKey.add(mul(this.c, this.c.G, this.tweak));
-  }
-
   private combine(b: ReadonlyMap<number, ProtocolMessage>): Step<EcdsaSignature> {
     const c = this.c;
     for (const [j, m] of b) {
@@ -148,7 +163,7 @@ export class CmpSignParty extends RoundParty<EcdsaSignature> {
     let s = 0n;
     for (const j of this.parties) s = c.mod(s + this.sigmas.get(j)!);
     const r = c.xModN(this.pre.R);
-    if (ecdsaVerify(c, this.derivedKey(), digestScalar(c, this.digest), r, s))
+    if (ecdsaVerifyDerived(c, this.share.publicKey, this.tweak, digestScalar(c, this.digest), r, s))
       return { kind: 'done', output: finishSignature(c, this.pre.R, r, s), messages: [] };
     return this.startIdentification();
   }
