@@ -104,8 +104,9 @@ export class CmpKeygenParty extends RoundParty<CmpKeyShare> {
     threshold: number, primes: readonly [bigint, bigint], rand: RandomSource | undefined, old: CmpKeyShare | undefined,
   ) {
     super(protocol, session, self, parties);
-    if (!Number.isInteger(threshold) || threshold < 1 || threshold > parties.length)
-      throw new MpcError('ERR_MPC_USAGE', `threshold must be in 1..${parties.length}`);
+    // T = 1 would hand every party the whole key.
+    if (!Number.isInteger(threshold) || threshold < 2 || threshold > parties.length)
+      throw new MpcError('ERR_MPC_USAGE', `threshold must be in 2..${parties.length}`);
     if (old && old.parties.length !== this.parties.length) throw new MpcError('ERR_MPC_USAGE', 'refresh runs among all holders of the key');
     this.c = curve;
     this.T = threshold;
