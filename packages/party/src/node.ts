@@ -165,7 +165,9 @@ export class PartyNode {
     try {
       const result = await runSession({ transport: this.transport, start, session, parties, roundTimeoutMs: this.roundTimeout(start), sendDelayMs: this.#sendDelayMs, sentLog: log });
       const out = this.outcome(start, true, undefined, start.kind === 'SIGN' ? undefined : result);
-      // Successes stay local (the coordinator has its own result); failures are published with blame.
+      // Failures are published with blame; successes of KEYGEN / REFRESH / PRESIGN too (the
+      // coordinator waits until every party has sealed its output). SIGN successes stay local.
+      if (start.kind !== 'SIGN' && start.initiator !== this.partyId) this.transport.publishOutcome(out, start.kind, start.keyId);
       this.#onEnd?.(start, out);
       return result;
     } catch (e) {
@@ -201,13 +203,18 @@ export class PartyNode {
     const parties = await this.refs(start.parties);
     const session = await this.open(start, parties, true);
     const others = start.parties.filter((p) => p !== this.partyId);
+    const outcomes = start.kind !== 'SIGN' ? this.transport.collectOutcomes(start.sessionId, others) : undefined;
     const answers = await Promise.allSettled(others.map((p) => this.transport.requestStart(p, start, this.roundTimeoutMs)));
     for (let i = 0; i < answers.length; i++) {
       const a = answers[i]!;
-      if (a.status === 'rejected') throw a.reason;
+      if (a.status === 'rejected') {
+        outcomes?.cancel();
+        throw a.reason;
+      }
       if (!a.value.ok) {
         const code = a.value.code === 'ERR_APPROVAL_INVALID' || a.value.code === 'ERR_PRESIGNATURE_BOUND' || a.value.code === 'ERR_PRESIGNATURE_NOT_FOUND' || a.value.code === 'ERR_KEY_NOT_FOUND' || a.value.code === 'ERR_SIGNING_SET' || a.value.code === 'ERR_WRONG_WORKSPACE'
           ? a.value.code : 'ERR_SESSION_REFUSED';
+        outcomes?.cancel();
         throw new PartyError(code, `${others[i]} refused: ${a.value.reason}`, { culprits: [others[i]!] });
       }
     }
@@ -215,8 +222,15 @@ export class PartyNode {
     const run = this.run(start, session, parties);
     this.#running.set(key, run.catch(() => undefined));
     try {
-      return await run;
+      const result = await run;
+      if (outcomes) {
+        for (const o of await outcomes.wait(this.roundTimeout(start))) {
+          if (!o.ok) throw new PartyError(o.code === 'ERR_MPC_ABORT' ? 'ERR_MPC_ABORT' : 'ERR_SESSION_REFUSED', `${o.partyId} failed: ${o.reason}`, { culprits: o.culprits.length ? o.culprits : [o.partyId] });
+        }
+      }
+      return result;
     } finally {
+      outcomes?.cancel();
       this.#running.delete(key);
     }
   }

@@ -252,12 +252,51 @@ export class PartyTransport {
 
   private async onOutcome(bytes: Uint8Array): Promise<void> {
     // Only outcomes of our own live sessions matter; check that before paying for a signature check.
-    if (!this.#sessions.has(hex(PartyEnvelope.decode(bytes).sessionId))) return;
+    const k0 = hex(PartyEnvelope.decode(bytes).sessionId);
+    if (!this.#sessions.has(k0) && !this.#outcomeWaiters.has(k0)) return;
     const { env } = await this.verify(bytes);
     const out = SessionOutcome.decode(env.payload);
     if (out.partyId !== env.fromParty) return;
     const key = hex(out.sessionId);
+    this.#outcomeWaiters.get(key)?.(out);
     if (this.#sessions.has(key)) this.deliver(key, { kind: 'outcome', outcome: out });
+  }
+
+  #outcomeWaiters = new Map<string, (o: SessionOutcome) => void>();
+
+  /**
+   * Collects the outcomes of `parties` for a session (register before the session starts). The
+   * coordinator of a KEYGEN / REFRESH / PRESIGN waits for every party to have sealed its output
+   * before it treats the result as usable.
+   */
+  collectOutcomes(sessionId: Uint8Array, parties: readonly string[]): { wait(timeoutMs: number): Promise<SessionOutcome[]>; cancel(): void } {
+    const key = hex(sessionId);
+    const got = new Map<string, SessionOutcome>();
+    let wake: (() => void) | undefined;
+    this.#outcomeWaiters.set(key, (o) => {
+      if (parties.includes(o.partyId) && !got.has(o.partyId)) got.set(o.partyId, o);
+      wake?.();
+    });
+    const cancel = () => { this.#outcomeWaiters.delete(key); };
+    return {
+      cancel,
+      wait: async (timeoutMs) => {
+        const end = Date.now() + timeoutMs;
+        try {
+          while (got.size < parties.length && ![...got.values()].some((o) => !o.ok)) {
+            const left = end - Date.now();
+            if (left <= 0) {
+              const missing = parties.filter((p) => !got.has(p));
+              throw new PartyError('ERR_SESSION_TIMEOUT', `no outcome from ${missing.join(', ')}`, { culprits: missing });
+            }
+            await new Promise<void>((r) => { const t = setTimeout(r, left); wake = () => { clearTimeout(t); r(); }; });
+          }
+          return [...got.values()];
+        } finally {
+          cancel();
+        }
+      },
+    };
   }
 
   private async onStartMsg(bytes: Uint8Array): Promise<SessionOutcome> {

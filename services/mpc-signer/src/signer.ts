@@ -54,7 +54,7 @@ export interface SignerOptions {
   onSigned?: (requestId: string, ms: number) => void;
 }
 
-const RETRYABLE = new Set(['ERR_SESSION_TIMEOUT', 'ERR_SEALED_CONFLICT', 'ERR_UNKNOWN_PARTY', 'ERR_ENVELOPE']);
+const RETRYABLE = new Set(['ERR_SESSION_TIMEOUT', 'ERR_SEALED_CONFLICT', 'ERR_UNKNOWN_PARTY', 'ERR_ENVELOPE', 'ERR_PRESIGNATURE_NOT_FOUND', 'ERR_SESSION_REFUSED']);
 
 export class Signer {
   #o: SignerOptions;
