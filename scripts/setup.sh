@@ -32,7 +32,12 @@ fi
 # Native modular exponentiation (OpenSSL BN via Node-API). Optional: the pure BigInt fallback passes the
 # same tests, so a failed build is reported, not fatal.
 if [ -f packages/mpc/native/binding.gyp ]; then
-  if ! ls packages/mpc/native/build/Release/*.node >/dev/null 2>&1 || [ packages/mpc/native/binding.gyp -nt packages/mpc/native/build/Release ]; then
+  built=$(ls packages/mpc/native/build/Release/*.node 2>/dev/null | head -1)
+  stale=""
+  if [ -z "$built" ]; then stale=1; else
+    for f in packages/mpc/native/binding.gyp packages/mpc/native/src/*; do [ "$f" -nt "$built" ] && stale=1; done
+  fi
+  if [ -n "$stale" ]; then
     log "building the native bignum addon"
     if ! npm run build:native -w @cosigner/mpc >&2; then log "native addon build failed: using the BigInt fallback"; fi
   fi
