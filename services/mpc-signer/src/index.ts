@@ -13,6 +13,7 @@ import { KeyManager } from './manager.ts';
 import { PresignPool } from './pool.ts';
 import { REQUESTS_STREAM, SIGNER_CONSUMER, Signer, consumeApproved } from './signer.ts';
 import { openKv } from '@cosigner/party';
+import { startMetrics, type SignerMetrics } from './metrics.ts';
 import { loadApprovalKey } from '@cosigner/party';
 
 export { KeyStore, ethereumAddress, derive, KEYS_BUCKET } from './keys.ts';
@@ -65,7 +66,9 @@ export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env): Prom
       log: (m, f) => log('warn', m, f),
     });
     const manager = new KeyManager(party.node, keys, pool);
-    const signer = new Signer({ node: party.node, keys, pool, js, approvalKey: loadApprovalKey(party.env.approvalPublicKeyFile), log });
+    const counters: SignerMetrics = { signed: 0, failed: 0 };
+    const signer = new Signer({ node: party.node, keys, pool, js, approvalKey: loadApprovalKey(party.env.approvalPublicKeyFile), log, onSigned: () => { counters.signed++; }, onFailed: () => { counters.failed++; } });
+    const metrics = env.METRICS_PORT ? await startMetrics(Number(env.METRICS_PORT), env.METRICS_HOST ?? '127.0.0.1', pool, counters) : undefined;
     await pool.start();
     const consumer = await consumeApproved(js, signer, { concurrency: Number(env.COSIGNER_SIGN_CONCURRENCY ?? 64), log, workingMs: Math.max(200, Math.floor(Number(env.COSIGNER_SIGNER_ACK_WAIT_MS ?? 30_000) / 3)) });
     manager.schedule(Number(env.COSIGNER_REFRESH_INTERVAL_MS ?? 0), (m, f) => log('warn', m, f));
@@ -76,6 +79,7 @@ export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env): Prom
       async stop() {
         manager.stop();
         pool.stop();
+        metrics?.close();
         await new Promise<void>((r) => (server as grpc.Server).tryShutdown(() => r()));
         await consumer.stop();
         await party.stop();

@@ -52,6 +52,7 @@ export interface SignerOptions {
   log: (level: 'info' | 'warn' | 'error', msg: string, f?: Record<string, unknown>) => void;
   /** Observed latency of each signed request (approved event time to signed published). */
   onSigned?: (requestId: string, ms: number) => void;
+  onFailed?: (requestId: string, code: string) => void;
 }
 
 const RETRYABLE = new Set(['ERR_SESSION_TIMEOUT', 'ERR_SEALED_CONFLICT', 'ERR_UNKNOWN_PARTY', 'ERR_ENVELOPE', 'ERR_PRESIGNATURE_NOT_FOUND', 'ERR_SESSION_REFUSED']);
@@ -124,6 +125,7 @@ export class Signer {
         reason: oneLine(e), culprits: [...culprits], failedAtMs: this.#now(), stage: 'signing',
       };
       this.#o.log('warn', 'request failed', { requestId: req.requestId, code: f.code, culprits: f.culprits, reason: f.reason });
+      this.#o.onFailed?.(req.requestId, f.code);
       const out = RequestFailed.encode(f).finish();
       await store.put(`done.${rt}`, Buffer.concat([Buffer.from('F'), out]));
       await this.publish(`cosigner.requests.failed.${req.requestId}`, out, `${req.requestId}:failed`);
