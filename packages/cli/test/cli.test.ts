@@ -12,7 +12,7 @@ test('--help lists the commands; unknown commands fail with one line on stderr',
   const h = run('--help');
   assert.equal(h.status, 0);
   assert.match(h.stdout, /^Usage: cosigner <command>/);
-  assert.match(h.stdout, /\n  up /);
+  assert.match(h.stdout, /\n {2}up /);
   const u = run('no-such-command');
   assert.equal(u.status, 2);
   assert.equal(u.stdout, '');
