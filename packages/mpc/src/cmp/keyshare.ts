@@ -15,6 +15,7 @@ import { Reader, Writer } from '../codec.ts';
 import { curveByName, type Curve, type EcdsaCurveName, type Point } from '../curve.ts';
 import { MpcError, MpcParseError } from '../errors.ts';
 import { PaillierSecretKey } from '../arith/paillier.ts';
+import { crtPow } from '../arith/bigint.ts';
 import { lagrange, mul, readPoint, readScalar, writePoint, writeScalar } from './messages.ts';
 import type { PaillierCtx, PedersenCtx } from './proofs/common.ts';
 
@@ -147,6 +148,7 @@ export function checkShare(s: CmpKeyShare): void {
   if (!acc.equals(s.publicKey)) throw new MpcParseError('key share: public shares do not interpolate to the public key');
   const a = s.aux.get(s.self)!;
   if (a.N !== s.paillier.pub.N) throw new MpcParseError('key share: Paillier key does not match');
+  if (crtPow(a.t, s.lambda, s.paillier.p, s.paillier.q) !== a.s) throw new MpcParseError('key share: ring-Pedersen λ does not match');
   if (c.name !== 'secp256k1' && c.name !== 'secp256r1') throw new MpcParseError('key share: curve');
 }
 
