@@ -44,6 +44,19 @@ function share(b: Uint8Array): cmp.CmpKeyShare {
   return s;
 }
 
+// Derivation is a pure function of public data; signing the same path again skips it (bounded).
+const derivations = new Map<string, cmp.Derived>();
+function derive(curve: Curve, publicKey: Uint8Array, chainCode: Uint8Array, path: string): cmp.Derived {
+  const k = `${curve.name}:${Buffer.from(publicKey).toString('hex')}:${Buffer.from(chainCode).toString('hex')}:${path}`;
+  let d = derivations.get(k);
+  if (!d) {
+    d = cmp.deriveEcdsa(curve, publicKey, chainCode, cmp.parsePath(path));
+    if (derivations.size >= 4096) derivations.delete(derivations.keys().next().value!);
+    derivations.set(k, d);
+  }
+  return d;
+}
+
 function make(algorithm: Algorithm, curve: Curve, noble: typeof secp256k1): EcdsaScheme {
   const output = (s: cmp.CmpKeyShare) => {
     const i = cmp.publicInfo(s);
@@ -64,7 +77,7 @@ function make(algorithm: Algorithm, curve: Curve, noble: typeof secp256k1): Ecds
     sign: (o) => {
       if (!o.presignature) throw new Error('CMP signing needs a presignature');
       const k = share(o.share);
-      const d = cmp.deriveEcdsa(curve, k.publicKey, k.chainCode, cmp.parsePath(o.path));
+      const d = derive(curve, curve.encodePoint(k.publicKey), k.chainCode, o.path);
       const publicKey = curve.encodePoint(d.publicKey);
       return mapParty(
         cmp.cmpSign({ session: o.session, share: k, presignature: cmp.decodePresignature(o.presignature), digest: o.message, tweak: d.tweak, signers: o.signers }),
@@ -76,9 +89,8 @@ function make(algorithm: Algorithm, curve: Curve, noble: typeof secp256k1): Ecds
       );
     },
     derivePublicKey: (publicKey, chainCode, path) => {
-      const idx = cmp.parsePath(path);
-      const d = cmp.deriveEcdsa(curve, publicKey, chainCode, idx);
-      return { publicKey: curve.encodePoint(d.publicKey), chainCode: d.chainCode, path: idx };
+      const d = derive(curve, publicKey, chainCode, path);
+      return { publicKey: curve.encodePoint(d.publicKey), chainCode: d.chainCode, path: cmp.parsePath(path) };
     },
     verify: (publicKey, digest, signature) => {
       try {

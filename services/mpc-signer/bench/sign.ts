@@ -24,7 +24,12 @@ function pct(xs: number[], p: number): number {
 }
 
 async function main(): Promise<void> {
-  const s: System = await startSystem({ env: { COSIGNER_POOL_TARGET: String(Math.max(burst, latencyN)), COSIGNER_POOL_CONCURRENCY: '2', COSIGNER_SIGN_CONCURRENCY: '256', COSIGNER_ROUND_TIMEOUT_MS: '60000' } });
+  // The pool holds what the latency and burst phases use (low-water 0: no refill while they
+  // run); the sustained phase then runs on an empty pool, presigning while it signs.
+  const s: System = await startSystem({ env: {
+    COSIGNER_POOL_TARGET: String(latencyN + burst + 5), COSIGNER_POOL_LOW_WATER: '0', COSIGNER_POOL_CONCURRENCY: '2',
+    COSIGNER_SIGN_CONCURRENCY: '256', COSIGNER_ROUND_TIMEOUT_MS: '60000',
+  } });
   try {
     let algorithm = values.algorithm ?? 'ECDSA_SECP256K1';
     let key: KeyInfo;
@@ -67,8 +72,8 @@ async function main(): Promise<void> {
       return { id, t0, done };
     };
     // Warm-up (JIT, connections, derivation caches).
+    await waitPool(latencyN + burst + 5);
     for (let i = 0; i < 5; i++) await (await publish()).done;
-    await waitPool(latencyN);
     const lat: number[] = [];
     for (let i = 0; i < latencyN; i++) {
       const r = await publish();
@@ -76,7 +81,6 @@ async function main(): Promise<void> {
       lat.push(arrived.get(r.id)! - r.t0);
     }
     log(`latency p50 ${pct(lat, 50)} ms p99 ${pct(lat, 99)} ms`);
-    await waitPool(burst);
     const tb = performance.now();
     const pending: Promise<void>[] = [];
     for (let i = 0; i < burst; i++) pending.push((await publish()).done);

@@ -59,8 +59,10 @@ export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env): Prom
     const js = jetstream(nc);
     await ensureRequestsStream(await jetstreamManager(nc), Number(env.COSIGNER_SIGNER_ACK_WAIT_MS ?? 30_000));
     const keys = new KeyStore(await openKv(nc, KEYS_BUCKET));
+    const target = Number(env.COSIGNER_POOL_TARGET ?? 20);
     const pool = new PresignPool(party.node, keys, {
-      target: Number(env.COSIGNER_POOL_TARGET ?? 20),
+      target,
+      lowWater: Number(env.COSIGNER_POOL_LOW_WATER ?? Math.floor(target / 2)),
       concurrency: Number(env.COSIGNER_POOL_CONCURRENCY ?? 1),
       batch: Number(env.COSIGNER_PRESIGN_BATCH ?? 8),
       log: (m, f) => log('warn', m, f),

@@ -13,6 +13,8 @@ export interface PoolOptions {
   concurrency: number;
   /** Presignatures per presign session (CMP batches them in one 3-round run). */
   batch: number;
+  /** Refilling starts when this few are ready (hysteresis). */
+  lowWater: number;
   log: (msg: string, f?: Record<string, unknown>) => void;
 }
 
@@ -20,6 +22,7 @@ interface KeyPool {
   keyId: string;
   epoch: number;
   ready: string[];
+  refilling: boolean;
   /** Signers waiting for a presignature (the pool makes these on top of its target). */
   waiting: ((id: string) => void)[];
   inFlight: number;
@@ -69,7 +72,7 @@ export class PresignPool {
     const free: string[] = [];
     for (const id of held) if (!this.#planned.has(id) && !(await this.#node.enclave.store.list(`bind.${keyId}.${id}`)).length) free.push(id);
     const prev = this.#pools.get(keyId);
-    this.#pools.set(keyId, { keyId, epoch: k.info.epoch, ready: free, waiting: prev && prev.epoch === k.info.epoch ? prev.waiting : [], inFlight: prev?.inFlight ?? 0, consumed: prev?.consumed ?? 0, failures: 0 });
+    this.#pools.set(keyId, { keyId, epoch: k.info.epoch, ready: free, waiting: prev && prev.epoch === k.info.epoch ? prev.waiting : [], refilling: true, inFlight: prev?.inFlight ?? 0, consumed: prev?.consumed ?? 0, failures: 0 });
     this.pump();
   }
 
@@ -145,7 +148,11 @@ export class PresignPool {
     if (this.#stopped) return;
     for (const p of this.#pools.values()) {
       const want = () => this.#o.target + p.waiting.length - p.ready.length - p.inFlight;
-      while (this.#active < this.#o.concurrency && want() > 0 && p.failures < 5) {
+      // Hysteresis: refill once the pool is down to its low-water mark (or someone waits), then
+      // up to the target; a pool that is merely not full leaves the CPU to signing.
+      if (p.waiting.length > 0 || p.ready.length <= this.#o.lowWater) p.refilling = true;
+      if (want() <= 0) p.refilling = false;
+      while (p.refilling && this.#active < this.#o.concurrency && want() > 0 && p.failures < 5) {
         const n = Math.max(1, Math.min(this.#o.batch, want()));
         this.#active++;
         p.inFlight += n;
