@@ -138,6 +138,7 @@ export class Enclave {
   #keygenExtras: EnclaveOptions['keygenExtras'];
   #tamper: Set<string>;
   #cache = new Map<string, KeyRecord>();
+  #dropped = new Map<string, number>();
   /** presignature id -> what it signs, for sessions of this process (see `sign`). */
   #claims = new Map<string, string>();
 
@@ -230,6 +231,9 @@ export class Enclave {
 
   /** Drops shares of epochs before `epoch` (called once a later epoch is known to be committed). */
   private async dropOldEpochs(keyId: string, epoch: number): Promise<void> {
+    // Once per key and epoch (it lists the store directory).
+    if ((this.#dropped.get(keyId) ?? -1) >= epoch) return;
+    this.#dropped.set(keyId, epoch);
     for (const n of await this.#store.list(`share.${token(keyId)}.`)) {
       const e = Number(n.split('.').pop());
       if (Number.isInteger(e) && e < epoch) {
