@@ -2,11 +2,7 @@
  * `cosigner mpc demo`: key generation, presigning and online signing among in-process parties
  * (CMP for ECDSA, FROST for Ed25519), printing the keys and the verified signature.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { CliError, int, str, type Command } from '../command.ts';
-
-const MPC_SRC = new URL('../../../mpc/src/', import.meta.url);
 
 const mpcDemo: Command = {
   name: ['mpc', 'demo'],
@@ -27,16 +23,15 @@ const mpcDemo: Command = {
     const path = str(io, 'path');
     const messageHex = str(io, 'message-hex', true);
     if (algorithm === 'EDDSA_ED25519') {
-      const file = new URL('frost/demo.ts', MPC_SRC);
-      if (!existsSync(fileURLToPath(file))) throw new CliError('ERR_UNAVAILABLE', 'EDDSA_ED25519 demo: not yet available', 2);
-      const m = (await import(file.href)) as { demoEddsa: (o: { parties: number; threshold: number; path?: string; messageHex: string }) => Promise<unknown> };
-      const doc = await m.demoEddsa({ parties, threshold, ...(path ? { path } : {}), messageHex });
+      // Loaded on use: the MPC package (wasm, tables) is not needed by the CLI's other commands.
+      const { demoEddsa } = await import('@cosigner/mpc');
+      const doc = await demoEddsa({ parties, threshold, ...(path ? { path } : {}), messageHex });
       io.result(doc);
       return;
     }
     if (algorithm !== 'ECDSA_SECP256K1' && algorithm !== 'ECDSA_SECP256R1')
       throw new CliError('ERR_USAGE', `unknown --algorithm ${algorithm} (ECDSA_SECP256K1, ECDSA_SECP256R1, EDDSA_ED25519)`, 2);
-    const { demoEcdsa } = (await import(new URL('cmp/demo.ts', MPC_SRC).href)) as typeof import('../../../mpc/src/cmp/demo.ts');
+    const { demoEcdsa } = await import('@cosigner/mpc');
     try {
       const r = await demoEcdsa({
         algorithm, parties, threshold, messageHex, ...(path ? { path } : {}),
