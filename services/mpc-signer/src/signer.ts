@@ -137,7 +137,8 @@ export class Signer {
   private async cleanup(rt: string, entries: number): Promise<void> {
     const store = this.#o.node.enclave.store;
     for (let i = 0; i < entries; i++) {
-      for (const n of [`plan.${rt}.${i}`, `sig.${rt}.${i}`]) await store.delete(n).catch(() => undefined);
+      const names = entries > 1 ? [`plan.${rt}.${i}`, `sig.${rt}.${i}`] : [`plan.${rt}.${i}`];
+      for (const n of names) await store.delete(n).catch(() => undefined);
     }
   }
 
@@ -175,7 +176,8 @@ export class Signer {
     const scheme = schemeFor(alg);
     const sigName = `sig.${rt}.${i}`;
     let result: SignResult | undefined;
-    const stored = await store.get(sigName);
+    // Per-entry copies exist only for requests with several entries (see below).
+    const stored = req.entries.length > 1 ? await store.get(sigName) : undefined;
     if (stored) result = decodeSignResult(stored);
     for (let attempt = 0; !result; attempt++) {
       const planName = `plan.${rt}.${i}`;
