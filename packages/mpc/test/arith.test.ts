@@ -26,6 +26,7 @@ import {
   modPowAsync,
   clearFixedBaseCache,
   fixedBaseTables,
+  crtContext,
 } from '../src/arith/index.ts';
 import { MpcError, MpcParseError } from '../src/errors.ts';
 import { Writer } from '../src/codec.ts';
@@ -169,6 +170,18 @@ test(`[${backend}] crtPow equals modPow mod pq and mod p^2 q^2, incl. negative e
   assert.equal(crtPow(p0 * 5n, 3n, p0, q0), modPow(p0 * 5n, 3n, N));
   assert.equal(crtPow(p0 * 5n, 3n, p0, q0, true), modPow(p0 * 5n, 3n, N2));
   assert.equal(crtPow(p0, 0n, p0, q0), 1n);
+});
+
+test(`[${backend}] CrtContext.powModulus equals ρ^N mod N², incl. non-units and ρ >= N`, () => {
+  const N = p0 * q0;
+  const N2 = N * N;
+  const ctx = crtContext(p0, q0, true);
+  for (let i = 0; i < 4; i++) {
+    const b = rnd(4000);
+    assert.equal(ctx.powModulus(b), modPow(b, N, N2));
+  }
+  for (const b of [1n, 2n, N - 1n, N + 1n, p0 * 7n, q0 * 3n, p0, N2 - 1n]) assert.equal(ctx.powModulus(b), modPow(b, N, N2));
+  assert.throws(() => crtContext(p0, q0, false).powModulus(2n), MpcError);
 });
 
 test('independent check: modPow(m, e, N) equals OpenSSL RSA raw encryption (RSA_NO_PADDING)', () => {

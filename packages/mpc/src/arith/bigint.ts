@@ -381,6 +381,25 @@ export class CrtContext {
     const xq = this.half(mod(b, this.Q), e, this.q, this.Q, this.phiQ);
     return this.combine(xp, xq);
   }
+  /**
+   * b^N mod N² for N = p·q (squared contexts only): the Paillier nonce power ρ^N under one's own key.
+   * Z_{p²}^* = μ_{p-1} × (1 + pZ): writing b = ω·u with u^p = 1, b^N = ω^N because p | N, and
+   * ω^N is the Teichmüller lift of y = b^(N mod p-1) mod p, i.e. y^p mod p². Two half-size
+   * exponents (one on the half-size modulus p) instead of one full-size exponent mod p²: same
+   * value, ~35% less work. Non-units mod p or q take the generic path.
+   */
+  powModulus(b: bigint): bigint {
+    if (!this.squared) throw new MpcError('ERR_MPC_USAGE', 'powModulus: needs a squared CRT context');
+    const N = this.p * this.q;
+    const xp = this.lift(mod(b, this.P), N, this.p, this.P, this.phiP);
+    const xq = this.lift(mod(b, this.Q), N, this.q, this.Q, this.phiQ);
+    return this.combine(xp, xq);
+  }
+  private lift(b: bigint, N: bigint, prime: bigint, sq: bigint, phi: bigint): bigint {
+    if (b % prime === 0n) return this.half(b, N, prime, sq, phi);
+    const y = modPow(b % prime, N % (prime - 1n), prime, true);
+    return modPow(y, prime, sq, true);
+  }
   /** The element of Z_{PQ} that is xp mod P and xq mod Q (Garner). */
   combine(xp: bigint, xq: bigint): bigint {
     const h = mod((xp - xq) * this.qInvP, this.P);

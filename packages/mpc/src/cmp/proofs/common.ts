@@ -6,7 +6,7 @@
  *
  * Timing: JS BigInt is not constant time; see arith/bigint.ts for what the native backend covers.
  */
-import { crtPow, gcd, mod, modPow, type RandomSource } from '../../arith/bigint.ts';
+import { crtContext, crtPow, gcd, mod, modPow, type RandomSource } from '../../arith/bigint.ts';
 import { Reader, Writer } from '../../codec.ts';
 import { MAX_INT_BYTES, MAX_CIPHERTEXT_BYTES } from '../messages.ts';
 import { MpcParseError } from '../../errors.ts';
@@ -63,7 +63,8 @@ export function powN(k: PaillierCtx, b: bigint, e: bigint): bigint {
 
 /** (1+N)^m · ρ^N mod N² for any integer m (CMP §2.3, Paillier). */
 export function encWith(k: PaillierCtx, m: bigint, rho: bigint): bigint {
-  return mod((1n + mod(m, k.N) * k.N) * powN2(k, rho, k.N), k.N2);
+  const rn = k.p !== undefined && k.q !== undefined ? crtContext(k.p, k.q, true).powModulus(rho) : modPow(rho, k.N, k.N2);
+  return mod((1n + mod(m, k.N) * k.N) * rn, k.N2);
 }
 
 /** s^a · t^b mod N̂; the owner computes t^(λa+b) with CRT. */
