@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { parseTransaction, recoverTransactionAddress } from 'viem';
+import { credentials, Metadata } from '@grpc/grpc-js';
+import { HealthClient } from '../proto/gen/grpc/health/v1/health.ts';
 import { startSystem } from '../packages/cli/src/system.ts';
 import { runDemo, DEMO_DESTINATION } from '../packages/cli/src/demo.ts';
 
@@ -30,14 +32,25 @@ async function freePort(): Promise<number> {
 test('demo transfer: paired, DKG key, approved, signed; sender recovered independently', { timeout: 600_000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'cosigner-e2e-'));
   const lines: string[] = [];
+  const cloudHealthPort = await freePort();
   const sys = await startSystem({
     dataDir,
     ports: { nats: await freePort(), pairing: await freePort(), intake: await freePort(), keys: await freePort(), workspace: await freePort() },
     onLine: (svc, line) => lines.push(`${svc} ${line}`),
+    serviceEnv: { 'cloud-1': { HEALTH_PORT: String(cloudHealthPort) } },
   });
   try {
     for (const s of ['workspace-sim', 'pairing', 'intake', 'dispatcher', 'mpc-signer', 'cloud-1', 'cloud-2'])
       assert.ok(sys.services.has(s), `service ${s} is not part of the system yet`);
+    // Orchestrators' probes: every service answers the standard health check.
+    for (const addr of [sys.config.pairingUrl, sys.config.intakeUrl, sys.config.keysUrl, sys.config.workspaceUrl, `127.0.0.1:${cloudHealthPort}`]) {
+      const hc = new HealthClient(addr, credentials.createInsecure());
+      const status = await new Promise<string>((resolve, reject) =>
+        hc.check({ service: '' }, new Metadata(), { deadline: Date.now() + 10_000 }, (err, r) => (err ? reject(err) : resolve(r.status))),
+      );
+      hc.close();
+      assert.equal(status, 'SERVING', addr);
+    }
     const res = await runDemo(sys.config, () => {}, 300_000);
     assert.equal(res.status, 'SIGNED', res.reason);
     const tx = parseTransaction(res.signedTx as `0x${string}`);

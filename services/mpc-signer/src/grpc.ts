@@ -6,6 +6,7 @@ import {
   type KeyInfo, type KeyServiceServer, type ListKeysRequest, type ListKeysResponse, type PoolStatusRequest, type PoolStatusResponse,
   type RefreshKeyRequest, type RestoreKeyRequest,
 } from '@cosigner/proto';
+import { HealthDefinition, HealthService, ServingStatus } from '@cosigner/platform';
 import { DEFAULT_PARTIES, PartyError, schemeFor, supportedAlgorithms, type Algorithm } from '@cosigner/party';
 import type { KeyManager } from './manager.ts';
 import { derive } from './keys.ts';
@@ -72,9 +73,12 @@ export function keyService(m: KeyManager, tokens: string[]): KeyServiceServer {
   };
 }
 
+/** KeyService plus the standard health service (`grpc.health.v1`), which needs no auth (probes). */
 export async function startGrpc(svc: KeyServiceServer, host: string, port: number): Promise<{ server: grpc.Server; port: number }> {
   const server = new grpc.Server();
   server.addService(KeyServiceService, svc);
+  const health = new HealthService({ '': ServingStatus.SERVING, 'cosigner.v1.KeyService': ServingStatus.SERVING });
+  server.addService(HealthDefinition, health.implementation() as unknown as grpc.UntypedServiceImplementation);
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   return { server, port: bound };

@@ -1,5 +1,6 @@
 /** Entry of one cloud party process: `node services/cloud-cosigner-sim/src/parties/main.ts --party cloud-1`. */
 import { parseArgs } from 'node:util';
+import { createServer } from '@cosigner/platform';
 import { CLOUD_PARTIES, startCloudParty, type CloudPartyId } from './index.ts';
 
 const { values } = parseArgs({ options: { party: { type: 'string' } } });
@@ -10,8 +11,14 @@ if (!party || !(party in CLOUD_PARTIES)) {
 }
 try {
   const p = await startCloudParty(party);
+  // A health-only gRPC port for orchestrators' probes (the party serves no API of its own).
+  const health = process.env.HEALTH_PORT
+    ? await createServer({ services: [], port: Number(process.env.HEALTH_PORT), host: process.env.GRPC_HOST ?? '0.0.0.0' })
+    : undefined;
+  health?.setServing();
   process.stderr.write(`${JSON.stringify({ level: 'info', party, msg: 'party ready', index: p.env.index })}\n`);
   const stop = async () => {
+    await health?.stop(1000);
     await p.stop();
     process.exit(0);
   };
