@@ -32,7 +32,7 @@ fi
 # Native modular exponentiation (OpenSSL BN via Node-API). Optional: the pure BigInt fallback passes the
 # same tests, so a failed build is reported, not fatal.
 if [ -f packages/mpc/native/binding.gyp ]; then
-  built=$(ls packages/mpc/native/build/Release/*.node 2>/dev/null | head -1)
+  built=$(ls packages/mpc/native/build/Release/*.node 2>/dev/null | head -1 || true)
   stale=""
   if [ -z "$built" ]; then stale=1; else
     for f in packages/mpc/native/binding.gyp packages/mpc/native/src/*; do [ "$f" -nt "$built" ] && stale=1; done
