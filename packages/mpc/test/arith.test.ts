@@ -165,6 +165,11 @@ test(`[${backend}] crtPow equals modPow mod pq and mod p^2 q^2, incl. negative e
     if (gcd(b, N) === 1n) {
       assert.equal(crtPow(b, -e, p0, q0), modPow(b, -e, N));
       assert.equal(crtPow(b, -e, p0, q0, true), modPow(b, -e, N2));
+      // Public short negative exponents take the invert-after path: same values.
+      const short = rnd(300);
+      assert.equal(crtPow(b, -short, p0, q0, false, true), modPow(b, -short, N));
+      assert.equal(crtPow(b, -short, p0, q0, true, true), modPow(b, -short, N2));
+      assert.equal(crtPow(b, -e, p0, q0, true, true), modPow(b, -e, N2));
     }
   }
   assert.equal(crtPow(p0 * 5n, 3n, p0, q0), modPow(p0 * 5n, 3n, N));

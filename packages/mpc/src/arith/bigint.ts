@@ -376,9 +376,9 @@ export class CrtContext {
    * b^e mod P·Q with a secret exponent. A negative e is reduced modulo φ directly (no inversion
    * needed for units); for a base sharing a factor with the modulus, negative e throws.
    */
-  pow(b: bigint, e: bigint): bigint {
-    const xp = this.half(mod(b, this.P), e, this.p, this.P, this.phiP);
-    const xq = this.half(mod(b, this.Q), e, this.q, this.Q, this.phiQ);
+  pow(b: bigint, e: bigint, publicExponent = false): bigint {
+    const xp = this.half(mod(b, this.P), e, this.p, this.P, this.phiP, publicExponent);
+    const xq = this.half(mod(b, this.Q), e, this.q, this.Q, this.phiQ, publicExponent);
     return this.combine(xp, xq);
   }
   /**
@@ -396,7 +396,7 @@ export class CrtContext {
     return this.combine(xp, xq);
   }
   private lift(b: bigint, N: bigint, prime: bigint, sq: bigint, phi: bigint): bigint {
-    if (b % prime === 0n) return this.half(b, N, prime, sq, phi);
+    if (b % prime === 0n) return this.half(b, N, prime, sq, phi, false);
     const y = modPow(b % prime, N % (prime - 1n), prime, true);
     return modPow(y, prime, sq, true);
   }
@@ -405,12 +405,16 @@ export class CrtContext {
     const h = mod((xp - xq) * this.qInvP, this.P);
     return xq + this.Q * h;
   }
-  private half(b: bigint, e: bigint, prime: bigint, mod_: bigint, phi: bigint): bigint {
+  private half(b: bigint, e: bigint, prime: bigint, mod_: bigint, phi: bigint, publicExponent: boolean): bigint {
     if (b % prime === 0n) {
       // Not a unit: Euler's reduction does not apply. Rare (a factor of N was hit), so go slow.
       if (e < 0n) throw new MpcError('ERR_MPC_USAGE', 'crtPow: base not invertible');
       return modPow(b, e, mod_, true);
     }
+    // A short negative exponent reduced mod φ becomes full size (a verifier's signed challenge or
+    // response: 256 / 768 bits -> 2048); invert after a short power instead. Only for public
+    // exponents, since the choice of path reveals the sign.
+    if (publicExponent && e < 0n && -e < phi) return modInv(modPow(b, -e, mod_, true), mod_);
     return modPow(b, mod(e, phi), mod_, true);
   }
 }
@@ -419,11 +423,12 @@ const crtCache: CrtContext[] = [];
 
 /**
  * b^e mod p·q (or mod p^2·q^2 when `squared`) using the secret factorisation (CRT). The exponent
- * is treated as secret (constant-time ladder on the native backend). Contexts for the last few
+ * is treated as secret (constant-time ladder on the native backend) unless `publicExponent`, which
+ * lets a short negative exponent skip the reduction mod φ (the ladder stays constant time). Contexts for the last few
  * factor pairs are cached.
  */
-export function crtPow(b: bigint, e: bigint, p: bigint, q: bigint, squared = false): bigint {
-  return crtContext(p, q, squared).pow(b, e);
+export function crtPow(b: bigint, e: bigint, p: bigint, q: bigint, squared = false, publicExponent = false): bigint {
+  return crtContext(p, q, squared).pow(b, e, publicExponent);
 }
 
 /** A cached CrtContext for (p, q, squared). */

@@ -5,11 +5,11 @@
  * commitments use the verifier's ring-Pedersen parameters. Used in presigning round 2 for the two
  * MtA conversions (γ_i·k_j and x_i·k_j).
  */
-import { isInRange, mod, modPow, randomSigned, randomSignedScaled, randomUnit } from '../../arith/bigint.ts';
+import { isInRange, mod, randomSigned, randomSignedScaled, randomUnit } from '../../arith/bigint.ts';
 import type { Curve, Point } from '../../curve.ts';
 import { mul, mulPub } from '../messages.ts';
 import {
-  decodeFields, ELL, ELL_PRIME, encodeFields, encWith, EPS, isUnit, isUnitN2, pedCommit, powN, powN2, put, safely,
+  decodeFields, ELL, ELL_PRIME, encodeFields, encWith, EPS, isUnit, isUnitN2, pedCommit, pedPowPublic, powN, powN2, put, safely,
   type PaillierCtx, type PedersenCtx, type RandomSource, type TranscriptLike,
 } from './common.ts';
 
@@ -87,11 +87,11 @@ export function verifyAffG(t: TranscriptLike, c: Curve, P: PedersenCtx, st: AffG
     if (!isInRange(pf.z1, ELL + EPS) || !isInRange(pf.z2, ELL_PRIME + EPS)) return false;
     const Bx = c.decodePoint(pf.Bx);
     const e = challenge(t, c, P, st, pf);
-    if (mod(powN2(N0, st.C, pf.z1) * encWith(N0, pf.z2, pf.w), N0.N2) !== mod(pf.A * powN2(N0, st.D, e), N0.N2)) return false;
+    if (mod(powN2(N0, st.C, pf.z1, true) * encWith(N0, pf.z2, pf.w, true), N0.N2) !== mod(pf.A * powN2(N0, st.D, e, true), N0.N2)) return false;
     if (!mulPub(c, c.G, pf.z1).equals(Bx.add(mulPub(c, st.X, e)))) return false;
-    if (encWith(N1, pf.z2, pf.wy) !== mod(pf.By * powN2(N1, st.Y, e), N1.N2)) return false;
-    if (pedCommit(P, pf.z1, pf.z3) !== mod(pf.E * modPow(pf.S, e, P.N), P.N)) return false;
-    return pedCommit(P, pf.z2, pf.z4) === mod(pf.F * modPow(pf.T, e, P.N), P.N);
+    if (encWith(N1, pf.z2, pf.wy, true) !== mod(pf.By * powN2(N1, st.Y, e, true), N1.N2)) return false;
+    if (pedCommit(P, pf.z1, pf.z3) !== mod(pf.E * pedPowPublic(P, pf.S, e), P.N)) return false;
+    return pedCommit(P, pf.z2, pf.z4) === mod(pf.F * pedPowPublic(P, pf.T, e), P.N);
   });
 }
 

@@ -49,22 +49,35 @@ export function paillierCtx(N: bigint, p?: bigint, q?: bigint): PaillierCtx {
   return p !== undefined && q !== undefined ? { N, N2: N * N, p, q } : { N, N2: N * N };
 }
 
-/** b^e mod N² (CRT when the factors are known). */
-export function powN2(k: PaillierCtx, b: bigint, e: bigint): bigint {
-  if (k.p !== undefined && k.q !== undefined) return crtPow(b, e, k.p, k.q, true);
-  return modPow(b, e, k.N2);
+/**
+ * b^e mod N² (CRT when the factors are known). `pub`: base and exponent are public (a verifier's
+ * checks), so the non-constant-time ladder may be used and short negative exponents are inverted.
+ */
+export function powN2(k: PaillierCtx, b: bigint, e: bigint, pub = false): bigint {
+  if (k.p !== undefined && k.q !== undefined) return crtPow(b, e, k.p, k.q, true, pub);
+  return modPow(b, e, k.N2, !pub);
 }
 
-/** b^e mod N (CRT when the factors are known). */
-export function powN(k: PaillierCtx, b: bigint, e: bigint): bigint {
-  if (k.p !== undefined && k.q !== undefined) return crtPow(b, e, k.p, k.q, false);
-  return modPow(b, e, k.N);
+/** b^e mod N (CRT when the factors are known); `pub` as for `powN2`. */
+export function powN(k: PaillierCtx, b: bigint, e: bigint, pub = false): bigint {
+  if (k.p !== undefined && k.q !== undefined) return crtPow(b, e, k.p, k.q, false, pub);
+  return modPow(b, e, k.N, !pub);
 }
 
-/** (1+N)^m · ρ^N mod N² for any integer m (CMP §2.3, Paillier). */
-export function encWith(k: PaillierCtx, m: bigint, rho: bigint): bigint {
-  const rn = k.p !== undefined && k.q !== undefined ? crtContext(k.p, k.q, true).powModulus(rho) : modPow(rho, k.N, k.N2);
+/**
+ * (1+N)^m · ρ^N mod N² for any integer m (CMP §2.3, Paillier). The owner of N computes ρ^N with
+ * `CrtContext.powModulus`; `pub` (verifiers: ρ is a public response) selects the faster
+ * non-constant-time ladder under another party's key.
+ */
+export function encWith(k: PaillierCtx, m: bigint, rho: bigint, pub = false): bigint {
+  const rn = k.p !== undefined && k.q !== undefined ? crtContext(k.p, k.q, true).powModulus(rho) : modPow(rho, k.N, k.N2, !pub);
   return mod((1n + mod(m, k.N) * k.N) * rn, k.N2);
+}
+
+/** b^e mod N̂ for public b, e (a verifier's S^e); CRT when the owner's factors are attached. */
+export function pedPowPublic(P: PedersenCtx, b: bigint, e: bigint): bigint {
+  if (P.p !== undefined && P.q !== undefined) return crtPow(b, e, P.p, P.q, false, true);
+  return modPow(b, e, P.N, false);
 }
 
 /** s^a · t^b mod N̂; the owner computes t^(λa+b) with CRT. */

@@ -3,9 +3,9 @@
  * §6.1). The prover owns the Paillier key N0; the commitments use the verifier's ring-Pedersen
  * parameters. Used in presigning round 1 for K_i.
  */
-import { isInRange, mod, modPow, randomSigned, randomSignedScaled, randomUnit } from '../../arith/bigint.ts';
+import { isInRange, mod, randomSigned, randomSignedScaled, randomUnit } from '../../arith/bigint.ts';
 import {
-  decodeFields, ELL, encodeFields, encWith, EPS, isUnit, isUnitN2, pedCommit, powN, powN2, put, safely,
+  decodeFields, ELL, encodeFields, encWith, EPS, isUnit, isUnitN2, pedCommit, pedPowPublic, powN, powN2, put, safely,
   type PaillierCtx, type PedersenCtx, type RandomSource, type TranscriptLike,
 } from './common.ts';
 
@@ -43,8 +43,8 @@ export function verifyEnc(t: TranscriptLike, q: bigint, N0: PaillierCtx, P: Pede
     if (!isUnitN2(K, N0) || !isUnitN2(pf.A, N0) || !isUnit(pf.S, P.N) || !isUnit(pf.C, P.N) || !isUnit(pf.z2, N0.N)) return false;
     if (!isInRange(pf.z1, ELL + EPS)) return false;
     const e = challenge(t, q, N0, P, K, pf.S, pf.A, pf.C);
-    if (encWith(N0, pf.z1, pf.z2) !== mod(pf.A * powN2(N0, K, e), N0.N2)) return false;
-    return pedCommit(P, pf.z1, pf.z3) === mod(pf.C * modPow(pf.S, e, P.N), P.N);
+    if (encWith(N0, pf.z1, pf.z2, true) !== mod(pf.A * powN2(N0, K, e, true), N0.N2)) return false;
+    return pedCommit(P, pf.z1, pf.z3) === mod(pf.C * pedPowPublic(P, pf.S, e), P.N);
   });
 }
 

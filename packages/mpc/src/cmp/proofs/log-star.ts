@@ -3,11 +3,11 @@
  * "C = enc_N0(x; ρ) and X = x·g with x ∈ ±2^ℓ", for a base point g (G, or Γ in presigning round 3).
  * The prover owns N0; commitments use the verifier's ring-Pedersen parameters.
  */
-import { isInRange, mod, modPow, randomSigned, randomSignedScaled, randomUnit } from '../../arith/bigint.ts';
+import { isInRange, mod, randomSigned, randomSignedScaled, randomUnit } from '../../arith/bigint.ts';
 import type { Curve, Point } from '../../curve.ts';
 import { mul, mulPub } from '../messages.ts';
 import {
-  decodeFields, ELL, encodeFields, encWith, EPS, isUnit, isUnitN2, pedCommit, powN, powN2, put, safely,
+  decodeFields, ELL, encodeFields, encWith, EPS, isUnit, isUnitN2, pedCommit, pedPowPublic, powN, powN2, put, safely,
   type PaillierCtx, type PedersenCtx, type RandomSource, type TranscriptLike,
 } from './common.ts';
 
@@ -47,9 +47,9 @@ export function verifyLogStar(t: TranscriptLike, c: Curve, N0: PaillierCtx, P: P
     if (!isInRange(pf.z1, ELL + EPS)) return false;
     const Y = c.decodePoint(pf.Y);
     const e = challenge(t, c, N0, P, C, X, g, pf);
-    if (encWith(N0, pf.z1, pf.z2) !== mod(pf.A * powN2(N0, C, e), N0.N2)) return false;
+    if (encWith(N0, pf.z1, pf.z2, true) !== mod(pf.A * powN2(N0, C, e, true), N0.N2)) return false;
     if (!mulPub(c, g, pf.z1).equals(Y.add(mulPub(c, X, e)))) return false;
-    return pedCommit(P, pf.z1, pf.z3) === mod(pf.D * modPow(pf.S, e, P.N), P.N);
+    return pedCommit(P, pf.z1, pf.z3) === mod(pf.D * pedPowPublic(P, pf.S, e), P.N);
   });
 }
 
