@@ -18,7 +18,7 @@ import { Transcript } from './proofs/transcript.ts';
 import { isUnitN2, powN2 } from './proofs/common.ts';
 import { proveMulStar, verifyMulStar, encodeMulStarProof, decodeMulStarProof } from './proofs/mul.ts';
 import { proveDec, verifyDec, encodeDecProof, decodeDecProof } from './proofs/dec.ts';
-import { TAG, asSender, bodyReader, bodyWriter, check, mul, mulPub, readCipher, readScalar, writeScalar } from './messages.ts';
+import { TAG, asSender, bodyReader, bodyWriter, check, mulPub, readCipher, readScalar, writeScalar } from './messages.ts';
 import { ownPaillier, ownPedersen, peerPaillier, peerPedersen, shareFingerprint, type CmpKeyShare } from './keyshare.ts';
 import { additiveShares, checkSigners, digestScalar, signShare, type CmpPresignature } from './presign.ts';
 

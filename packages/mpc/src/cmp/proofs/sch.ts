@@ -4,7 +4,7 @@
  * challenge can depend on the joint randomness ρ known only later (CMP Fig. 5/6, round 3).
  */
 import type { Curve, Point } from '../../curve.ts';
-import { mul, mulPub } from '../messages.ts';
+import { mulPub } from '../messages.ts';
 import { safely, type RandomSource, type TranscriptLike } from './common.ts';
 
 export interface SchCommitment {
