@@ -6,7 +6,7 @@ import { PaillierSecretKey } from '../src/arith/paillier.ts';
 import { generatePedersen } from '../src/arith/pedersen.ts';
 import { Transcript } from '../src/cmp/proofs/transcript.ts';
 import { SECP256K1 as c } from '../src/curve.ts';
-import { paillierCtx, encWith, ELL_PRIME, powN2, type PedersenCtx } from '../src/cmp/proofs/common.ts';
+import { paillierCtx, encWith, ELL_PRIME, powN2, isUnit, isUnitN2, UnitBatch, type PedersenCtx } from '../src/cmp/proofs/common.ts';
 import { proveEnc, verifyEnc, encodeEncProof, decodeEncProof } from '../src/cmp/proofs/enc.ts';
 import { proveLogStar, verifyLogStar, encodeLogStarProof, decodeLogStarProof } from '../src/cmp/proofs/log-star.ts';
 import { proveAffG, verifyAffG, encodeAffGProof, decodeAffGProof } from '../src/cmp/proofs/aff-g.ts';
@@ -94,4 +94,21 @@ test('mul, mul*, dec', () => {
   const pd = decodeDecProof(encodeDecProof(proveDec(T(), c.n, KA, PBpub, C, c.mod(m), m, r2)));
   assert.ok(verifyDec(T(), c.n, KApub, PB, C, c.mod(k * g), pd));
   assert.ok(!verifyDec(T(), c.n, KApub, PB, C, c.mod(k * g + 1n), pd));
+});
+
+test('UnitBatch decides exactly like per-value isUnit / isUnitN2', () => {
+  const A = paillierCtx(skA.pub.N);
+  const B = paillierCtx(skB.pub.N);
+  const p = pr[0]!;
+  const good = [randomUnit(A.N2), randomUnit(A.N2)];
+  const cases: Array<[bigint, bigint]> = [[randomUnit(B.N), 0n], [p * 3n, 0n], [0n, 0n], [A.N2, 0n], [A.N, 0n], [1n, 0n], [randomUnit(B.N), 5n]];
+  for (const [x, c] of cases) {
+    const ct = c === 0n ? good[0]! : p * c;
+    const expected = isUnit(x, B.N) && isUnitN2(ct, A) && good.every((g) => isUnitN2(g, A));
+    const got = new UnitBatch().n2(good[0]!, A).n(x, B.N).n2(ct, A).n2(good[1]!, A).check();
+    assert.equal(got, expected, `x=${x}, c=${c}`);
+  }
+  assert.equal(new UnitBatch().check(), true);
+  assert.equal(new UnitBatch().n2(A.N2 + 1n, A).check(), false);
+  assert.equal(new UnitBatch().n(-1n, B.N).check(), false);
 });

@@ -26,7 +26,7 @@ import { MpcAbort, MpcError, MpcParseError, MpcUsageError } from '../errors.ts';
 import { RoundParty, equalBytes, type Party, type ProtocolMessage, type Step } from '../round.ts';
 import { mod, modInv, randomSigned, randomUnit, type RandomSource } from '../arith/bigint.ts';
 import { Transcript } from './proofs/transcript.ts';
-import { ELL_PRIME, encWith, isUnitN2, powN2, type PaillierCtx } from './proofs/common.ts';
+import { ELL_PRIME, encWith, powN2, UnitBatch, type PaillierCtx } from './proofs/common.ts';
 import { proveEnc, verifyEnc, encodeEncProof, decodeEncProof } from './proofs/enc.ts';
 import { proveAffG, verifyAffG, encodeAffGProof, decodeAffGProof } from './proofs/aff-g.ts';
 import { proveLogStar, verifyLogStar, encodeLogStarProof, decodeLogStarProof } from './proofs/log-star.ts';
@@ -260,7 +260,7 @@ export class CmpPresignParty extends RoundParty<CmpPresignature[]> {
         for (let b = 0; b < this.count; b++) {
           const K = readCipher(r);
           const G = readCipher(r);
-          check(isUnitN2(K, Nj) && isUnitN2(G, Nj), 'ERR_MPC_PARSE', j, 'invalid ciphertext');
+          check(new UnitBatch().n2(K, Nj).n2(G, Nj).check(), 'ERR_MPC_PARSE', j, 'invalid ciphertext');
           const pf = decodeEncProof(rd.bytes());
           check(verifyEnc(this.tr('enc', j, b, this.self), c.n, Nj, myPed, K, pf), 'ERR_MPC_PROOF', j, `Π^enc for K_${j} failed`);
           this.entries[b]!.K.set(j, K);
@@ -324,7 +324,7 @@ export class CmpPresignParty extends RoundParty<CmpPresignature[]> {
             if (l === j) continue;
             const Nl = peerPaillier(this.share, l);
             const [D, F, Dh, Fh] = [readCipher(r), readCipher(r), readCipher(r), readCipher(r)];
-            check(isUnitN2(D, Nl) && isUnitN2(Dh, Nl) && isUnitN2(F, Nj) && isUnitN2(Fh, Nj), 'ERR_MPC_PARSE', j, 'invalid ciphertext');
+            check(new UnitBatch().n2(D, Nl).n2(Dh, Nl).n2(F, Nj).n2(Fh, Nj).check(), 'ERR_MPC_PARSE', j, 'invalid ciphertext');
             e.D.set(key(l, j), D);
             e.F.set(key(l, j), F);
             e.Dh.set(key(l, j), Dh);

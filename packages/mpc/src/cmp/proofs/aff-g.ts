@@ -9,7 +9,7 @@ import { isInRange, mod, randomSigned, randomSignedScaled, randomUnit } from '..
 import type { Curve, Point } from '../../curve.ts';
 import { mul, mulPub } from '../messages.ts';
 import {
-  decodeFields, ELL, ELL_PRIME, encodeFields, encWith, EPS, isUnit, isUnitN2, pedCommit, pedPowPublic, powN, powN2, put, safely,
+  decodeFields, ELL, ELL_PRIME, encodeFields, encWith, EPS, pedCommit, pedPowPublic, powN, powN2, put, safely, UnitBatch,
   type PaillierCtx, type PedersenCtx, type RandomSource, type TranscriptLike,
 } from './common.ts';
 
@@ -81,9 +81,9 @@ export function proveAffG(
 export function verifyAffG(t: TranscriptLike, c: Curve, P: PedersenCtx, st: AffGStatement, pf: AffGProof): boolean {
   return safely(() => {
     const { N0, N1 } = st;
-    if (!isUnitN2(st.C, N0) || !isUnitN2(st.D, N0) || !isUnitN2(st.Y, N1) || !isUnitN2(pf.A, N0) || !isUnitN2(pf.By, N1)) return false;
-    if (![pf.E, pf.S, pf.F, pf.T].every((v) => isUnit(v, P.N))) return false;
-    if (!isUnit(pf.w, N0.N) || !isUnit(pf.wy, N1.N)) return false;
+    const units = new UnitBatch().n2(st.C, N0).n2(st.D, N0).n2(st.Y, N1).n2(pf.A, N0).n2(pf.By, N1);
+    for (const v of [pf.E, pf.S, pf.F, pf.T]) units.n(v, P.N);
+    if (!units.n(pf.w, N0.N).n(pf.wy, N1.N).check()) return false;
     if (!isInRange(pf.z1, ELL + EPS) || !isInRange(pf.z2, ELL_PRIME + EPS)) return false;
     const Bx = c.decodePoint(pf.Bx);
     const e = challenge(t, c, P, st, pf);

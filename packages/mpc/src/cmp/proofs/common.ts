@@ -104,6 +104,42 @@ export function isUnitN2(c: bigint, K: { N: bigint; N2: bigint }): boolean {
   return c > 0n && c < K.N2 && gcd(c % K.N, K.N) === 1n;
 }
 
+/**
+ * Unit checks for many values at once: each value's range is checked on its own, then one gcd per
+ * distinct modulus on the product of the values (x_1···x_k mod N is coprime to N iff every x_i
+ * is), instead of one gcd per value. Same accept/reject decision as calling `isUnit` / `isUnitN2`
+ * on each value.
+ */
+export class UnitBatch {
+  private readonly acc = new Map<bigint, bigint>();
+  private ok = true;
+
+  /** c ∈ Z_{N²}^* (as `isUnitN2`). */
+  n2(c: bigint, K: { N: bigint; N2: bigint }): this {
+    if (c > 0n && c < K.N2) this.mul(c % K.N, K.N);
+    else this.ok = false;
+    return this;
+  }
+
+  /** x ∈ Z_n^* (as `isUnit`). */
+  n(x: bigint, n: bigint): this {
+    if (x > 0n && x < n) this.mul(x, n);
+    else this.ok = false;
+    return this;
+  }
+
+  check(): boolean {
+    if (!this.ok) return false;
+    for (const [n, a] of this.acc) if (gcd(a, n) !== 1n) return false;
+    return true;
+  }
+
+  private mul(x: bigint, n: bigint): void {
+    const a = this.acc.get(n);
+    this.acc.set(n, a === undefined ? x : (a * x) % n);
+  }
+}
+
 /** Runs a verifier and turns any thrown error (hostile numbers) into `false`. */
 export function safely(f: () => boolean): boolean {
   try {

@@ -5,7 +5,7 @@
  */
 import { isInRange, mod, randomSigned, randomSignedScaled, randomUnit } from '../../arith/bigint.ts';
 import {
-  decodeFields, ELL, encodeFields, encWith, EPS, isUnit, isUnitN2, pedCommit, pedPowPublic, powN, powN2, put, safely,
+  decodeFields, ELL, encodeFields, encWith, EPS, pedCommit, pedPowPublic, powN, powN2, put, safely, UnitBatch,
   type PaillierCtx, type PedersenCtx, type RandomSource, type TranscriptLike,
 } from './common.ts';
 
@@ -40,7 +40,7 @@ export function proveEnc(
 
 export function verifyEnc(t: TranscriptLike, q: bigint, N0: PaillierCtx, P: PedersenCtx, K: bigint, pf: EncProof): boolean {
   return safely(() => {
-    if (!isUnitN2(K, N0) || !isUnitN2(pf.A, N0) || !isUnit(pf.S, P.N) || !isUnit(pf.C, P.N) || !isUnit(pf.z2, N0.N)) return false;
+    if (!new UnitBatch().n2(K, N0).n2(pf.A, N0).n(pf.S, P.N).n(pf.C, P.N).n(pf.z2, N0.N).check()) return false;
     if (!isInRange(pf.z1, ELL + EPS)) return false;
     const e = challenge(t, q, N0, P, K, pf.S, pf.A, pf.C);
     if (encWith(N0, pf.z1, pf.z2, true) !== mod(pf.A * powN2(N0, K, e, true), N0.N2)) return false;

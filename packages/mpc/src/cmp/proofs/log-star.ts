@@ -7,7 +7,7 @@ import { isInRange, mod, randomSigned, randomSignedScaled, randomUnit } from '..
 import type { Curve, Point } from '../../curve.ts';
 import { mul, mulPub } from '../messages.ts';
 import {
-  decodeFields, ELL, encodeFields, encWith, EPS, isUnit, isUnitN2, pedCommit, pedPowPublic, powN, powN2, put, safely,
+  decodeFields, ELL, encodeFields, encWith, EPS, pedCommit, pedPowPublic, powN, powN2, put, safely, UnitBatch,
   type PaillierCtx, type PedersenCtx, type RandomSource, type TranscriptLike,
 } from './common.ts';
 
@@ -43,7 +43,7 @@ export function proveLogStar(
 
 export function verifyLogStar(t: TranscriptLike, c: Curve, N0: PaillierCtx, P: PedersenCtx, C: bigint, X: Point, g: Point, pf: LogStarProof): boolean {
   return safely(() => {
-    if (!isUnitN2(C, N0) || !isUnitN2(pf.A, N0) || !isUnit(pf.S, P.N) || !isUnit(pf.D, P.N) || !isUnit(pf.z2, N0.N)) return false;
+    if (!new UnitBatch().n2(C, N0).n2(pf.A, N0).n(pf.S, P.N).n(pf.D, P.N).n(pf.z2, N0.N).check()) return false;
     if (!isInRange(pf.z1, ELL + EPS)) return false;
     const Y = c.decodePoint(pf.Y);
     const e = challenge(t, c, N0, P, C, X, g, pf);
