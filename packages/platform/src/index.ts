@@ -56,3 +56,4 @@ export type { RunServiceOptions, ServiceRunner, ServiceContext, StartedService }
 
 export { platformSchema, adminAuthSchema, natsOptions, serverAuth } from './settings.ts';
 export type { PlatformSettings, AdminAuthSettings } from './settings.ts';
+export { TypedKv, protoCodec, jsonCodec, isCasConflict, type Codec, type Versioned } from './nats/kv.ts';

@@ -17,7 +17,7 @@ import { PAIRING_AUDIENCE, PAIRING_TOKEN_LIFETIME_S, TrustError, platformTls, ty
 import { AuditError, type AuditInput, type AuditLog } from '@cosigner/audit';
 import { PairingError, invalid, notFound } from './errors.ts';
 import type { CosignerIdentity } from './identity.ts';
-import { TypedKv, jsonCodec, protoCodec } from './kv.ts';
+import { TypedKv, jsonCodec, protoCodec } from '@cosigner/platform';
 import { validateCallbackUrl, validateHandlerCert, validateHandlerPublicKey } from './validate.ts';
 
 export const API_USERS_BUCKET = 'cosigner-api-users';

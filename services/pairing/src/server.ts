@@ -9,7 +9,7 @@ import { PairingServiceService } from '@cosigner/proto';
 import { createTrust, type Trust, type TrustConfig, type TrustOptions } from '@cosigner/trust';
 import { AuditLog } from '@cosigner/audit';
 import { loadIdentity } from './identity.ts';
-import { TypedKv } from './kv.ts';
+import { TypedKv } from '@cosigner/platform';
 import { API_USERS_BUCKET, PAIRING_CLAIMS_BUCKET, Registry, apiUserCodec, claimCodec } from './registry.ts';
 
 export const DEFAULT_PAIRING_PORT = 50051;

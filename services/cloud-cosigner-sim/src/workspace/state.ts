@@ -6,7 +6,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { ensureKv } from '@cosigner/platform';
 import { Transaction, Workspace } from '@cosigner/proto';
 import type { ApiUserState } from '@cosigner/proto';
-import { TypedKv, jsonCodec, protoCodec } from './kv.ts';
+import { TypedKv, jsonCodec, protoCodec } from '@cosigner/platform';
 
 export const WORKSPACES_BUCKET = 'sim-workspaces';
 export const API_USERS_BUCKET = 'sim-api-users';

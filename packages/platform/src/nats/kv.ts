@@ -1,6 +1,7 @@
 /**
  * Typed access to a JetStream KV bucket holding protobuf (or JSON) values, with the
- * compare-and-set primitives the simulator relies on (create-if-absent, update-at-revision).
+ * compare-and-set primitives registries rely on (create-if-absent, update-at-revision): one
+ * place for the JetStream error codes that mean "a concurrent writer won".
  */
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
