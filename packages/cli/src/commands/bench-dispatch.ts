@@ -1,8 +1,6 @@
 /** `cosigner bench dispatch`: intake-to-approved latency and dispatcher scaling (its own nats-server, services and handler). */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { CliError, str, type Command } from '../command.ts';
-import { REPO_ROOT } from '../config.ts';
+import type { Command } from '../command.ts';
+import { runBenchScript } from '../bench.ts';
 
 interface Scenario { handlerDelayMs: number; dispatchers: number; inFlightPerInstance: number; load: string; requestsPerSec: number; p50Ms: number; p99Ms: number; approved: number; failed: number }
 
@@ -12,17 +10,7 @@ const benchDispatch: Command = {
   usage: '[--rate 200] [--seconds 10] [--clients 128] [--scenarios 0x1,0x3,200x1,200x3] [--json]',
   options: { rate: { type: 'string' }, seconds: { type: 'string' }, clients: { type: 'string' }, scenarios: { type: 'string' } },
   async run(io) {
-    const args = [join(REPO_ROOT, 'services/callback-dispatcher/bench/dispatch.ts')];
-    for (const k of ['rate', 'seconds', 'clients', 'scenarios']) {
-      const v = str(io, k);
-      if (v !== undefined) args.push(`--${k}`, v);
-    }
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => { out += c; });
-    const code = await new Promise<number | null>((r) => child.once('exit', r));
-    if (code !== 0) throw new CliError('ERR_BENCH', `benchmark failed (exit ${code})`);
-    const doc = JSON.parse(out.trim().split('\n').pop()!) as { scenarios: Scenario[]; scaling200ms?: number };
+    const doc = await runBenchScript<{ scenarios: Scenario[]; scaling200ms?: number }>('services/callback-dispatcher/bench/dispatch.ts', io, ['rate', 'seconds', 'clients', 'scenarios']);
     io.result(doc, [
       ...doc.scenarios.map((s) => `handler ${s.handlerDelayMs} ms, ${s.dispatchers} dispatcher(s) x ${s.inFlightPerInstance} in flight, ${s.load}: ${s.requestsPerSec} req/s, p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms`),
       ...(doc.scaling200ms !== undefined ? [`200 ms handler: 3 instances deliver ${doc.scaling200ms}x the throughput of 1`] : []),

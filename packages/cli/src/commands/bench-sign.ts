@@ -1,8 +1,6 @@
 /** `cosigner bench sign`: the signing benchmark (its own nats-server and three party processes). */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { CliError, str, type Command } from '../command.ts';
-import { REPO_ROOT } from '../config.ts';
+import type { Command } from '../command.ts';
+import { runBenchScript } from '../bench.ts';
 
 const benchSign: Command = {
   name: ['bench', 'sign'],
@@ -10,19 +8,9 @@ const benchSign: Command = {
   usage: '[--algorithm A] [--burst N] [--latency N] [--sustained N] [--json]',
   options: { algorithm: { type: 'string' }, burst: { type: 'string' }, latency: { type: 'string' }, sustained: { type: 'string' } },
   async run(io) {
-    const args = [join(REPO_ROOT, 'services/mpc-signer/bench/sign.ts')];
-    for (const k of ['algorithm', 'burst', 'latency', 'sustained']) {
-      const v = str(io, k);
-      if (v !== undefined) args.push(`--${k}`, v);
-    }
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => { out += c; });
-    const code = await new Promise<number | null>((r) => child.once('exit', r));
-    if (code !== 0) throw new CliError('ERR_BENCH', `benchmark failed (exit ${code})`);
-    const doc = JSON.parse(out.trim().split('\n').pop()!) as {
+    const doc = await runBenchScript<{
       algorithm: string; warmPool: { p50Ms: number; p99Ms: number }; burst: { requests: number; signaturesPerSec: number }; sustained: { signaturesPerSec: number };
-    };
+    }>('services/mpc-signer/bench/sign.ts', io, ['algorithm', 'burst', 'latency', 'sustained']);
     io.result(doc, [
       `algorithm ${doc.algorithm}`,
       `approved -> signed (warm pool): p50 ${doc.warmPool.p50Ms} ms, p99 ${doc.warmPool.p99Ms} ms`,
