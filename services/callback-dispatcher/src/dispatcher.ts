@@ -34,6 +34,8 @@ export const DEFAULT_MAX_RETRIES = 20;
 export const DEFAULT_CONFIG_RETRY_MS = 5_000;
 const FIRST_BACKOFF_MS = 200;
 const MAX_BACKOFF_MS = 5_000;
+/** A try is not started with less than this left before the deadline: it could only time out. */
+const MIN_TRY_MS = 100;
 
 /** Thrown to hand the message back with a delay (nak); retryable by declaration. */
 export class RetryLater extends DomainError {
@@ -219,10 +221,14 @@ export class Dispatcher {
     const deadline = this.#now() + this.deadlineMs;
     const signed = cb.mode === 'JWT' ? await signRequest(req.payload, this.#o.callbackKey) : undefined;
     let backoff = FIRST_BACKOFF_MS;
-    let lastReason = 'no answer';
+    // Every distinct failure, in order of first occurrence, with its count: the final reason names
+    // them all, so a last try cut short by the deadline does not hide why the earlier ones failed.
+    const failures = new Map<string, number>();
+    let tries = 0;
     for (let n = 1; ; n++) {
       const left = deadline - this.#now();
-      if (left <= 0) break;
+      if (left <= 0 || (n > 1 && left < MIN_TRY_MS)) break;
+      tries = n;
       const t0 = this.#now();
       try {
         const reply = await askOnce(cb, req.path, req.payload, this.#o.callbackKey, left, signed, `${USER_AGENT} (${this.#o.instanceId})`);
@@ -237,15 +243,17 @@ export class Dispatcher {
         return { kind: 'ignore', reply, handlerUrl, latencyMs };
       } catch (e) {
         if (!(e instanceof AttemptError)) throw e;
-        lastReason = `${e.code}: ${e.message}`;
-        await this.#audit(ev, handlerUrl, attempt, 'FAILED_ATTEMPT', this.#now() - t0, `try ${n}: ${lastReason}`);
+        const why = `${e.code}: ${e.message}`;
+        failures.set(why, (failures.get(why) ?? 0) + 1);
+        await this.#audit(ev, handlerUrl, attempt, 'FAILED_ATTEMPT', this.#now() - t0, `try ${n}: ${why}`);
       }
-      const wait = Math.min(backoff, deadline - this.#now());
-      if (wait <= 0) break;
+      const wait = Math.min(backoff, deadline - this.#now() - MIN_TRY_MS);
+      if (wait < 0) break;
       await new Promise((r) => setTimeout(r, wait));
       backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
     }
-    return { kind: 'fail', code: 'ERR_CALLBACK_FAILED', reason: `no valid answer from the callback handler within ${this.deadlineMs} ms (${lastReason})`, handlerUrl };
+    const seen = [...failures].map(([why, k]) => (k > 1 ? `${why} (x${k})` : why)).join('; ') || 'no answer';
+    return { kind: 'fail', code: 'ERR_CALLBACK_FAILED', reason: `no valid answer from the callback handler within ${this.deadlineMs} ms, ${tries} tries: ${seen}`, handlerUrl };
   }
 
   async #audit(ev: RequestReceived, handlerUrl: string, attempt: number, outcome: string, latencyMs: number, reason: string): Promise<void> {

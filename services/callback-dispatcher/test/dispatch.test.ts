@@ -157,6 +157,7 @@ for (const [name, b, reason] of [
     assert.equal(s.status, 'FAILED');
     assert.equal(s.errorCode, 'ERR_CALLBACK_FAILED');
     assert.match(s.reason, reason);
+    assert.match(s.reason, /\d+ tries/);
     assert.equal(approved.has(r.request.requestId), false);
   });
 }
