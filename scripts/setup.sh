@@ -7,7 +7,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 log() { echo "setup: $*" >&2; }
 
-if ! command -v nats-server >/dev/null 2>&1; then
+# Debian puts it in /usr/sbin, which a non-root user's PATH lacks: look there too.
+if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
   log "installing nats-server (Debian package)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq >&2

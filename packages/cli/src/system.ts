@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, createWriteStream, 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { natsServerBinary } from '@cosigner/platform/server-binary';
 import { DEFAULT_PORTS, REPO_ROOT, type CliConfig } from './config.ts';
 
 export interface ServiceSpec {
@@ -248,7 +249,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
   const natsStore = join(opts.dataDir, 'nats');
   mkdirSync(natsStore, { recursive: true });
   const startNats = (): ChildProcess => {
-    const c = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(ports.nats), '-sd', natsStore], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(natsServerBinary(), ['-js', '-a', '127.0.0.1', '-p', String(ports.nats), '-sd', natsStore], { stdio: ['ignore', 'pipe', 'pipe'] });
     pipe('nats', c);
     return c;
   };

@@ -17,10 +17,11 @@ export type { Logger, LogLevel, LogFields, LoggerOptions } from './log.ts';
 
 export {
   initTelemetry, tracer, withSpan, recordError, activeTraceId, injectToHeaders, extractFromHeaders,
-  injectToMetadata, extractFromMetadata, SpanKind, SpanStatusCode, TRACER_NAME,
+  injectToMetadata, extractFromMetadata, traceparentOf, contextFromTraceparent, ROOT_CONTEXT, SpanKind, SpanStatusCode, TRACER_NAME,
 } from './telemetry.ts';
 export type { Telemetry, TelemetryOptions, TelemetryExporter, WithSpanOptions, Span, Context } from './telemetry.ts';
 
+export { natsServerBinary } from './nats/server-binary.ts';
 export { connectNats, drainNats, NATS_MAX_RECONNECT_ATTEMPTS, DEFAULT_NATS_URL, DEFAULT_NATS_RECONNECT_WAIT_MS } from './nats/connect.ts';
 export type { NatsConnectOptions } from './nats/connect.ts';
 export {

@@ -4,7 +4,7 @@
  * covers a request from the gRPC client through every event consumer.
  */
 import {
-  context, propagation, trace, SpanStatusCode, SpanKind,
+  context, propagation, trace, SpanStatusCode, SpanKind, ROOT_CONTEXT,
   type Context, type Span, type SpanOptions, type TextMapGetter, type TextMapSetter, type Tracer,
 } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -18,7 +18,7 @@ import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { MsgHdrs } from '@nats-io/nats-core';
 import type { Metadata } from '@grpc/grpc-js';
 
-export { SpanKind, SpanStatusCode, type Span, type Context };
+export { SpanKind, SpanStatusCode, ROOT_CONTEXT, type Span, type Context };
 
 /** Name of the tracer the platform's own spans come from. */
 export const TRACER_NAME = '@cosigner/platform';
@@ -141,6 +141,22 @@ export function injectToMetadata(md: Metadata, ctx: Context = context.active()):
 /** The context carried by gRPC metadata. */
 export function extractFromMetadata(md: Metadata, base: Context = context.active()): Context {
   return propagation.extract(base, md, mdGetter);
+}
+
+/**
+ * The W3C `traceparent` value of `ctx` (default: the active context), for carrying a trace in a
+ * protocol field rather than in headers (the MPC SessionStart). Empty when there is no span.
+ */
+export function traceparentOf(ctx: Context = context.active()): string {
+  const carrier: Record<string, string> = {};
+  propagation.inject(ctx, carrier);
+  return carrier['traceparent'] ?? '';
+}
+
+/** The context a `traceparent` value names (the base context if the value is empty or malformed). */
+export function contextFromTraceparent(traceparent: string, base: Context = context.active()): Context {
+  if (!traceparent) return base;
+  return propagation.extract(base, { traceparent });
 }
 
 export interface WithSpanOptions extends SpanOptions {

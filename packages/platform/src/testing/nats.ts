@@ -7,12 +7,12 @@
  * between tests: use unique stream/bucket names per test.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './port.ts';
+import { natsServerBinary } from '../nats/server-binary.ts';
 
 export const DEFAULT_NATS_START_TIMEOUT_MS = 15_000;
 
@@ -44,13 +44,7 @@ export interface NatsServerHandle {
   kill(): Promise<void>;
 }
 
-export function natsServerBinary(env: Record<string, string | undefined> = process.env): string {
-  if (env['NATS_SERVER_BIN']) return env['NATS_SERVER_BIN'];
-  for (const p of ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server']) {
-    if (existsSync(p)) return p;
-  }
-  return 'nats-server';
-}
+export { natsServerBinary };
 
 const live = new Set<ChildProcess>();
 let hooked = false;
