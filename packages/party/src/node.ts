@@ -9,6 +9,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { ThresholdScheme } from '@cosigner/mpc';
 import { SessionOutcome, type SessionStart } from '@cosigner/proto';
+import { ROOT_CONTEXT, SpanKind, contextFromTraceparent, recordError, traceparentOf, tracer, withSpan, type Span } from '@cosigner/platform';
 import { CUSTOMER_PARTY, Enclave, type Algorithm, type EnclaveSession, type PartyRef } from './enclave.ts';
 import { PartyError } from './errors.ts';
 import { SEALED_VERSIONS_BUCKET, SealedStore, kvVersionCounter, type EnclaveProvider } from './sealed.ts';
@@ -141,16 +142,22 @@ export class PartyNode {
       if (s) for (const m of s.log) await this.transport.send({ sessionId: s.start.sessionId, kind: s.start.kind, keyId: s.start.keyId }, m, s.parties).catch(() => undefined);
       return this.outcome(start, true);
     }
+    // This party's part of the session is one span in the coordinator's trace (no secret in it).
+    const span = tracer().startSpan(`mpc ${start.kind} join`, { kind: SpanKind.SERVER, attributes: sessionAttributes(start, this.partyId) }, contextFromTraceparent(start.traceparent, ROOT_CONTEXT));
     try {
       if (from !== CUSTOMER_PARTY) throw new PartyError('ERR_SESSION_REFUSED', 'sessions are started by the customer party');
       if (!start.parties.includes(this.partyId)) throw new PartyError('ERR_SIGNING_SET', 'not a member of this session');
       if (start.deadlineMs > 0 && Date.now() > start.deadlineMs) throw new PartyError('ERR_SESSION_TIMEOUT', 'session deadline already passed');
       const parties = await this.refs(start.parties);
       const session = await this.open(start, parties, false);
-      const run = this.run(start, session, parties).catch(() => undefined).finally(() => this.#running.delete(key));
+      const run = this.run(start, session, parties)
+        .then(() => undefined, (e: unknown) => { recordError(span, e); })
+        .finally(() => { span.end(); this.#running.delete(key); });
       this.#running.set(key, run);
       return this.outcome(start, true);
     } catch (e) {
+      recordError(span, e);
+      span.end();
       this.log('warn', 'refused a session', { kind: start.kind, keyId: start.keyId, requestId: start.requestId, code: (e as PartyError).code, reason: oneLine(e) });
       const out = this.outcome(start, false, e);
       this.transport.publishOutcome(out, start.kind, start.keyId);
@@ -192,13 +199,19 @@ export class PartyNode {
    * Coordinator: open our own side first (our checks run before anyone else is asked), ask every
    * other party to join, then run. Resolves with our public result.
    */
-  async coordinate(s: Omit<SessionStart, 'sessionId' | 'initiator' | 'deadlineMs'> & { sessionId?: Uint8Array; deadlineMs?: number }): Promise<Uint8Array | undefined> {
+  async coordinate(s: Omit<SessionStart, 'sessionId' | 'initiator' | 'deadlineMs' | 'traceparent'> & { sessionId?: Uint8Array; deadlineMs?: number }): Promise<Uint8Array | undefined> {
+    return withSpan(`mpc ${s.kind}`, (span) => this.coordinateIn(span, s), { kind: SpanKind.CLIENT, attributes: sessionAttributes(s, this.partyId) });
+  }
+
+  private async coordinateIn(span: Span, s: Omit<SessionStart, 'sessionId' | 'initiator' | 'deadlineMs' | 'traceparent'> & { sessionId?: Uint8Array; deadlineMs?: number }): Promise<Uint8Array | undefined> {
     const start: SessionStart = {
       ...s,
       sessionId: Buffer.from(s.sessionId ?? randomBytes(32)),
       initiator: this.partyId,
       deadlineMs: 0,
+      traceparent: traceparentOf(),
     };
+    span.setAttribute('cosigner.mpc.session', Buffer.from(start.sessionId).toString('hex').slice(0, 16));
     start.deadlineMs = s.deadlineMs ?? Date.now() + 6 * this.roundTimeout(start);
     const parties = await this.refs(start.parties);
     const session = await this.open(start, parties, true);
@@ -234,6 +247,16 @@ export class PartyNode {
       this.#running.delete(key);
     }
   }
+}
+
+/** Span attributes of a session: what it is about, never what it computes. */
+function sessionAttributes(s: Pick<SessionStart, 'kind' | 'keyId' | 'requestId' | 'entryIndex' | 'parties' | 'count'>, party: string): Record<string, string | number> {
+  return {
+    'cosigner.party': party, 'cosigner.mpc.kind': s.kind, 'cosigner.key_id': s.keyId,
+    'cosigner.mpc.parties': s.parties.join(','),
+    ...(s.requestId ? { 'cosigner.request_id': s.requestId, 'cosigner.entry': s.entryIndex } : {}),
+    ...(s.kind === 'PRESIGN' ? { 'cosigner.mpc.count': s.count } : {}),
+  };
 }
 
 function oneLine(e: unknown): string {

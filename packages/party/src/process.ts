@@ -1,6 +1,6 @@
 /** Starting a party process from its environment: NATS, software enclave, approval key, node. */
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { connectNats, loadConfig, natsOptions, platformSchema } from '@cosigner/platform';
 import { loadApprovalKey } from './approval.ts';
 import type { Algorithm } from './enclave.ts';
 import { partyEnv, type PartyEnv } from './env.ts';
@@ -29,7 +29,10 @@ export async function startPartyFromEnv(o: StartPartyOptions = {}): Promise<Part
   // Configuration errors first (clear startup errors), then the network.
   const provider = SoftwareEnclaveProvider.fromFile(env.sealingKeyFile);
   const approvalKey = loadApprovalKey(env.approvalPublicKeyFile);
-  const nc = await connect({ servers: env.natsUrl, name: `party-${env.partyId}`, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+  // NATS credentials and TLS the same way as every other service (NATS_CREDS_FILE, NATS_USER /
+  // NATS_PASSWORD, NATS_TLS_*); NATS_URL as partyEnv read it.
+  const platform = loadConfig(platformSchema, { ...(o.env ?? process.env), NATS_URL: env.natsUrl });
+  const nc = await connectNats({ ...natsOptions(platform, `party-${env.partyId}`), reconnectTimeWaitMs: 500 });
   try {
     const node = await PartyNode.start({
       nc, partyId: env.partyId, index: env.index, dataDir: env.dataDir, provider, approvalKey, scheme: schemeFor,

@@ -1,53 +1,58 @@
-/** KeyService (proto/cosigner/v1/keys.proto) over gRPC, admin-token authenticated. */
-import * as grpc from '@grpc/grpc-js';
+/**
+ * KeyService (proto/cosigner/v1/keys.proto) on the platform's gRPC server: admin authentication
+ * (bearer tokens and/or mTLS), a server span continuing the caller's trace, drain on shutdown, the
+ * health service, and the one error mapping (a PartyError becomes a DomainError with the same
+ * stable code; anything else is INTERNAL without internals).
+ */
 import { randomBytes } from 'node:crypto';
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import {
   KeyServiceService, type BackupKeyRequest, type BackupKeyResponse, type CreateKeyRequest, type GetPublicKeyRequest, type GetPublicKeyResponse,
-  type KeyInfo, type KeyServiceServer, type ListKeysRequest, type ListKeysResponse, type PoolStatusRequest, type PoolStatusResponse,
+  type KeyInfo, type ListKeysRequest, type ListKeysResponse, type PoolStatusRequest, type PoolStatusResponse,
   type RefreshKeyRequest, type RestoreKeyRequest,
 } from '@cosigner/proto';
-import { HealthDefinition, HealthService, ServingStatus } from '@cosigner/platform';
-import { DEFAULT_PARTIES, PartyError, schemeFor, supportedAlgorithms, type Algorithm } from '@cosigner/party';
+import { DomainError, createServer, service, type GrpcServerHandle, type Logger, type ServerAuthConfig } from '@cosigner/platform';
+import { DEFAULT_PARTIES, PartyError, supportedAlgorithms, type Algorithm } from '@cosigner/party';
 import type { KeyManager } from './manager.ts';
 import { derive } from './keys.ts';
 
-const STATUS: Record<string, grpc.status> = {
-  ERR_INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
-  ERR_KEY_NOT_FOUND: grpc.status.NOT_FOUND,
-  ERR_KEY_EXISTS: grpc.status.ALREADY_EXISTS,
-  ERR_WRONG_WORKSPACE: grpc.status.PERMISSION_DENIED,
-  ERR_UNSUPPORTED: grpc.status.UNIMPLEMENTED,
-  ERR_SESSION_TIMEOUT: grpc.status.UNAVAILABLE,
-  ERR_UNKNOWN_PARTY: grpc.status.UNAVAILABLE,
-  ERR_SESSION_REFUSED: grpc.status.FAILED_PRECONDITION,
-  ERR_MPC_ABORT: grpc.status.ABORTED,
-  ERR_BACKUP: grpc.status.INVALID_ARGUMENT,
-  ERR_UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
+/** gRPC status of each party error code the KeyService can return (the code itself travels in trailers). */
+const STATUS: Record<string, number> = {
+  ERR_INVALID_ARGUMENT: GrpcStatus.INVALID_ARGUMENT,
+  ERR_KEY_NOT_FOUND: GrpcStatus.NOT_FOUND,
+  ERR_KEY_EXISTS: GrpcStatus.ALREADY_EXISTS,
+  ERR_WRONG_WORKSPACE: GrpcStatus.PERMISSION_DENIED,
+  ERR_UNSUPPORTED: GrpcStatus.UNIMPLEMENTED,
+  ERR_SESSION_TIMEOUT: GrpcStatus.UNAVAILABLE,
+  ERR_UNKNOWN_PARTY: GrpcStatus.UNAVAILABLE,
+  ERR_SEALED_CONFLICT: GrpcStatus.ABORTED,
+  ERR_SESSION_REFUSED: GrpcStatus.FAILED_PRECONDITION,
+  ERR_SIGNING_SET: GrpcStatus.FAILED_PRECONDITION,
+  ERR_MPC_ABORT: GrpcStatus.ABORTED,
+  ERR_BACKUP: GrpcStatus.INVALID_ARGUMENT,
 };
 
-function toGrpc(e: unknown): Partial<grpc.StatusObject> {
-  const code = (e as { code?: unknown }).code;
-  const c = typeof code === 'string' ? code : 'ERR_INTERNAL';
-  const md = new grpc.Metadata();
-  md.set('x-cosigner-error-code', c);
-  const msg = c === 'ERR_INTERNAL' ? 'internal error' : (e as Error).message.split('\n')[0]!;
-  return { code: STATUS[c] ?? grpc.status.INTERNAL, details: msg, metadata: md };
+/** A party error as the boundary's DomainError (same code; blamed parties as a detail). */
+export function toDomainError(e: unknown): unknown {
+  if (!(e instanceof PartyError)) return e;
+  const grpcStatus = STATUS[e.code];
+  if (grpcStatus === undefined) return e; // sealed-store corruption, config: internal, logged server side
+  return new DomainError(e.code, e.message.split('\n')[0]!, {
+    grpcStatus, cause: e, ...(e.culprits.length ? { details: { culprits: e.culprits.join(',') } } : {}),
+  });
 }
 
-export function keyService(m: KeyManager, tokens: string[]): KeyServiceServer {
-  const wrap = <Req, Res>(f: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> => (call, cb) => {
-    const auth = String(call.metadata.get('authorization')[0] ?? '');
-    const tok = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-    if (tokens.length === 0 || !tokens.includes(tok)) {
-      const md = new grpc.Metadata();
-      md.set('x-cosigner-error-code', 'ERR_UNAUTHENTICATED');
-      cb({ code: grpc.status.UNAUTHENTICATED, details: 'admin token required', metadata: md } as grpc.ServiceError);
-      return;
+/** The KeyService handlers over a KeyManager. */
+export function keyService(m: KeyManager) {
+  const mapped = <Req, Res>(f: (req: Req) => Promise<Res>) => async (req: Req): Promise<Res> => {
+    try {
+      return await f(req);
+    } catch (e) {
+      throw toDomainError(e);
     }
-    f(call.request).then((r) => cb(null, r), (e: unknown) => cb(toGrpc(e) as grpc.ServiceError));
   };
-  return {
-    createKey: wrap(async (r: CreateKeyRequest): Promise<KeyInfo> => {
+  return service(KeyServiceService, {
+    createKey: mapped(async (r: CreateKeyRequest): Promise<KeyInfo> => {
       if (!r.workspaceId || !/^[A-Za-z0-9_.:-]{1,128}$/.test(r.workspaceId)) throw new PartyError('ERR_INVALID_ARGUMENT', 'workspace_id is required');
       if (!supportedAlgorithms().includes(r.algorithm as Algorithm)) throw new PartyError(r.algorithm === 'ALGORITHM_UNSPECIFIED' ? 'ERR_INVALID_ARGUMENT' : 'ERR_UNSUPPORTED', `algorithm ${r.algorithm} is not available`);
       const n = DEFAULT_PARTIES.length;
@@ -55,31 +60,24 @@ export function keyService(m: KeyManager, tokens: string[]): KeyServiceServer {
       if (r.keyId && !/^[A-Za-z0-9_-]{1,64}$/.test(r.keyId)) throw new PartyError('ERR_INVALID_ARGUMENT', 'key_id: 1-64 of [A-Za-z0-9_-]');
       return m.createKey(r.workspaceId, r.algorithm as Algorithm, r.threshold || n, r.keyId || `k_${randomBytes(8).toString('hex')}`);
     }),
-    listKeys: wrap(async (r: ListKeysRequest): Promise<ListKeysResponse> => ({ keys: (await m.keys.list()).filter((k) => !r.workspaceId || k.workspaceId === r.workspaceId) })),
-    getPublicKey: wrap(async (r: GetPublicKeyRequest): Promise<GetPublicKeyResponse> => {
+    listKeys: mapped(async (r: ListKeysRequest): Promise<ListKeysResponse> => ({ keys: (await m.keys.list()).filter((k) => !r.workspaceId || k.workspaceId === r.workspaceId) })),
+    getPublicKey: mapped(async (r: GetPublicKeyRequest): Promise<GetPublicKeyResponse> => {
       const k = await m.keys.get(r.keyId);
       if (!k) throw new PartyError('ERR_KEY_NOT_FOUND', `no key ${r.keyId}`);
       const d = derive(k.info, r.path);
-      void schemeFor;
       return { keyId: r.keyId, path: r.path, publicKey: Buffer.from(d.publicKey), address: d.address, algorithm: k.info.algorithm };
     }),
-    refreshKey: wrap(async (r: RefreshKeyRequest): Promise<KeyInfo> => m.refreshKey(r.keyId)),
-    getPoolStatus: wrap(async (r: PoolStatusRequest): Promise<PoolStatusResponse> => ({ pools: m.pool.status(r.keyId || undefined) })),
-    backupKey: wrap(async (r: BackupKeyRequest): Promise<BackupKeyResponse> => {
+    refreshKey: mapped(async (r: RefreshKeyRequest): Promise<KeyInfo> => m.refreshKey(r.keyId)),
+    getPoolStatus: mapped(async (r: PoolStatusRequest): Promise<PoolStatusResponse> => ({ pools: m.pool.status(r.keyId || undefined) })),
+    backupKey: mapped(async (r: BackupKeyRequest): Promise<BackupKeyResponse> => {
       if (!(await m.keys.get(r.keyId))) throw new PartyError('ERR_KEY_NOT_FOUND', `no key ${r.keyId}`);
       return { keyId: r.keyId, backup: Buffer.from(await m.node.enclave.backup(r.keyId, r.recoveryPublicKeyPem)) };
     }),
-    restoreKey: wrap(async (r: RestoreKeyRequest): Promise<KeyInfo> => m.restore(r.backup, r.recoveryPrivateKeyPem)),
-  };
+    restoreKey: mapped(async (r: RestoreKeyRequest): Promise<KeyInfo> => m.restore(r.backup, r.recoveryPrivateKeyPem)),
+  });
 }
 
-/** KeyService plus the standard health service (`grpc.health.v1`), which needs no auth (probes). */
-export async function startGrpc(svc: KeyServiceServer, host: string, port: number): Promise<{ server: grpc.Server; port: number }> {
-  const server = new grpc.Server();
-  server.addService(KeyServiceService, svc);
-  const health = new HealthService({ '': ServingStatus.SERVING, 'cosigner.v1.KeyService': ServingStatus.SERVING });
-  server.addService(HealthDefinition, health.implementation() as unknown as grpc.UntypedServiceImplementation);
-  const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
-  return { server, port: bound };
+/** KeyService plus the standard health service (`grpc.health.v1`, no auth: probes). */
+export function startGrpc(m: KeyManager, o: { host: string; port: number; auth: ServerAuthConfig; logger?: Logger }): Promise<GrpcServerHandle> {
+  return createServer({ services: [keyService(m)], host: o.host, port: o.port, auth: o.auth, ...(o.logger ? { logger: o.logger } : {}) });
 }

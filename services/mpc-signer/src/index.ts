@@ -2,12 +2,21 @@
  * mpc-signer: the customer's MPC party and the signing coordinator. Holds the customer's shares
  * behind the enclave interface, runs DKG / refresh / presigning / signing with the two cloud
  * parties over NATS, consumes approved requests and publishes signed / failed.
+ *
+ * Configuration (environment): the platform's NATS_* / LOG_LEVEL / SHUTDOWN_GRACE /
+ * OTEL_EXPORTER_OTLP_ENDPOINT; the party's PARTY_ID / PARTY_INDEX / COSIGNER_DATA_DIR /
+ * COSIGNER_SEALING_KEY_FILE / COSIGNER_APPROVAL_PUBLIC_KEY_FILE (packages/party env.ts);
+ * GRPC_HOST (127.0.0.1) / GRPC_PORT (50053); admin auth by COSIGNER_ADMIN_TOKEN or ADMIN_TOKENS
+ * and/or mTLS (GRPC_TLS_CERT_FILE, GRPC_TLS_KEY_FILE, GRPC_TLS_CLIENT_CA_FILE); the pool and
+ * signer settings below.
  */
 import { AckPolicy, DeliverPolicy, JetStreamApiError, jetstream, jetstreamManager, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
-import type * as grpc from '@grpc/grpc-js';
+import {
+  adminAuthSchema, createLogger, int, list, loadConfig, serverAuth, str, type GrpcServerHandle, type Logger,
+} from '@cosigner/platform';
 import { startPartyFromEnv, type PartyProcess } from '@cosigner/party';
-import { startGrpc, keyService } from './grpc.ts';
+import { startGrpc } from './grpc.ts';
 import { KeyStore, KEYS_BUCKET } from './keys.ts';
 import { KeyManager } from './manager.ts';
 import { PresignPool } from './pool.ts';
@@ -19,12 +28,34 @@ import { loadApprovalKey } from '@cosigner/party';
 export { KeyStore, ethereumAddress, derive, KEYS_BUCKET } from './keys.ts';
 export { Signer, entrySignature } from './signer.ts';
 
+export const DEFAULT_KEYS_PORT = 50053;
+
+/** The signer's own settings (the party's and the platform's are read where they are used). */
+export const signerSchema = {
+  ...adminAuthSchema,
+  host: str('GRPC_HOST', { default: '127.0.0.1' }),
+  port: int('GRPC_PORT', { default: DEFAULT_KEYS_PORT, min: 0, max: 65535 }),
+  cosignerAdminTokens: list('COSIGNER_ADMIN_TOKEN', { secret: true }),
+  ackWaitMs: int('COSIGNER_SIGNER_ACK_WAIT_MS', { default: 30_000, min: 1000 }),
+  poolTarget: int('COSIGNER_POOL_TARGET', { default: 20, min: 0 }),
+  poolLowWater: int('COSIGNER_POOL_LOW_WATER', { min: 0 }),
+  poolConcurrency: int('COSIGNER_POOL_CONCURRENCY', { default: 1, min: 1, max: 16 }),
+  presignBatch: int('COSIGNER_PRESIGN_BATCH', { default: 8, min: 1, max: 64 }),
+  signConcurrency: int('COSIGNER_SIGN_CONCURRENCY', { default: 64, min: 1, max: 1024 }),
+  refreshIntervalMs: int('COSIGNER_REFRESH_INTERVAL_MS', { default: 0, min: 0 }),
+  metricsPort: int('METRICS_PORT', { min: 0, max: 65535 }),
+  metricsHost: str('METRICS_HOST', { default: '127.0.0.1' }),
+};
+
 export interface MpcSignerHandle {
   party: PartyProcess;
   manager: KeyManager;
   pool: PresignPool;
   signer: Signer;
+  grpc: GrpcServerHandle;
   grpcPort: number;
+  /** Stop taking approved requests and wait for the ones in flight (each still acks). */
+  drain(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -49,41 +80,47 @@ async function ensureRequestsStream(jsm: JetStreamManager, ackWaitMs: number): P
   }
 }
 
-export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env): Promise<MpcSignerHandle> {
-  const tokens = (env.COSIGNER_ADMIN_TOKEN ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const party = await startPartyFromEnv({ env, defaults: { partyId: 'customer', index: 1 } });
-  const log = (level: 'info' | 'warn' | 'error', msg: string, f?: Record<string, unknown>) =>
-    process.stderr.write(`${JSON.stringify({ level, service: 'mpc-signer', msg, ...f })}\n`);
+export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env, o: { logger?: Logger } = {}): Promise<MpcSignerHandle> {
+  const cfg = loadConfig(signerSchema, env);
+  const logger = o.logger ?? createLogger({ service: 'mpc-signer' });
+  const auth = serverAuth(cfg);
+  const tokens = [...(cfg.cosignerAdminTokens ?? []), ...(auth.tokens ?? [])];
+  const log = (level: 'info' | 'warn' | 'error', msg: string, f?: Record<string, unknown>) => logger[level](msg, f);
+  const party = await startPartyFromEnv({ env, defaults: { partyId: 'customer', index: 1 }, log });
   try {
     const nc = party.nc;
     const js = jetstream(nc);
-    await ensureRequestsStream(await jetstreamManager(nc), Number(env.COSIGNER_SIGNER_ACK_WAIT_MS ?? 30_000));
+    await ensureRequestsStream(await jetstreamManager(nc), cfg.ackWaitMs);
     const keys = new KeyStore(await openKv(nc, KEYS_BUCKET));
-    const target = Number(env.COSIGNER_POOL_TARGET ?? 20);
     const pool = new PresignPool(party.node, keys, {
-      target,
-      lowWater: Number(env.COSIGNER_POOL_LOW_WATER ?? Math.floor(target / 2)),
-      concurrency: Number(env.COSIGNER_POOL_CONCURRENCY ?? 1),
-      batch: Number(env.COSIGNER_PRESIGN_BATCH ?? 8),
+      target: cfg.poolTarget,
+      lowWater: cfg.poolLowWater ?? Math.floor(cfg.poolTarget / 2),
+      concurrency: cfg.poolConcurrency,
+      batch: cfg.presignBatch,
       log: (m, f) => log('warn', m, f),
     });
     const manager = new KeyManager(party.node, keys, pool);
     const counters: SignerMetrics = { signed: 0, failed: 0 };
     const signer = new Signer({ node: party.node, keys, pool, js, approvalKey: loadApprovalKey(party.env.approvalPublicKeyFile), log, onSigned: () => { counters.signed++; }, onFailed: () => { counters.failed++; } });
-    const metrics = env.METRICS_PORT ? await startMetrics(Number(env.METRICS_PORT), env.METRICS_HOST ?? '127.0.0.1', pool, counters) : undefined;
+    const metrics = cfg.metricsPort !== undefined ? await startMetrics(cfg.metricsPort, cfg.metricsHost, pool, counters) : undefined;
     await pool.start();
-    const consumer = await consumeApproved(js, signer, { concurrency: Number(env.COSIGNER_SIGN_CONCURRENCY ?? 64), log, workingMs: Math.max(200, Math.floor(Number(env.COSIGNER_SIGNER_ACK_WAIT_MS ?? 30_000) / 3)) });
-    manager.schedule(Number(env.COSIGNER_REFRESH_INTERVAL_MS ?? 0), (m, f) => log('warn', m, f));
-    const { server, port } = await startGrpc(keyService(manager, tokens), env.GRPC_HOST ?? '127.0.0.1', Number(env.GRPC_PORT ?? 50053));
-    log('info', 'mpc-signer ready', { grpcPort: port, party: party.env.partyId });
+    const consumer = await consumeApproved(js, signer, { concurrency: cfg.signConcurrency, log, nc, workingMs: Math.max(200, Math.floor(cfg.ackWaitMs / 3)), logger });
+    manager.schedule(cfg.refreshIntervalMs, (m, f) => log('warn', m, f));
+    const grpc = await startGrpc(manager, { host: cfg.host, port: cfg.port, auth: { ...auth, tokens }, logger });
+    log('info', 'mpc-signer started', { grpcPort: grpc.port, party: party.env.partyId });
+    let drained: Promise<void> | undefined;
+    const drain = () => (drained ??= (async () => {
+      manager.stop();
+      pool.stop();
+      await consumer.stop();
+    })());
     return {
-      party, manager, pool, signer, grpcPort: port,
+      party, manager, pool, signer, grpc, grpcPort: grpc.port,
+      drain,
       async stop() {
-        manager.stop();
-        pool.stop();
+        await drain();
         metrics?.close();
-        await new Promise<void>((r) => (server as grpc.Server).tryShutdown(() => r()));
-        await consumer.stop();
+        await grpc.stop(1000);
         await party.stop();
       },
     };

@@ -1,15 +1,26 @@
-/** Entry of the mpc-signer process (the customer's party). */
+/**
+ * Entry of the mpc-signer process (the customer's party), on the platform lifecycle: JSON logs,
+ * traces (OTEL_EXPORTER_OTLP_ENDPOINT), the KeyService marked SERVING once ready, and on
+ * SIGTERM: NOT_SERVING, in-flight calls and signings finished (each acks), then exit.
+ */
+import { createLogger, loadConfig, platformSchema, runService } from '@cosigner/platform';
 import { startMpcSigner } from './index.ts';
 
+let cfg: ReturnType<typeof loadConfig<typeof platformSchema>>;
 try {
-  const h = await startMpcSigner();
-  const stop = async () => {
-    await h.stop();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void stop());
-  process.once('SIGINT', () => void stop());
+  cfg = loadConfig(platformSchema);
 } catch (e) {
-  process.stderr.write(`${JSON.stringify({ level: 'error', service: 'mpc-signer', msg: 'startup failed', code: (e as { code?: string }).code, err: (e as Error).message })}\n`);
+  process.stderr.write(`mpc-signer: ${(e as Error).message}\n`);
   process.exit(1);
 }
+
+const logger = createLogger({ service: 'mpc-signer', level: cfg.logLevel });
+runService({
+  name: 'mpc-signer',
+  logger,
+  graceMs: cfg.shutdownGraceMs,
+  async start() {
+    const h = await startMpcSigner(process.env, { logger });
+    return { grpc: h.grpc, drain: () => h.drain(), stop: () => h.stop() };
+  },
+});

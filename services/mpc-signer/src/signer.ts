@@ -11,8 +11,9 @@
  * the ack; the approved message is acked only after that.
  */
 import { createHash } from 'node:crypto';
-import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import { headers as natsHeaders } from '@nats-io/nats-core';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { DomainError, publishEvent, startConsumer, withSpan, type Logger } from '@cosigner/platform';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { p256 } from '@noble/curves/nist.js';
 import { RequestApproved, RequestFailed, RequestSigned, TransactionSignRequest, type EntrySignature } from '@cosigner/proto';
@@ -27,9 +28,11 @@ import type { PresignPool } from './pool.ts';
 export const REQUESTS_STREAM = 'COSIGNER_REQUESTS';
 export const SIGNER_CONSUMER = 'mpc-signer';
 
-/** Retry later (nak): a party is unreachable, a session timed out. */
-export class RetryableError extends Error {
-  readonly code = 'ERR_RETRY';
+/** Retry later (nak): a party is unreachable, a session timed out, a publish failed. */
+export class RetryableError extends DomainError {
+  constructor(message: string, cause?: unknown) {
+    super('ERR_RETRY', message, { retryable: true, ...(cause === undefined ? {} : { cause }) });
+  }
 }
 
 class Terminal extends Error {
@@ -104,10 +107,15 @@ export class Signer {
       if (expires > 0 && this.#now() > expires) throw new Terminal('ERR_EXPIRED', 'request expired before it was signed');
       const sigs: EntrySignature[] = [];
       const release: [string, number, string][] = [];
-      for (let i = 0; i < req.entries.length; i++) sigs.push(await this.signEntry(bytes, req, i, release));
+      for (let i = 0; i < req.entries.length; i++) {
+        const e = req.entries[i]!;
+        sigs.push(await withSpan('sign entry', () => this.signEntry(bytes, req, i, release), {
+          attributes: { 'cosigner.request_id': req.requestId, 'cosigner.entry': i, 'cosigner.key_id': e.keyId, 'cosigner.path': pathString(e.path) },
+        }));
+      }
       const ev: RequestSigned = { requestId: req.requestId, signatures: sigs, signedAtMs: this.#now() };
       const out = RequestSigned.encode(ev).finish();
-      await store.put(`done.${rt}`, Buffer.concat([Buffer.from('S'), out]));
+      await withSpan('seal result', () => store.put(`done.${rt}`, Buffer.concat([Buffer.from('S'), out])));
       await this.publish(`cosigner.requests.signed.${req.requestId}`, out, `${req.requestId}:signed`);
       // Presignatures go only once the signatures they made are durable.
       for (const [k, e, p] of release) await this.#o.node.enclave.releasePresignature(k, e, p).catch(() => undefined);
@@ -148,19 +156,13 @@ export class Signer {
     else await this.publish(`cosigner.requests.failed.${requestId}`, body, `${requestId}:failed`);
   }
 
+  /** Publish with the request's trace context, awaiting the ack (retried with the same msg id). */
   private async publish(subject: string, data: Uint8Array, msgId: string): Promise<void> {
-    let last: unknown;
-    for (let i = 0; i < 5; i++) {
-      try {
-        const h = natsHeaders();
-        await this.#o.js.publish(subject, data, { msgID: msgId, headers: h, timeout: 5000 });
-        return;
-      } catch (e) {
-        last = e;
-        await new Promise((r) => setTimeout(r, 200 * 2 ** i));
-      }
+    try {
+      await publishEvent(this.#o.js, subject, data, { msgId, timeoutMs: 5000, attempts: 5, expectedStream: REQUESTS_STREAM });
+    } catch (e) {
+      throw new RetryableError(`publish ${subject} failed: ${(e as Error)?.message}`, e);
     }
-    throw new RetryableError(`publish ${subject} failed: ${(last as Error)?.message}`);
   }
 
   private async signEntry(approvedBytes: Uint8Array, req: TransactionSignRequest, i: number, release: [string, number, string][]): Promise<EntrySignature> {
@@ -268,37 +270,32 @@ function oneLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);
 }
 
-/** The pull loop: at most `concurrency` requests at once; ack after the terminal event is published. */
-export async function consumeApproved(js: JetStreamClient, signer: Signer, o: { concurrency: number; log: SignerOptions['log']; workingMs?: number }): Promise<{ stop(): Promise<void> }> {
-  const consumer = await js.consumers.get(REQUESTS_STREAM, SIGNER_CONSUMER);
-  const messages = await consumer.consume({ max_messages: o.concurrency });
-  const running = new Set<Promise<void>>();
-  const handle = async (m: JsMsg): Promise<void> => {
-    const timer = setInterval(() => m.working(), o.workingMs ?? 10_000);
-    try {
-      await signer.handle(m.data);
-      clearInterval(timer);
-      await m.ackAck().catch(() => false);
-    } catch (e) {
-      clearInterval(timer);
-      const delay = Math.min(10_000, 500 * 2 ** Math.min(5, m.info.deliveryCount - 1));
-      o.log('warn', 'signing will be retried', { subject: m.subject, deliveryCount: m.info.deliveryCount, err: (e as Error).message });
-      m.nak(delay);
-    }
-  };
-  const loop = (async () => {
-    for await (const m of messages) {
-      const p = handle(m).finally(() => running.delete(p));
-      running.add(p);
-    }
-  })();
-  return {
-    async stop() {
-      await messages.close();
-      await loop.catch(() => undefined);
-      await Promise.allSettled([...running]);
+/**
+ * The pull loop on the platform consumer: at most `concurrency` requests at once, each in a span
+ * of the trace the approval carried; the approved message is acked only after the terminal event
+ * is published. Every failure naks (with backoff): the signer publishes `failed` itself for final
+ * outcomes, so an error reaching the loop is never a reason to drop a request.
+ */
+export async function consumeApproved(js: JetStreamClient, signer: Signer, o: { concurrency: number; log: SignerOptions['log']; workingMs?: number; nc?: NatsConnection; logger?: Logger }): Promise<{ stop(): Promise<void> }> {
+  const h = await startConsumer(js, {
+    stream: REQUESTS_STREAM,
+    consumer: SIGNER_CONSUMER,
+    concurrency: o.concurrency,
+    ...(o.workingMs ? { workingIntervalMs: o.workingMs } : {}),
+    ...(o.nc ? { nc: o.nc } : {}),
+    ...(o.logger ? { logger: o.logger } : {}),
+    nakDelayMs: (n) => Math.min(10_000, 500 * 2 ** Math.min(5, n - 1)),
+    handler: async (m, ctx) => {
+      ctx.span.setAttribute('cosigner.request_id', m.subject.split('.').slice(3).join('.'));
+      try {
+        await signer.handle(m.data);
+      } catch (e) {
+        o.log('warn', 'signing will be retried', { subject: m.subject, deliveryCount: ctx.deliveryCount, err: (e as Error).message });
+        throw e instanceof RetryableError ? e : new RetryableError((e as Error).message, e);
+      }
     },
-  };
+  });
+  return { stop: () => h.stop() };
 }
 
 export function hashHex(b: Uint8Array): string {

@@ -60,7 +60,7 @@ export async function startSystem(o: { env?: Record<string, string>; partyEnv?: 
       ? spawnNode(SIGNER_MAIN, { env: envOf(party), echo: process.env.COSIGNER_TEST_ECHO === '1' })
       : spawnNode(PARTY_MAIN, { args: ['--party', party], env: envOf(party), echo: process.env.COSIGNER_TEST_ECHO === '1' });
     procs[party] = p;
-    await p.waitForOutput(party === 'customer' ? /mpc-signer ready/ : /party ready/, 30_000);
+    await p.waitForOutput(party === 'customer' ? /"msg":"ready"/ : /party ready/, 30_000);
     return p;
   };
   // Cloud parties first: the customer's first sessions need their identities.

@@ -141,6 +141,11 @@ export interface SessionStart {
   requestId: string;
   /** key epoch (refresh counter) whose shares the session uses */
   epoch: number;
+  /**
+   * W3C trace context of the coordinator's span (`traceparent` header value), so every party's
+   * session span joins the request's trace. Carries no secret; empty when not traced.
+   */
+  traceparent: string;
 }
 
 export interface SessionOutcome {
@@ -621,6 +626,7 @@ function createBaseSessionStart(): SessionStart {
     presignatureId: Buffer.alloc(0),
     requestId: "",
     epoch: 0,
+    traceparent: "",
   };
 }
 
@@ -670,6 +676,9 @@ export const SessionStart: MessageFns<SessionStart> = {
     }
     if (message.epoch !== 0) {
       writer.uint32(120).uint32(message.epoch);
+    }
+    if (message.traceparent !== "") {
+      writer.uint32(130).string(message.traceparent);
     }
     return writer;
   },
@@ -807,6 +816,14 @@ export const SessionStart: MessageFns<SessionStart> = {
             message.epoch = reader.uint32();
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.traceparent = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -864,6 +881,7 @@ export const SessionStart: MessageFns<SessionStart> = {
         ? globalThis.String(object.request_id)
         : "",
       epoch: isSet(object.epoch) ? globalThis.Number(object.epoch) : 0,
+      traceparent: isSet(object.traceparent) ? globalThis.String(object.traceparent) : "",
     };
   },
 
@@ -914,6 +932,9 @@ export const SessionStart: MessageFns<SessionStart> = {
     if (message.epoch !== 0) {
       obj.epoch = Math.round(message.epoch);
     }
+    if (message.traceparent !== "") {
+      obj.traceparent = message.traceparent;
+    }
     return obj;
   },
 
@@ -937,6 +958,7 @@ export const SessionStart: MessageFns<SessionStart> = {
     message.presignatureId = object.presignatureId ?? Buffer.alloc(0);
     message.requestId = object.requestId ?? "";
     message.epoch = object.epoch ?? 0;
+    message.traceparent = object.traceparent ?? "";
     return message;
   },
 };

@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { startPartyFromEnv, type PartyProcess } from '@cosigner/party';
+import type { Logger } from '@cosigner/platform';
 
 export const CLOUD_PARTIES = { 'cloud-1': 2, 'cloud-2': 3 } as const;
 export type CloudPartyId = keyof typeof CLOUD_PARTIES;
@@ -14,11 +15,12 @@ export type CloudPartyId = keyof typeof CLOUD_PARTIES;
  * when the environment is this party's own (PARTY_ID = party, as `cosigner up` starts it); else
  * `$COSIGNER_DATA_DIR/parties/<party>` (both parties started from one shared environment).
  */
-export async function startCloudParty(party: CloudPartyId, env: NodeJS.ProcessEnv = process.env): Promise<PartyProcess> {
+export async function startCloudParty(party: CloudPartyId, env: NodeJS.ProcessEnv = process.env, logger?: Logger): Promise<PartyProcess> {
   const base = env.COSIGNER_DATA_DIR ?? join(process.cwd(), '.data');
   const dir = env.PARTY_DATA_DIR ?? (env.PARTY_ID === party ? base : join(base, 'parties', party));
   return startPartyFromEnv({
     env: { ...env, PARTY_ID: party, PARTY_INDEX: String(CLOUD_PARTIES[party]), COSIGNER_DATA_DIR: dir },
+    ...(logger ? { log: (level: 'info' | 'warn' | 'error', msg: string, f?: Record<string, unknown>) => logger[level](msg, f) } : {}),
   });
 }
 
