@@ -64,7 +64,12 @@ export function initTelemetry(o: TelemetryOptions): Telemetry {
     memoryExporter = new InMemorySpanExporter();
     spanProcessors.push(new SimpleSpanProcessor({ exporter: memoryExporter }));
   } else if (kind === 'otlp') {
-    spanProcessors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter(o.otlpUrl ? { url: o.otlpUrl } : {}) }));
+    // SDK 3 no longer reads the OTEL_BSP_* variables itself; the spec's names still configure it here.
+    const delay = Number(env['OTEL_BSP_SCHEDULE_DELAY']);
+    spanProcessors.push(new BatchSpanProcessor({
+      exporter: new OTLPTraceExporter(o.otlpUrl ? { url: o.otlpUrl } : {}),
+      ...(Number.isInteger(delay) && delay > 0 ? { scheduledDelayMillis: delay } : {}),
+    }));
   }
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: o.serviceName }),
