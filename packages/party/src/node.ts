@@ -10,7 +10,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { ThresholdScheme } from '@cosigner/mpc';
 import { SessionOutcome, type SessionStart } from '@cosigner/proto';
 import { ROOT_CONTEXT, SpanKind, contextFromTraceparent, recordError, traceparentOf, tracer, withSpan, type Span } from '@cosigner/platform';
-import { CUSTOMER_PARTY, Enclave, type Algorithm, type EnclaveSession, type PartyRef } from './enclave.ts';
+import { CUSTOMER_PARTY, Enclave, type Algorithm, type EnclaveSession, type EnclaveStep, type PartyRef } from './enclave.ts';
 import { PartyError } from './errors.ts';
 import { SEALED_VERSIONS_BUCKET, SealedStore, kvVersionCounter, type EnclaveProvider } from './sealed.ts';
 import { runSession } from './session.ts';
@@ -150,6 +150,7 @@ export class PartyNode {
       if (start.deadlineMs > 0 && Date.now() > start.deadlineMs) throw new PartyError('ERR_SESSION_TIMEOUT', 'session deadline already passed');
       const parties = await this.refs(start.parties);
       const session = await this.open(start, parties, false);
+      span.addEvent('opened');
       const run = this.run(start, session, parties)
         .then(() => undefined, (e: unknown) => { recordError(span, e); })
         .finally(() => { span.end(); this.#running.delete(key); });
@@ -165,12 +166,12 @@ export class PartyNode {
     }
   }
 
-  private async run(start: SessionStart, session: EnclaveSession, parties: PartyRef[]): Promise<Uint8Array | undefined> {
+  private async run(start: SessionStart, session: EnclaveSession, parties: PartyRef[], first?: Promise<EnclaveStep>): Promise<Uint8Array | undefined> {
     const key = Buffer.from(start.sessionId).toString('hex');
     const log: import('@cosigner/mpc').ProtocolMessage[] = [];
     this.#sent.set(key, { start, parties, log });
     try {
-      const result = await runSession({ transport: this.transport, start, session, parties, roundTimeoutMs: this.roundTimeout(start), sendDelayMs: this.#sendDelayMs, sentLog: log });
+      const result = await runSession({ transport: this.transport, start, session, parties, roundTimeoutMs: this.roundTimeout(start), sendDelayMs: this.#sendDelayMs, sentLog: log, ...(first ? { first } : {}) });
       const out = this.outcome(start, true, undefined, start.kind === 'SIGN' ? undefined : result);
       // Failures are published with blame; successes of KEYGEN / REFRESH / PRESIGN too (the
       // coordinator waits until every party has sealed its output). SIGN successes stay local.
@@ -215,9 +216,15 @@ export class PartyNode {
     start.deadlineMs = s.deadlineMs ?? Date.now() + 6 * this.roundTimeout(start);
     const parties = await this.refs(start.parties);
     const session = await this.open(start, parties, true);
+    span.addEvent('opened');
     const others = start.parties.filter((p) => p !== this.partyId);
     const outcomes = start.kind !== 'SIGN' ? this.transport.collectOutcomes(start.sessionId, others) : undefined;
+    // Our own first round is computed (and, for SIGN, sealed) while the others are asked; it is
+    // sent only once every party has joined. If one refuses, what we computed is never sent.
+    const first = session.start();
+    first.then(() => span.addEvent('own first round ready'), () => undefined);
     const answers = await Promise.allSettled(others.map((p) => this.transport.requestStart(p, start, this.roundTimeoutMs)));
+    span.addEvent('every party answered');
     for (let i = 0; i < answers.length; i++) {
       const a = answers[i]!;
       if (a.status === 'rejected') {
@@ -232,7 +239,7 @@ export class PartyNode {
       }
     }
     const key = Buffer.from(start.sessionId).toString('hex');
-    const run = this.run(start, session, parties);
+    const run = this.run(start, session, parties, first);
     this.#running.set(key, run.catch(() => undefined));
     try {
       const result = await run;

@@ -98,6 +98,11 @@ export interface VersionCounter {
   get(key: string): Promise<{ value: string; revision: number } | undefined>;
   /** Create (expectedRevision 0) or compare-and-set; throws on conflict. Returns the new revision. */
   cas(key: string, value: string, expectedRevision: number): Promise<number>;
+  /**
+   * Every counter under `prefix` (one read at start-up). With it, the store knows each record's
+   * version without a round trip per first access; without it, the store asks per name.
+   */
+  all?(prefix: string): Promise<Map<string, { value: string; revision: number }>>;
 }
 
 export function kvVersionCounter(kv: KV): VersionCounter {
@@ -106,6 +111,16 @@ export function kvVersionCounter(kv: KV): VersionCounter {
       const e = await kv.get(key);
       if (!e || e.operation !== 'PUT') return undefined;
       return { value: e.string(), revision: e.revision };
+    },
+    async all(prefix) {
+      const out = new Map<string, { value: string; revision: number }>();
+      // The bucket keeps one value per key, so its history is the current state; it ends once read.
+      const it = await kv.history({ key: `${prefix}>` });
+      for await (const e of it) {
+        if (e.operation === 'PUT') out.set(e.key, { value: e.string(), revision: e.revision });
+        else out.delete(e.key);
+      }
+      return out;
     },
     async cas(key, value, expectedRevision) {
       try {
@@ -141,9 +156,23 @@ export class SealedStore {
   /** True when the directory held no sealed record at `init` (a new or lost volume). */
   fresh = false;
 
+  /** Whether every counter of this party was read at start (then an unknown name has none). */
+  #preloaded = false;
+
   async init(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     this.fresh = !(await readdir(this.dir)).some((f) => f.endsWith('.sealed'));
+    if (this.#counter.all) {
+      // Only this party's process writes its counters (a second one would lose every
+      // compare-and-set), so after this read the cache is the truth and lookups of records that
+      // do not exist (a presignature's first binding, a request's first plan) cost no round trip.
+      const prefix = `${this.party}.`;
+      for (const [k, e] of await this.#counter.all(prefix)) {
+        const name = k.slice(prefix.length);
+        if (!this.#known.has(name)) this.#known.set(name, { version: Number.parseInt(e.value, 10), revision: e.revision, deleted: e.value.endsWith('d') });
+      }
+      this.#preloaded = true;
+    }
   }
 
   /**
@@ -171,6 +200,7 @@ export class SealedStore {
   private async state(name: string): Promise<{ version: number; revision: number; deleted: boolean }> {
     const k = this.#known.get(name);
     if (k) return k;
+    if (this.#preloaded) return { version: 0, revision: 0, deleted: true };
     const e = await this.#counter.get(`${this.party}.${name}`);
     const s = e ? { version: Number.parseInt(e.value, 10), revision: e.revision, deleted: e.value.endsWith('d') } : { version: 0, revision: 0, deleted: true };
     this.#known.set(name, s);

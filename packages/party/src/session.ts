@@ -20,6 +20,11 @@ export interface RunOptions {
   sendDelayMs?: number;
   /** Every message this party sent in the session (a re-sent start asks for them again). */
   sentLog?: ProtocolMessage[];
+  /**
+   * The first step, already begun (the coordinator computes and seals its own round while the
+   * other parties are being asked to join); default `session.start()`.
+   */
+  first?: Promise<EnclaveStep>;
 }
 
 const ROUTING = new Set(['ERR_MPC_WRONG_SESSION', 'ERR_MPC_DUPLICATE', 'ERR_MPC_WRONG_SENDER', 'ERR_MPC_WRONG_ROUND']);
@@ -46,7 +51,7 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
   };
   const toParty = (culprits: readonly number[]) => culprits.map((c) => byIndex.get(c) ?? String(c));
   try {
-    let step = await session.start();
+    let step = await (o.first ?? session.start());
     await send(step);
     if (step.done) return step.result;
     const overall = start.deadlineMs > 0 ? start.deadlineMs : Date.now() + 10 * o.roundTimeoutMs;
