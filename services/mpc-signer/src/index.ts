@@ -20,6 +20,7 @@ import { startGrpc } from './grpc.ts';
 import { KeyStore, KEYS_BUCKET } from './keys.ts';
 import { KeyManager } from './manager.ts';
 import { PresignPool } from './pool.ts';
+import { PLANS_BUCKET, PlanStore } from './plans.ts';
 import { REQUESTS_STREAM, SIGNER_CONSUMER, Signer, consumeApproved } from './signer.ts';
 import { openKv } from '@cosigner/party';
 import { startMetrics, type SignerMetrics } from './metrics.ts';
@@ -92,6 +93,7 @@ export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env, o: { 
     const js = jetstream(nc);
     await ensureRequestsStream(await jetstreamManager(nc), cfg.ackWaitMs);
     const keys = new KeyStore(await openKv(nc, KEYS_BUCKET));
+    const plans = new PlanStore(await openKv(nc, PLANS_BUCKET));
     const pool = new PresignPool(party.node, keys, {
       target: cfg.poolTarget,
       lowWater: cfg.poolLowWater ?? Math.floor(cfg.poolTarget / 2),
@@ -101,9 +103,9 @@ export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env, o: { 
     });
     const manager = new KeyManager(party.node, keys, pool);
     const counters: SignerMetrics = { signed: 0, failed: 0 };
-    const signer = new Signer({ node: party.node, keys, pool, js, approvalKey: loadApprovalKey(party.env.approvalPublicKeyFile), log, onSigned: () => { counters.signed++; }, onFailed: () => { counters.failed++; } });
+    const signer = new Signer({ node: party.node, keys, pool, plans, js, approvalKey: loadApprovalKey(party.env.approvalPublicKeyFile), log, onSigned: () => { counters.signed++; }, onFailed: () => { counters.failed++; } });
     const metrics = cfg.metricsPort !== undefined ? await startMetrics(cfg.metricsPort, cfg.metricsHost, pool, counters) : undefined;
-    await pool.start();
+    await pool.start(await plans.presignatures());
     const consumer = await consumeApproved(js, signer, { concurrency: cfg.signConcurrency, log, nc, workingMs: Math.max(200, Math.floor(cfg.ackWaitMs / 3)), logger });
     manager.schedule(cfg.refreshIntervalMs, (m, f) => log('warn', m, f));
     const grpc = await startGrpc(manager, { host: cfg.host, port: cfg.port, auth: { ...auth, tokens }, logger });

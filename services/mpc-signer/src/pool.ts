@@ -47,14 +47,12 @@ export class PresignPool {
     this.#o = o;
   }
 
-  /** Load what the enclave holds for every ECDSA key and start refilling. */
-  async start(): Promise<void> {
-    // Presignatures named by an unfinished signing plan are spoken for, bound or not yet.
-    const store = this.#node.enclave.store;
-    for (const n of await store.list('plan.')) {
-      const b = await store.get(n).catch(() => undefined);
-      if (b) this.#planned.add((JSON.parse(new TextDecoder().decode(b)) as { presig: string }).presig);
-    }
+  /**
+   * Load what the enclave holds for every ECDSA key and start refilling. `planned`: presignatures
+   * named by unfinished signing plans (spoken for, bound or not yet).
+   */
+  async start(planned: Iterable<string> = []): Promise<void> {
+    for (const id of planned) this.#planned.add(id);
     for (const k of await this.#keys.list()) await this.track(k.keyId);
     this.#timer = setInterval(() => this.pump(), 1000);
     this.#timer.unref();
@@ -89,6 +87,14 @@ export class PresignPool {
     if (id) p.consumed++;
     this.pump();
     return id;
+  }
+
+  /** Puts back a presignature taken but not planned (another plan of the entry won). */
+  giveBack(keyId: string, epoch: number, id: string): void {
+    const p = this.#pools.get(keyId);
+    if (!p || p.epoch !== epoch || p.ready.includes(id)) return;
+    p.ready.unshift(id);
+    p.consumed = Math.max(0, p.consumed - 1);
   }
 
   /**

@@ -19,11 +19,12 @@ import { p256 } from '@noble/curves/nist.js';
 import { RequestApproved, RequestFailed, RequestSigned, TransactionSignRequest, type EntrySignature } from '@cosigner/proto';
 import {
   DEFAULT_PARTIES, PartyError, decodeSignResult, encodeSignResult, pathString, schemeFor, token, verifyApproval,
-  type Algorithm, type PartyNode, type SignResult,
+  type Algorithm, type EcdsaScheme, type PartyNode, type SignResult,
 } from '@cosigner/party';
 import type { KeyObject } from 'node:crypto';
 import type { KeyStore } from './keys.ts';
 import type { PresignPool } from './pool.ts';
+import type { PlanStore } from './plans.ts';
 
 export const REQUESTS_STREAM = 'COSIGNER_REQUESTS';
 export const SIGNER_CONSUMER = 'mpc-signer';
@@ -49,6 +50,7 @@ export interface SignerOptions {
   node: PartyNode;
   keys: KeyStore;
   pool: PresignPool;
+  plans: PlanStore;
   js: JetStreamClient;
   approvalKey: KeyObject;
   now?: () => number;
@@ -145,8 +147,8 @@ export class Signer {
   private async cleanup(rt: string, entries: number): Promise<void> {
     const store = this.#o.node.enclave.store;
     for (let i = 0; i < entries; i++) {
-      const names = entries > 1 ? [`plan.${rt}.${i}`, `sig.${rt}.${i}`] : [`plan.${rt}.${i}`];
-      for (const n of names) await store.delete(n).catch(() => undefined);
+      await this.#o.plans.delete(rt, i).catch(() => undefined);
+      if (entries > 1) await store.delete(`sig.${rt}.${i}`).catch(() => undefined);
     }
   }
 
@@ -182,16 +184,12 @@ export class Signer {
     const stored = req.entries.length > 1 ? await store.get(sigName) : undefined;
     if (stored) result = decodeSignResult(stored);
     for (let attempt = 0; !result; attempt++) {
-      const planName = `plan.${rt}.${i}`;
-      let plan = scheme.needsPresignature
-        ? await store.get(planName).then((b) => (b ? JSON.parse(new TextDecoder().decode(b)) as { presig: string; epoch: number } : undefined))
-        : { presig: '', epoch: info.epoch };
+      let plan = scheme.needsPresignature ? await this.#o.plans.get(rt, i) : { presig: '', epoch: info.epoch };
       if (!plan) {
-        let presig = '';
-        if (scheme.needsPresignature) presig = await this.#o.pool.acquire(info.keyId, info.epoch, 10 * this.#o.node.roundTimeoutMs);
-        plan = { presig, epoch: info.epoch };
+        const presig = await this.#o.pool.acquire(info.keyId, info.epoch, 10 * this.#o.node.roundTimeoutMs);
         // The plan is durable before any party sees the session: a restart reuses this presignature.
-        await store.put(planName, new TextEncoder().encode(JSON.stringify(plan)));
+        plan = await this.#o.plans.create(rt, i, { presig, epoch: info.epoch });
+        if (plan.presig !== presig) this.#o.pool.giveBack(info.keyId, info.epoch, presig);
       }
       const parties = signingSet(info.parties, info.threshold);
       try {
@@ -211,15 +209,24 @@ export class Signer {
         const code = (e as PartyError).code;
         // A presignature some party never had (lost before it was used) can be replaced: no share of it was ever sent.
         if ((code === 'ERR_PRESIGNATURE_NOT_FOUND') && attempt < 2 && plan.presig) {
-          await store.delete(planName);
+          // Ours may be bound already (our share is sealed while the others are asked): it is
+          // never sent, and never used again; drop it.
+          await this.#o.node.enclave.releasePresignature(info.keyId, plan.epoch, plan.presig).catch(() => undefined);
+          await this.#o.plans.delete(rt, i);
           continue;
         }
         throw e;
       }
       const derived = scheme.derivePublicKey(info.publicKey, info.chainCode, pathString(entry.path));
-      if (!Buffer.from(derived.publicKey).equals(Buffer.from(result.publicKey)) || !scheme.verify(derived.publicKey, entry.payload, result.signature))
+      if (!Buffer.from(derived.publicKey).equals(Buffer.from(result.publicKey)))
+        throw new Terminal('ERR_SIGNATURE_INVALID', `entry ${i}: the signature is not under the derived public key`);
+      // ECDSA: (r, s) and the recovery id checked together (the recovery id names the R the
+      // verification equation yields, so one check covers both); EdDSA: RFC 8032 verification.
+      if (alg !== 'EDDSA_ED25519') {
+        if (result.recovery === undefined || !(scheme as EcdsaScheme).verifyRecoverable(info.publicKey, info.chainCode, pathString(entry.path), entry.payload, result.signature, result.recovery))
+          throw new Terminal('ERR_SIGNATURE_INVALID', `entry ${i}: the signature and its recovery id do not verify under the derived public key`);
+      } else if (!scheme.verify(derived.publicKey, entry.payload, result.signature))
         throw new Terminal('ERR_SIGNATURE_INVALID', `entry ${i}: the signature does not verify under the derived public key`);
-      if (alg !== 'EDDSA_ED25519') checkRecovery(alg, result, entry.payload);
       // One entry: the request's own `done` record is the durable copy (a restart before it repeats
       // the same session: same presignature, same shares, same signature); several: each entry's.
       if (req.entries.length > 1) await store.put(sigName, encodeSignResult(result));
@@ -238,13 +245,6 @@ function signingSet(parties: string[], threshold: number): string[] {
 
 function curveOf(alg: Algorithm) {
   return alg === 'ECDSA_SECP256K1' ? secp256k1 : p256;
-}
-
-function checkRecovery(alg: Algorithm, r: SignResult, digest: Uint8Array): void {
-  if (r.recovery === undefined) throw new Terminal('ERR_SIGNATURE_INVALID', 'ECDSA signature without recovery id');
-  const sig = curveOf(alg).Signature.fromBytes(r.signature, 'compact').addRecoveryBit(r.recovery);
-  const rec = sig.recoverPublicKey(digest).toBytes(true);
-  if (!Buffer.from(rec).equals(Buffer.from(r.publicKey))) throw new Terminal('ERR_SIGNATURE_INVALID', 'recovery id does not recover the derived key');
 }
 
 export function entrySignature(index: number, keyId: string, alg: Algorithm, path: number[], r: SignResult): EntrySignature {

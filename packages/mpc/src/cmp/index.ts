@@ -8,7 +8,7 @@ export {
   cmpPresign, cmpPresignBatch, CmpPresignParty, signShare, encodePresignature, decodePresignature, additiveShares, digestScalar, MAX_BATCH,
   type CmpPresignature, type CmpPresignOptions, type PresignatureBinding,
 } from './presign.ts';
-export { cmpSign, CmpSignParty, ecdsaVerify, ecdsaVerifyDerived, derSignature, finishSignature, type EcdsaSignature, type CmpSignOptions } from './sign.ts';
+export { cmpSign, CmpSignParty, ecdsaVerify, ecdsaVerifyDerived, ecdsaNoncePoint, derSignature, finishSignature, type EcdsaSignature, type CmpSignOptions } from './sign.ts';
 export {
   encodeKeyShare, decodeKeyShare, publicInfo, shareFingerprint, fingerprintHex, type CmpKeyShare, type AuxInfo,
 } from './keyshare.ts';

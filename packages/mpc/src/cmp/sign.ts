@@ -47,24 +47,45 @@ export function cmpSign(o: CmpSignOptions): CmpSignParty {
   return new CmpSignParty(o);
 }
 
-const precomputed = new WeakSet<Point>();
+/** Master public keys with a precomputed multiplication table, by encoding (bounded). */
+const tables = new Map<string, Point>();
+const MAX_TABLES = 256;
+
+function withTable(c: Curve, X: Point): Point {
+  const k = `${c.name}:${X.toHex(true)}`;
+  let t = tables.get(k);
+  if (!t) {
+    t = c.decodePoint(c.encodePoint(X));
+    t.precompute(8, false);
+    if (tables.size >= MAX_TABLES) tables.delete(tables.keys().next().value!);
+    tables.set(k, t);
+  }
+  return t;
+}
 
 /**
- * Verifies (r, s) over e under the derived key X + t·G as ((e + r·t)/s)·G + (r/s)·X, so both
- * multiplications use precomputed tables (G's, and X's, built once per key-share object).
+ * Verifies (r, s) over e under the derived key X + t·G (SEC 1 v2 §4.1.4) as
+ * ((e + r·t)/s)·G + (r/s)·X, so both multiplications use precomputed tables (G's, and one per
+ * master key X, cached by its encoding whichever share object it comes from). Every input is
+ * public (signature, digest, keys, tweak), so the multiplications are variable time.
  */
 export function ecdsaVerifyDerived(c: Curve, X: Point, t: bigint, e: bigint, r: bigint, s: bigint): boolean {
-  if (r <= 0n || r >= c.n || s <= 0n || s >= c.n) return false;
-  if (!precomputed.has(X)) {
-    X.precompute(8, false);
-    precomputed.add(X);
-  }
+  const R = ecdsaNoncePoint(c, X, t, e, r, s);
+  return R !== undefined && c.xModN(R) === r;
+}
+
+/**
+ * The point R = ((e + r·t)/s)·G + (r/s)·X that a valid (r, s) over e under X + t·G was made
+ * with (its x is r mod n), or undefined when r or s is out of range or R is the identity. Its y
+ * parity and x overflow are what the recovery id states.
+ */
+export function ecdsaNoncePoint(c: Curve, X: Point, t: bigint, e: bigint, r: bigint, s: bigint): Point | undefined {
+  if (r <= 0n || r >= c.n || s <= 0n || s >= c.n) return undefined;
   const w = c.inv(s);
   const a = c.mod((e + r * t) * w);
   const b = c.mod(r * w);
-  const P = (a === 0n ? c.ZERO : c.G.multiply(a)).add(X.multiply(b));
-  if (P.equals(c.ZERO)) return false;
-  return c.xModN(P) === r;
+  const P = mulPub(c, c.G, a).add(mulPub(c, withTable(c, X), b));
+  return P.equals(c.ZERO) ? undefined : P;
 }
 
 /** Verifies (r, s) over e under Q: (e/s·G + r/s·Q).x ≡ r. */
