@@ -10,6 +10,9 @@ export interface PartyEnv {
   sealingKeyFile: string | undefined;
   approvalPublicKeyFile: string | undefined;
   roundTimeoutMs: number | undefined;
+  /** Sealed-store garbage collection: every COSIGNER_GC_INTERVAL_MS (0 turns it off), bindings kept COSIGNER_BIND_RETENTION_MS. */
+  gcIntervalMs: number | undefined;
+  bindRetentionMs: number | undefined;
   /** TEST ONLY: this party corrupts its outgoing protocol messages. */
   tamper: string;
   /** TEST ONLY: delay each outgoing protocol step (kill -9 windows). */
@@ -30,7 +33,17 @@ export function partyEnv(env: NodeJS.ProcessEnv = process.env, defaults: { party
     sealingKeyFile: env.COSIGNER_SEALING_KEY_FILE,
     approvalPublicKeyFile: env.COSIGNER_APPROVAL_PUBLIC_KEY_FILE,
     roundTimeoutMs: env.COSIGNER_ROUND_TIMEOUT_MS ? Number(env.COSIGNER_ROUND_TIMEOUT_MS) : undefined,
+    gcIntervalMs: nonNegative(env, 'COSIGNER_GC_INTERVAL_MS'),
+    bindRetentionMs: nonNegative(env, 'COSIGNER_BIND_RETENTION_MS'),
     tamper: env.COSIGNER_UNSAFE_TEST_TAMPER ?? '',
     testSendDelayMs: Number(env.COSIGNER_UNSAFE_TEST_SLOW_MS ?? 0),
   };
+}
+
+function nonNegative(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 0) throw new PartyError('ERR_CONFIG', `${name} must be a whole number of milliseconds`);
+  return v;
 }

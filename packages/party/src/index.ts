@@ -12,3 +12,4 @@ export * from './env.ts';
 export * from './process.ts';
 export * from './primes.ts';
 export * from './ecdsa.ts';
+export * from './gc.ts';

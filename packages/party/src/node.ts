@@ -14,9 +14,12 @@ import { CUSTOMER_PARTY, Enclave, type Algorithm, type EnclaveSession, type Encl
 import { PartyError } from './errors.ts';
 import { SEALED_VERSIONS_BUCKET, SealedStore, kvVersionCounter, type EnclaveProvider } from './sealed.ts';
 import { runSession } from './session.ts';
+import { collectGarbage, type GcOptions } from './gc.ts';
 import { PARTIES_BUCKET, PartyRegistry, PartyTransport, type Log } from './transport.ts';
 
 export const DEFAULT_ROUND_TIMEOUT_MS = 15_000;
+/** How often a party collects its sealed store's garbage (gc.ts). */
+export const DEFAULT_GC_INTERVAL_MS = 10 * 60_000;
 /** Every party of the co-signer and its share index (x-coordinate). */
 export const DEFAULT_PARTIES: readonly PartyRef[] = [
   { id: 'customer', index: 1 },
@@ -41,6 +44,8 @@ export interface PartyNodeOptions {
   testSendDelayMs?: number;
   /** Called after this party finished a session (tests, metrics). */
   onSessionEnd?: (start: SessionStart, outcome: SessionOutcome) => void;
+  /** Garbage collection of the sealed store (gc.ts): how often (0: never) and its retention. */
+  gc?: { intervalMs?: number } & GcOptions;
 }
 
 export async function openKv(nc: NatsConnection, bucket: string, history = 1): Promise<KV> {
@@ -88,7 +93,25 @@ export class PartyNode {
     const node = new PartyNode(o, enclave, transport, log);
     transport.onStart = (s, from) => node.onStart(s, from);
     await transport.listen();
+    node.#startGc(o.gc ?? {});
     return node;
+  }
+
+  #gcTimer: NodeJS.Timeout | undefined;
+
+  #startGc(o: { intervalMs?: number } & GcOptions): void {
+    const every = o.intervalMs ?? DEFAULT_GC_INTERVAL_MS;
+    if (every <= 0) return;
+    let running = false;
+    this.#gcTimer = setInterval(() => {
+      if (running) return;
+      running = true;
+      collectGarbage(this.enclave.store, o).then(
+        (r) => { if (r.bindings + r.presignatures > 0) this.log('info', 'sealed store collected', { ...r }); },
+        (e: unknown) => this.log('warn', 'sealed store collection failed', { code: (e as PartyError).code, err: (e as Error).message }),
+      ).finally(() => { running = false; });
+    }, every);
+    this.#gcTimer.unref();
   }
 
   /** Re-publish our PartyInfo (after a restore brought back the original identity). */
@@ -97,6 +120,7 @@ export class PartyNode {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#gcTimer);
     await this.transport.close();
     await Promise.race([Promise.allSettled([...this.#running.values()]), new Promise((r) => setTimeout(r, 2000).unref())]);
     await this.enclave.close();

@@ -39,6 +39,10 @@ export async function startPartyFromEnv(o: StartPartyOptions = {}): Promise<Part
       ...(env.roundTimeoutMs ? { roundTimeoutMs: env.roundTimeoutMs } : {}),
       keygenExtras: o.keygenExtras ?? primeExtras(o.env ?? process.env),
       ...(o.log ? { log: o.log } : {}),
+      gc: {
+        ...(env.gcIntervalMs !== undefined ? { intervalMs: env.gcIntervalMs } : {}),
+        ...(env.bindRetentionMs !== undefined ? { bindRetentionMs: env.bindRetentionMs } : {}),
+      },
       tamper: env.tamper,
       testSendDelayMs: env.testSendDelayMs,
     });

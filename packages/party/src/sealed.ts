@@ -13,7 +13,7 @@
  * Record names are dot-separated tokens of [A-Za-z0-9_=-] (they are also KV key suffixes).
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KV } from '@nats-io/kv';
@@ -103,6 +103,8 @@ export interface VersionCounter {
    * version without a round trip per first access; without it, the store asks per name.
    */
   all?(prefix: string): Promise<Map<string, { value: string; revision: number }>>;
+  /** Removes a counter altogether (a record collected for good: absent means never written). */
+  purge?(key: string): Promise<void>;
 }
 
 export function kvVersionCounter(kv: KV): VersionCounter {
@@ -121,6 +123,9 @@ export function kvVersionCounter(kv: KV): VersionCounter {
         else out.delete(e.key);
       }
       return out;
+    },
+    async purge(key) {
+      await kv.purge(key);
     },
     async cas(key, value, expectedRevision) {
       try {
@@ -258,6 +263,32 @@ export class SealedStore {
   }
 
   /** Delete: the counter moves on (tombstone), so an old copy of the file can never be read again. */
+  /** Milliseconds since the record's current version was written (undefined if there is none). */
+  async age(name: string, now = Date.now()): Promise<number | undefined> {
+    const s = await this.state(name);
+    if (s.deleted) return undefined;
+    try {
+      return now - (await stat(this.file(name, s.version))).mtimeMs;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Deletes a record and then its version counter (garbage collection of records that can never
+   * be read again). Safe against rollback: a name without a counter reads as absent, whatever
+   * file an attacker puts back, exactly like a deleted one.
+   */
+  async forget(name: string): Promise<void> {
+    await this.delete(name);
+    if (!this.#counter.purge) return;
+    await this.serial(name, async () => {
+      await this.#counter.purge!(`${this.party}.${name}`);
+      this.#known.delete(name);
+      if (!this.#preloaded) this.#known.set(name, { version: 0, revision: 0, deleted: true });
+    });
+  }
+
   delete(name: string): Promise<void> {
     return this.serial(name, async () => {
       const s = await this.state(name);
