@@ -107,7 +107,7 @@ export class PartyNode {
       if (running) return;
       running = true;
       collectGarbage(this.enclave.store, o).then(
-        (r) => { if (r.bindings + r.presignatures > 0) this.log('info', 'sealed store collected', { ...r }); },
+        (r) => { if (r.bindings + r.presignatures + r.outcomes > 0) this.log('info', 'sealed store collected', { ...r }); },
         (e: unknown) => this.log('warn', 'sealed store collection failed', { code: (e as PartyError).code, err: (e as Error).message }),
       ).finally(() => { running = false; });
     }, every);

@@ -40,6 +40,8 @@ test('collectGarbage: old bindings and stranded old-epoch presignatures go, ever
   await put(`bind.k1.${id(4)}`); // presignature gone, old: goes
   await put(`bind.k1.${id(5)}`); // presignature gone, young: stays
   await put(`presig.k1.0.${id(6)}`); // old epoch, unbound, young (inside the grace): stays
+  await put('done.req-old'); // an outcome from long ago: goes
+  await put('done.req-new'); // a recent outcome: stays
   const oldFile = readdirSync(dir).find((f) => f.startsWith(`bind.k1.${id(4)}.v`))!;
   copyFileSync(join(dir, oldFile), join(dir, 'saved-binding'));
   const backdate = (name: string, ms: number) => {
@@ -49,12 +51,14 @@ test('collectGarbage: old bindings and stranded old-epoch presignatures go, ever
   backdate(`presig.k1.0.${id(3)}`, 2 * HOUR);
   backdate(`bind.k1.${id(3)}`, 9 * 24 * HOUR);
   backdate(`bind.k1.${id(4)}`, 9 * 24 * HOUR);
+  backdate('done.req-old', 9 * 24 * HOUR);
 
   const r = await collectGarbage(store);
-  assert.deepEqual(r, { bindings: 1, presignatures: 1 });
+  assert.deepEqual(r, { bindings: 1, presignatures: 1, outcomes: 1 });
+  assert.equal(await store.get('done.req-old'), undefined);
   assert.equal(await store.get(`bind.k1.${id(4)}`), undefined);
   assert.equal(await store.get(`presig.k1.0.${id(2)}`), undefined);
-  for (const kept of [`presig.k1.1.${id(1)}`, `presig.k1.0.${id(3)}`, `bind.k1.${id(3)}`, `bind.k1.${id(5)}`, `presig.k1.0.${id(6)}`, 'share.k1.1']) {
+  for (const kept of [`presig.k1.1.${id(1)}`, `presig.k1.0.${id(3)}`, `bind.k1.${id(3)}`, `bind.k1.${id(5)}`, `presig.k1.0.${id(6)}`, 'share.k1.1', 'done.req-new']) {
     assert.ok(await store.get(kept), `${kept} kept`);
   }
   // The counter is gone too (nothing grows per signature), and a put-back file is not read.
@@ -70,5 +74,5 @@ test('collectGarbage: old bindings and stranded old-epoch presignatures go, ever
   await again.put(`bind.k1.${id(4)}`, new TextEncoder().encode('new'));
   assert.equal(new TextDecoder().decode((await again.get(`bind.k1.${id(4)}`))!), 'new');
   // Nothing more to collect.
-  assert.deepEqual(await collectGarbage(again), { bindings: 0, presignatures: 0 });
+  assert.deepEqual(await collectGarbage(again), { bindings: 0, presignatures: 0, outcomes: 0 });
 });

@@ -20,7 +20,8 @@ import { startGrpc } from './grpc.ts';
 import { KeyStore, KEYS_BUCKET } from './keys.ts';
 import { KeyManager } from './manager.ts';
 import { PresignPool } from './pool.ts';
-import { PLANS_BUCKET, PlanStore } from './plans.ts';
+import { PLANS_BUCKET, PLANS_TTL_MS, PlanStore } from './plans.ts';
+import { Kvm } from '@nats-io/kv';
 import { REQUESTS_STREAM, SIGNER_CONSUMER, Signer, consumeApproved } from './signer.ts';
 import { openKv } from '@cosigner/party';
 import { startMetrics, type SignerMetrics } from './metrics.ts';
@@ -93,7 +94,9 @@ export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env, o: { 
     const js = jetstream(nc);
     await ensureRequestsStream(await jetstreamManager(nc), cfg.ackWaitMs);
     const keys = new KeyStore(await openKv(nc, KEYS_BUCKET));
-    const plans = new PlanStore(await openKv(nc, PLANS_BUCKET));
+    // Plans live as long as a request can (finished ones are deleted); the bucket's age limit
+    // clears what a crash left behind, and the delete markers.
+    const plans = new PlanStore(await new Kvm(js).create(PLANS_BUCKET, { history: 1, ttl: PLANS_TTL_MS }));
     const pool = new PresignPool(party.node, keys, {
       target: cfg.poolTarget,
       lowWater: cfg.poolLowWater ?? Math.floor(cfg.poolTarget / 2),

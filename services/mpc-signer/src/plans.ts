@@ -9,6 +9,8 @@
 import type { KV } from '@nats-io/kv';
 
 export const PLANS_BUCKET = 'cosigner-signing-plans';
+/** Longer than a request can live (intake caps expiries at 7 days). */
+export const PLANS_TTL_MS = 8 * 24 * 3_600_000;
 
 export interface SigningPlan {
   /** Presignature id (empty: the scheme signs without one). */
