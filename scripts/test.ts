@@ -43,9 +43,14 @@ if (chosen.length === 0) {
   process.exit(1);
 }
 process.stderr.write(`running ${chosen.length} test files\n`);
+/** The whole run's backstop (the gate takes about 4 min here; CI allows 90). */
+const RUN_TIMEOUT_MS = Number(process.env.TEST_RUN_TIMEOUT_MS ?? (slow ? 120 : 40) * 60_000);
+// --test-force-exit: a file whose tests are done exits even if a failed test left a handle open
+// (a live NATS connection reconnecting forever), instead of hanging the run.
 const r = spawnSync(
   process.execPath,
-  ['--test', `--test-concurrency=${CONCURRENCY}`, `--test-timeout=${FILE_TIMEOUT_MS}`, '--test-reporter=spec', ...chosen],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+  ['--test', '--test-force-exit', `--test-concurrency=${CONCURRENCY}`, `--test-timeout=${FILE_TIMEOUT_MS}`, '--test-reporter=spec', ...chosen],
+  { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' }, timeout: RUN_TIMEOUT_MS, killSignal: 'SIGKILL' },
 );
+if (r.error || r.signal) process.stderr.write(`test run stopped: ${r.error?.message ?? r.signal} (limit ${RUN_TIMEOUT_MS} ms)\n`);
 process.exit(r.status ?? 1);
