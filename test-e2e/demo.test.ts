@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { parseTransaction, recoverTransactionAddress } from 'viem';
 import { credentials, Metadata } from '@grpc/grpc-js';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { HealthClient } from '../proto/gen/grpc/health/v1/health.ts';
 import { startSystem } from '../packages/cli/src/system.ts';
 import { runDemo, DEMO_DESTINATION } from '../packages/cli/src/demo.ts';
@@ -60,6 +62,20 @@ test('demo transfer: paired, DKG key, approved, signed; sender recovered indepen
     const sender = await recoverTransactionAddress({ serializedTransaction: res.signedTx as `0x02${string}` });
     assert.equal(sender.toLowerCase(), res.address.toLowerCase());
     assert.equal(res.from.toLowerCase(), res.address.toLowerCase());
+    // One trace: the trace intake started is the one every later event carries (the dispatcher's
+    // approval, the signer's signature after the MPC session).
+    assert.match(res.traceId, /^[0-9a-f]{32}$/);
+    const nc = await connect({ servers: sys.config.natsUrl });
+    try {
+      const jsm = await jetstreamManager(nc);
+      for (const ev of ['approved', 'signed']) {
+        const m = await jsm.streams.getMessage('COSIGNER_REQUESTS', { last_by_subj: `cosigner.requests.${ev}.${res.requestId}` });
+        assert.ok(m, `${ev} event stored`);
+        assert.equal(m.header?.get('traceparent').split('-')[1], res.traceId, `${ev} continues the request's trace`);
+      }
+    } finally {
+      await nc.close();
+    }
     // No secret-looking material in any service's output.
     const leaked = lines.filter((l) => /BEGIN (RSA |EC )?PRIVATE KEY/.test(l));
     assert.deepEqual(leaked, []);
