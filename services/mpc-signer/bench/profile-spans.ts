@@ -2,7 +2,9 @@
  * Where the approved -> signed time goes: runs the three parties with tracing to an in-process
  * OTLP/HTTP receiver, signs `--n` requests one at a time from a warm pool, and prints the mean and
  * p50 duration of every span name per service (table on stderr, JSON on stdout).
- * `node services/mpc-signer/bench/profile-spans.ts [--algorithm A] [--n 30]`
+ * `--burst` sends all `--n` at once (throughput) instead of one at a time (latency); with
+ * PROFILE_DIR set, the customer and cloud-1 also write V8 CPU profiles there.
+ * `node services/mpc-signer/bench/profile-spans.ts [--algorithm A] [--n 30] [--burst]`
  */
 import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
@@ -11,7 +13,7 @@ import type { KeyInfo, PoolStatusResponse } from '@cosigner/proto';
 import { approvedEvent } from '../../../packages/party/test/helpers.ts';
 import { startSystem } from '../test/system.ts';
 
-const { values } = parseArgs({ options: { algorithm: { type: 'string' }, n: { type: 'string' } } });
+const { values } = parseArgs({ options: { algorithm: { type: 'string' }, n: { type: 'string' }, burst: { type: 'boolean' } } });
 const N = Number(values.n ?? 30);
 const algorithm = values.algorithm ?? 'ECDSA_SECP256K1';
 const durations = new Map<string, number[]>();
@@ -68,7 +70,11 @@ try {
   for (let i = 0; i < 5; i++) await one(`warm-${i}`);
   durations.clear();
   const lat: number[] = [];
-  for (let i = 0; i < N; i++) lat.push(await one(`bench-${i}`));
+  const t0 = performance.now();
+  if (values.burst) lat.push(...(await Promise.all(Array.from({ length: N }, (_, i) => one(`bench-${i}`)))));
+  else for (let i = 0; i < N; i++) lat.push(await one(`bench-${i}`));
+  const seconds = (performance.now() - t0) / 1000;
+  process.stderr.write(`${N} signatures in ${seconds.toFixed(2)} s: ${(N / seconds).toFixed(1)} per second${values.burst ? ' (all at once)' : ' (one at a time)'}\n`);
   await new Promise((r) => setTimeout(r, 3000));
   const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p / 100 * xs.length))]!;
   const rows = [...durations].map(([name, xs]) => ({ name, count: xs.length, meanMs: +(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(2), p50Ms: +pct(xs, 50).toFixed(2) }))
