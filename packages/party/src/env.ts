@@ -1,6 +1,7 @@
 /** Party process configuration from the environment (one place, clear errors). */
 import { isAbsolute, join } from 'node:path';
 import { PartyError } from './errors.ts';
+import { parsePartyPins } from './transport.ts';
 
 export interface PartyEnv {
   natsUrl: string;
@@ -13,6 +14,8 @@ export interface PartyEnv {
   /** Sealed-store garbage collection: every COSIGNER_GC_INTERVAL_MS (0 turns it off), bindings kept COSIGNER_BIND_RETENTION_MS. */
   gcIntervalMs: number | undefined;
   bindRetentionMs: number | undefined;
+  /** COSIGNER_PARTY_PINS: every party's Ed25519 identity key (`customer=<hex>,cloud-1=<hex>,...`); empty: TOFU. */
+  partyPins: Map<string, Uint8Array>;
   /** TEST ONLY: this party corrupts its outgoing protocol messages. */
   tamper: string;
   /** TEST ONLY: delay each outgoing protocol step (kill -9 windows). */
@@ -33,6 +36,7 @@ export function partyEnv(env: NodeJS.ProcessEnv = process.env, defaults: { party
     sealingKeyFile: env.COSIGNER_SEALING_KEY_FILE,
     approvalPublicKeyFile: env.COSIGNER_APPROVAL_PUBLIC_KEY_FILE,
     roundTimeoutMs: env.COSIGNER_ROUND_TIMEOUT_MS ? Number(env.COSIGNER_ROUND_TIMEOUT_MS) : undefined,
+    partyPins: parsePartyPins(env.COSIGNER_PARTY_PINS ?? ''),
     gcIntervalMs: nonNegative(env, 'COSIGNER_GC_INTERVAL_MS'),
     bindRetentionMs: nonNegative(env, 'COSIGNER_BIND_RETENTION_MS'),
     tamper: env.COSIGNER_UNSAFE_TEST_TAMPER ?? '',

@@ -44,6 +44,8 @@ export interface PartyNodeOptions {
   testSendDelayMs?: number;
   /** Called after this party finished a session (tests, metrics). */
   onSessionEnd?: (start: SessionStart, outcome: SessionOutcome) => void;
+  /** Configured identity keys of every party (COSIGNER_PARTY_PINS); empty or absent: trust on first use. */
+  partyPins?: ReadonlyMap<string, Uint8Array>;
   /** Garbage collection of the sealed store (gc.ts): how often (0: never) and its retention. */
   gc?: { intervalMs?: number } & GcOptions;
 }
@@ -86,7 +88,7 @@ export class PartyNode {
       provider: o.provider, store, partyId: o.partyId, index: o.index, approvalKey: o.approvalKey, scheme: o.scheme,
       ...(o.now ? { now: o.now } : {}), ...(o.keygenExtras ? { keygenExtras: o.keygenExtras } : {}), ...(o.tamper ? { tamper: o.tamper } : {}),
     });
-    const registry = new PartyRegistry(await openKv(o.nc, PARTIES_BUCKET), store, log);
+    const registry = new PartyRegistry(await openKv(o.nc, PARTIES_BUCKET), store, log, o.partyPins);
     await registry.load();
     await registry.publish(enclave.info());
     const transport = new PartyTransport(o.nc, enclave, registry, log);

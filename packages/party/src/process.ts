@@ -43,6 +43,7 @@ export async function startPartyFromEnv(o: StartPartyOptions = {}): Promise<Part
         ...(env.gcIntervalMs !== undefined ? { intervalMs: env.gcIntervalMs } : {}),
         ...(env.bindRetentionMs !== undefined ? { bindRetentionMs: env.bindRetentionMs } : {}),
       },
+      partyPins: env.partyPins,
       tamper: env.tamper,
       testSendDelayMs: env.testSendDelayMs,
     });

@@ -9,12 +9,17 @@
  *                                saying it joined or why it refused)
  *   cosigner.mpc.outcome         SessionOutcome of every party at the end of every session (blame)
  *
- * Peers' keys come from the KV bucket `cosigner-parties` (key = party id, value = PartyInfo),
- * pinned on first sight (TOFU): a later, different PartyInfo for a pinned party is ignored and
- * logged, so whoever can write the bucket cannot swap a party's keys. Pins are sealed (`pins`).
- * Re-pinning (a party rebuilt without its backup) is an operator action: delete the `pins` record.
+ * Peers' keys come from the KV bucket `cosigner-parties` (key = party id, value = PartyInfo). A
+ * PartyInfo's encryption key counts only when its attestation binds it to the identity key (the
+ * statement names SHA-256(party id || identity key || encryption key) and is signed by the
+ * identity key). Identity keys are either configured (`COSIGNER_PARTY_PINS`, what a production
+ * install does after checking each party's key out of band: `cosigner parties list`), and then
+ * every peer must be configured and match, or pinned on first sight (TOFU): a later, different
+ * PartyInfo for a pinned party is ignored and logged, so whoever can write the bucket cannot swap
+ * a party's keys. Pins are sealed (`pins`). Re-pinning (a party rebuilt without its backup) is an
+ * operator action: configure the new key, or delete the `pins` record.
  */
-import type { KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { decodeMessage, encodeMessage, BROADCAST, type ProtocolMessage } from '@cosigner/mpc';
@@ -49,10 +54,14 @@ export class PartyRegistry {
   #peers = new Map<string, Peer>();
   #log: Log;
 
-  constructor(kv: KV, store: SealedStore, log: Log) {
+  /** Configured identity keys (raw Ed25519, 32 bytes) by party id; empty: trust on first use. */
+  #expected: ReadonlyMap<string, Uint8Array>;
+
+  constructor(kv: KV, store: SealedStore, log: Log, expected: ReadonlyMap<string, Uint8Array> = new Map()) {
     this.#kv = kv;
     this.#store = store;
     this.#log = log;
+    this.#expected = expected;
   }
 
   async load(): Promise<void> {
@@ -61,6 +70,11 @@ export class PartyRegistry {
   }
 
   async publish(info: PartyInfo): Promise<void> {
+    const want = this.#expected.get(info.partyId);
+    if (this.#expected.size > 0 && (!want || !Buffer.from(want).equals(Buffer.from(info.identityPublicKey)))) {
+      // The peers will refuse this party: say so at start, not at the first session.
+      this.#log('error', 'this party\'s identity key is not the one COSIGNER_PARTY_PINS names for it; its peers will refuse it', { party: info.partyId });
+    }
     await this.#kv.put(info.partyId, PartyInfo.encode(info).finish());
     // Our own pin follows our own identity (a restore may have brought back the original one).
     await this.pin(info.partyId, { sign: Buffer.from(info.identityPublicKey).toString('base64'), enc: Buffer.from(info.encryptionPublicKey).toString('base64'), index: info.index });
@@ -74,17 +88,35 @@ export class PartyRegistry {
     await this.#store.put('pins', new TextEncoder().encode(JSON.stringify(Object.fromEntries(this.#pins))));
   }
 
+  /** The identity-bound keys a PartyInfo publishes, after checking the binding. */
+  private async published(id: string): Promise<{ sign: string; enc: string; index: number }> {
+    const e = await this.#kv.get(id);
+    if (!e || e.operation !== 'PUT') throw new PartyError('ERR_UNKNOWN_PARTY', `party ${id} has not published its identity`);
+    const info = PartyInfo.decode(e.value);
+    if (info.partyId !== id) throw new PartyError('ERR_UNKNOWN_PARTY', `party info under ${id} names ${info.partyId}`);
+    if (!attestationBinds(info)) throw new PartyError('ERR_UNKNOWN_PARTY', `party ${id}: its attestation does not bind its encryption key to its identity key`);
+    return { sign: Buffer.from(info.identityPublicKey).toString('base64'), enc: Buffer.from(info.encryptionPublicKey).toString('base64'), index: info.index };
+  }
+
   async resolve(id: string): Promise<Peer> {
     const hit = this.#peers.get(id);
     if (hit) return hit;
     let pin = this.#pins.get(id);
-    if (!pin) {
-      const e = await this.#kv.get(id);
-      if (!e || e.operation !== 'PUT') throw new PartyError('ERR_UNKNOWN_PARTY', `party ${id} has not published its identity`);
-      const info = PartyInfo.decode(e.value);
-      if (info.partyId !== id) throw new PartyError('ERR_UNKNOWN_PARTY', `party info under ${id} names ${info.partyId}`);
-      pin = { sign: Buffer.from(info.identityPublicKey).toString('base64'), enc: Buffer.from(info.encryptionPublicKey).toString('base64'), index: info.index };
-      this.#log('info', 'pinned party identity (trust on first use)', { party: id, index: info.index });
+    if (this.#expected.size > 0) {
+      // Configured identities: the configuration decides, whatever was pinned before.
+      const want = this.#expected.get(id);
+      if (!want) throw new PartyError('ERR_UNKNOWN_PARTY', `party ${id} is not among the configured parties (COSIGNER_PARTY_PINS)`);
+      const wantB64 = Buffer.from(want).toString('base64');
+      if (!pin || pin.sign !== wantB64) {
+        const p = await this.published(id);
+        if (p.sign !== wantB64) throw new PartyError('ERR_UNKNOWN_PARTY', `party ${id} published an identity key other than the configured one`);
+        this.#log('info', 'pinned party identity (configured)', { party: id, index: p.index });
+        await this.pin(id, p);
+        pin = p;
+      }
+    } else if (!pin) {
+      pin = await this.published(id);
+      this.#log('info', 'pinned party identity (trust on first use)', { party: id, index: pin.index });
       await this.pin(id, pin);
     } else {
       const e = await this.#kv.get(id).catch(() => null);
@@ -102,6 +134,44 @@ export class PartyRegistry {
   refresh(id: string): void {
     this.#peers.delete(id);
   }
+}
+
+/**
+ * Whether a PartyInfo's attestation binds its keys: the statement (everything but the last 64
+ * bytes, a JSON document) is signed by the identity key (those 64 bytes) and names
+ * SHA-256(party id || identity key || encryption key) as `userDataSha256`. A hardware provider's
+ * statement adds its quote over the same user data (checked by that provider's verifier).
+ */
+export function attestationBinds(info: PartyInfo): boolean {
+  const a = info.attestation;
+  if (a.length <= 64 || info.identityPublicKey.length !== 32 || info.encryptionPublicKey.length !== 32) return false;
+  const statement = a.subarray(0, a.length - 64);
+  let key: KeyObject;
+  try {
+    key = publicFromRaw(info.identityPublicKey, 'Ed25519');
+  } catch {
+    return false;
+  }
+  if (!verifyEd25519Key(key, statement, a.subarray(a.length - 64))) return false;
+  let doc: { provider?: unknown; userDataSha256?: unknown };
+  try {
+    doc = JSON.parse(Buffer.from(statement).toString('utf8')) as typeof doc;
+  } catch {
+    return false;
+  }
+  const user = Buffer.concat([Buffer.from(info.partyId, 'utf8'), info.identityPublicKey, info.encryptionPublicKey]);
+  return doc.userDataSha256 === createHash('sha256').update(user).digest('hex');
+}
+
+/** `customer=<hex>,cloud-1=<hex>`: party id to raw Ed25519 identity key (64 hex digits). */
+export function parsePartyPins(raw: string): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  for (const part of raw.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const m = /^([a-z0-9-]{1,32})=([0-9a-fA-F]{64})$/.exec(part);
+    if (!m) throw new PartyError('ERR_CONFIG', 'COSIGNER_PARTY_PINS: expected party=<64 hex digits of its Ed25519 identity key>, comma separated');
+    out.set(m[1]!, new Uint8Array(Buffer.from(m[2]!, 'hex')));
+  }
+  return out;
 }
 
 /** Header bytes an encrypted payload is bound to. */

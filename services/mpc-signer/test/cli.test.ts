@@ -15,7 +15,7 @@ const BIN = join(import.meta.dirname, '..', '..', '..', 'packages', 'cli', 'bin'
 test('cosigner keys create|list|pubkey|backup|restore and pool status', async (t) => {
   const s = await startSystem();
   t.after(() => s.stop());
-  const env = { ...process.env, COSIGNER_KEYS_URL: `127.0.0.1:${s.grpcPort}`, COSIGNER_ADMIN_TOKEN: s.token, COSIGNER_CONFIG: '/nonexistent/cli.json' };
+  const env = { ...process.env, COSIGNER_KEYS_URL: `127.0.0.1:${s.grpcPort}`, COSIGNER_ADMIN_TOKEN: s.token, COSIGNER_CONFIG: '/nonexistent/cli.json', NATS_URL: s.nats.url };
   const cli = (...args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const c = spawn(process.execPath, [BIN, ...args], { env });
     let stdout = '';
@@ -51,6 +51,12 @@ test('cosigner keys create|list|pubkey|backup|restore and pool status', async (t
   assert.equal(b.keyId, ed.keyId);
   const r = await json('keys', 'restore', '--backup', join(dir, 'ed.backup'), '--recovery-private-key', join(dir, 'rec.pem'));
   assert.equal(r.keyId, ed.keyId);
+  // The parties' identities, each bound to its encryption key, and the pins that fix them.
+  const parties = await json('parties', 'list');
+  const ps = parties.parties as { partyId: string; index: number; identityPublicKey: string; attestationBinds: boolean }[];
+  assert.deepEqual(ps.map((p) => [p.partyId, p.index, p.attestationBinds]), [['customer', 1, true], ['cloud-1', 2, true], ['cloud-2', 3, true]]);
+  for (const p of ps) assert.match(p.identityPublicKey, /^[0-9a-f]{64}$/);
+  assert.equal(parties.pins, ps.map((p) => `${p.partyId}=${p.identityPublicKey}`).join(','));
   const bad = await cli('keys', 'pubkey', '--key', 'no-such-key');
   assert.notEqual(bad.code, 0);
   assert.equal(bad.stdout, '');

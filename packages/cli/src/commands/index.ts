@@ -15,6 +15,7 @@ import transfer from './transfer.ts';
 import configChange from './config-change.ts';
 import requests from './requests.ts';
 import auditVerify from './audit.ts';
+import parties from './parties.ts';
 import benchDispatch from './bench-dispatch.ts';
 
-export const commands: Command[] = [up, ...workspace, ...pair, ...users, ...callback, printPublicKey, ...keys, pool, benchSign, mpcDemo, benchMpc, transfer, configChange, ...requests, auditVerify, benchDispatch];
+export const commands: Command[] = [up, ...workspace, ...pair, ...users, ...callback, printPublicKey, ...keys, pool, benchSign, mpcDemo, benchMpc, transfer, configChange, ...requests, auditVerify, ...parties, benchDispatch];
