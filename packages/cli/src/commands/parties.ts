@@ -6,12 +6,11 @@
  * then configures the pins on every party instead of trusting first sight.
  */
 import { createHash } from 'node:crypto';
-import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { PartyInfo } from '@cosigner/proto';
 import { CliError, type Command } from '../command.ts';
-import { loadCliConfig } from '../config.ts';
+import { withNats } from '../nats.ts';
 
 /** Mirrors the parties' own check (packages/party transport.ts `attestationBinds`), read-only here. */
 async function binds(info: PartyInfo): Promise<boolean> {
@@ -25,22 +24,19 @@ const partiesList: Command = {
   usage: '[--json]',
   options: {},
   async run(io) {
-    const cfg = loadCliConfig();
-    let nc;
-    try {
-      nc = await connect({ servers: cfg.natsUrl, name: 'cosigner-cli' });
-    } catch (e) {
-      throw new CliError('ERR_UNAVAILABLE', `cannot connect to NATS at ${cfg.natsUrl}`, 1, { cause: e });
-    }
-    try {
-      const kv = await new Kvm(jetstream(nc)).open('cosigner-parties');
-      const parties: Record<string, unknown>[] = [];
-      const it = await kv.history();
-      const latest = new Map<string, PartyInfo>();
-      for await (const e of it) {
-        if (e.operation === 'PUT') latest.set(e.key, PartyInfo.decode(e.value));
-        else latest.delete(e.key);
+    return withNats(async (nc) => {
+      let latest: Map<string, PartyInfo>;
+      try {
+        const kv = await new Kvm(jetstream(nc)).open('cosigner-parties');
+        latest = new Map();
+        for await (const e of await kv.history()) {
+          if (e.operation === 'PUT') latest.set(e.key, PartyInfo.decode(e.value));
+          else latest.delete(e.key);
+        }
+      } catch (e) {
+        throw new CliError('ERR_UNAVAILABLE', `cannot read the parties' identities: ${(e as Error).message}`, 1, { cause: e });
       }
+      const parties: Record<string, unknown>[] = [];
       for (const info of [...latest.values()].sort((a, b) => a.index - b.index)) {
         const identity = Buffer.from(info.identityPublicKey).toString('hex');
         parties.push({
@@ -58,12 +54,7 @@ const partiesList: Command = {
         : [...parties.map((p) => `${String(p.partyId).padEnd(10)} #${String(p.index)}  ${String(p.identityPublicKey)}  ${p.attestationBinds ? 'bound' : 'NOT BOUND'}`), '', `COSIGNER_PARTY_PINS=${pins}`].join('\n');
       io.result({ parties, pins }, human);
       return parties.every((p) => p.attestationBinds) ? 0 : 1;
-    } catch (e) {
-      if (e instanceof CliError) throw e;
-      throw new CliError('ERR_UNAVAILABLE', `cannot read the parties' identities: ${(e as Error).message}`, 1, { cause: e });
-    } finally {
-      await nc.close();
-    }
+    });
   },
 };
 
