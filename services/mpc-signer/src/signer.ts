@@ -117,8 +117,21 @@ export class Signer {
       }
       const ev: RequestSigned = { requestId: req.requestId, signatures: sigs, signedAtMs: this.#now() };
       const out = RequestSigned.encode(ev).finish();
-      await withSpan('seal result', () => store.put(`done.${rt}`, Buffer.concat([Buffer.from('S'), out])));
-      await this.publish(`cosigner.requests.signed.${req.requestId}`, out, `${req.requestId}:signed`);
+      const seal = () => withSpan('seal result', () => store.put(`done.${rt}`, Buffer.concat([Buffer.from('S'), out])));
+      const publish = () => this.publish(`cosigner.requests.signed.${req.requestId}`, out, `${req.requestId}:signed`);
+      if (release.length === req.entries.length) {
+        // Every entry came from a presignature whose plan and bindings are durable: a restart
+        // before `done` is sealed signs again with the same presignatures and publishes the same
+        // signatures (under the same message id), so the seal and the publish may overlap.
+        const [a, b] = await Promise.allSettled([seal(), publish()]);
+        if (a.status === 'rejected') throw a.reason;
+        if (b.status === 'rejected') throw b.reason;
+      } else {
+        // Fresh nonces (EdDSA): a second run would make a different signature, so the one made
+        // is sealed before anyone can see it.
+        await seal();
+        await publish();
+      }
       // Presignatures go only once the signatures they made are durable.
       for (const [k, e, p] of release) await this.#o.node.enclave.releasePresignature(k, e, p).catch(() => undefined);
       this.#o.onSigned?.(req.requestId, this.#now() - (approved.approvedAtMs || this.#now()));
