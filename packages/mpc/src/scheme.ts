@@ -110,6 +110,12 @@ export interface SignOptions {
   /** Non-hardened derivation path, e.g. `m/44/60/0/0/0` or `44/501/0/0/0`; `` = master key. */
   readonly path: string;
   readonly rand?: RandomSource;
+  /**
+   * EdDSA only: the one signer that receives the signature shares and outputs the signature
+   * (RFC 9591 §5 coordinator); the other signers output `null`. Default: every signer outputs
+   * it. ECDSA ignores it: a CMP presignature already yields exactly one signature per message.
+   */
+  readonly aggregator?: number;
 }
 
 export interface DerivedPublicKey {
@@ -129,7 +135,8 @@ export interface ThresholdScheme {
   refresh(o: RefreshOptions): Party<KeyShareOutput>;
   /** ECDSA only: produce one presignature (encoded) for a later one-round `sign`. */
   presign?(o: PresignOptions): Party<Uint8Array>;
-  sign(o: SignOptions): Party<SchemeSignature>;
+  /** The signature, or `null` at a signer that is not the `aggregator`. */
+  sign(o: SignOptions): Party<SchemeSignature | null>;
   derivePublicKey(publicKey: Uint8Array, chainCode: Uint8Array, path: string): DerivedPublicKey;
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
   /** Strictly decode an encoded share and return its public description (MpcParseError if bad). */

@@ -64,6 +64,19 @@ const protocols: Array<{ name: string; members?: number[]; make: Factory; rounds
     ],
   },
   {
+    // The signer service's mode: shares go to the aggregator (party 1) only, and only it can name a bad one.
+    name: 'sign 3 of 3 (2-of-3 key), aggregator 1',
+    make: () => {
+      const s = sid();
+      return parties.map((self) => new FrostSignParty({ session: s, self, signers: parties, share: keys.get(self)!, message: msg, path: '44/501/0/0/0', aggregator: 1 }));
+    },
+    members: [2, 3],
+    rounds: [
+      { round: 1, direct: false, bytes: [{ at: 0, exact: true }, { at: 33, exact: true }, { at: 63, exact: true }, { at: -1, exact: true }] },
+      { round: 2, direct: true, bytes: [{ at: 0, exact: true }, { at: 31, exact: true }, { at: 32, exact: false }, { at: -1, exact: false }] },
+    ],
+  },
+  {
     name: 'sign 2 of 3 (signers 1, 3)',
     members: [1, 3],
     make: () => {

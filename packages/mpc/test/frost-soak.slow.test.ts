@@ -30,6 +30,7 @@ for (const [t, n] of [[2, 3], [3, 5], [4, 4]] as const) {
           const out = runLocal(S.map((self) => new FrostSignParty({ session: s, self, signers: S, share: keys.get(self)!, message, path })));
           const want = deriveEd25519(pk, cc, path).publicKey;
           for (const o of out.values()) {
+            assert.ok(o);
             assert.deepEqual(o.publicKey, want);
             assert.ok(verifyEd25519(want, message, o.signature));
           }

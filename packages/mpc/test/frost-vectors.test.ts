@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ed25519, ed25519_FROST } from '@noble/curves/ed25519.js';
 import { encodeMessage, decodeMessage, BROADCAST, type ProtocolMessage, type Step } from '../src/round.ts';
-import { FrostSignParty, type FrostSignature } from '../src/frost/sign.ts';
+import { FrostSignParty, type FrostSignOutput } from '../src/frost/sign.ts';
 import { encodeFrostShare, decodeFrostShare, validateFrostShare, type FrostKeyShare } from '../src/frost/share.ts';
 import { G, decodeScalar, encodeScalar, fromHex, toHex, verifyEd25519, nonceGenerate } from '../src/frost/suite.ts';
 
@@ -85,9 +85,9 @@ test('RFC 9591 E.1: FrostSignParty reproduces commitments, signature shares and 
   const ps = signers.map((id) => new FrostSignParty({ session, self: id, signers, share: encodeFrostShare(shareOf(id)), message, path: '', rand: replay(id) }));
   const byId = new Map(ps.map((p) => [p.self, p]));
   const seen: ProtocolMessage[] = [];
-  const outputs = new Map<number, FrostSignature>();
+  const outputs = new Map<number, FrostSignOutput>();
   const queue: ProtocolMessage[] = [];
-  const take = (id: number, s: Step<FrostSignature>): void => {
+  const take = (id: number, s: Step<FrostSignOutput>): void => {
     if (s.kind === 'wait') return;
     queue.push(...s.messages);
     if (s.kind === 'done') outputs.set(id, s.output);

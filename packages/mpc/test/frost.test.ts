@@ -4,10 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import { ed25519, ed25519_FROST } from '@noble/curves/ed25519.js';
-import { runLocal } from '../src/round.ts';
+import { BROADCAST, decodeMessage, encodeMessage, runLocal, type ProtocolMessage } from '../src/round.ts';
 import { MpcError } from '../src/errors.ts';
 import { FrostKeygenParty } from '../src/frost/keygen.ts';
-import { FrostSignParty, frostCommit } from '../src/frost/sign.ts';
+import { FrostSignParty, frostCommit, type FrostSignature } from '../src/frost/sign.ts';
 import { FrostRefreshParty } from '../src/frost/refresh.ts';
 import { decodeFrostShare, encodeFrostShare, validateFrostShare, type FrostKeyShare } from '../src/frost/share.ts';
 import { deriveEd25519 } from '../src/frost/hd.ts';
@@ -30,9 +30,19 @@ function keygen(parties: number[], threshold: number): Map<number, FrostKeyShare
   return runLocal(parties.map((self) => new FrostKeygenParty({ session, self, parties, threshold })));
 }
 
-function sign(keys: Map<number, FrostKeyShare>, signers: number[], path = '44/501/0/0/0', message = msg) {
+function sign(keys: Map<number, FrostKeyShare>, signers: number[], path = '44/501/0/0/0', message = msg): Map<number, FrostSignature> {
   const session = sid();
-  return runLocal(signers.map((self) => new FrostSignParty({ session, self, signers, share: keys.get(self)!, message, path })));
+  return everyone(runLocal(signers.map((self) => new FrostSignParty({ session, self, signers, share: keys.get(self)!, message, path }))));
+}
+
+/** Without an aggregator every signer outputs the signature. */
+function everyone<K>(out: Map<K, FrostSignature | null>): Map<K, FrostSignature> {
+  const m = new Map<K, FrostSignature>();
+  for (const [k, v] of out) {
+    assert.ok(v, `signer ${String(k)} output no signature`);
+    m.set(k, v);
+  }
+  return m;
 }
 
 const K23 = keygen([1, 2, 3], 2);
@@ -83,6 +93,66 @@ test('3-of-3 signing of messages of any length (empty, 1 MiB)', () => {
   }
 });
 
+test('single aggregator: only it receives the shares (point to point) and outputs the signature; any signer set, any aggregator in it', () => {
+  const pk = K23.get(1)!.publicKey;
+  const cc = K23.get(1)!.chainCode;
+  const path = '44/501/0/0/0';
+  const derived = deriveEd25519(pk, cc, path).publicKey;
+  for (const signers of [[1, 2], [2, 3], [1, 2, 3]]) {
+    for (const aggregator of signers) {
+      const session = sid();
+      const ps = signers.map((self) => new FrostSignParty({ session, self, signers, share: K23.get(self)!, message: msg, path, aggregator }));
+      const byIndex = new Map(ps.map((p) => [p.self, p]));
+      const out = new Map<number, FrostSignature | null>();
+      const queue: ProtocolMessage[] = [];
+      const round2: ProtocolMessage[] = [];
+      const take = (self: number, st: ReturnType<FrostSignParty['start']>): void => {
+        if (st.kind === 'wait') return;
+        queue.push(...st.messages);
+        if (st.kind === 'done') out.set(self, st.output);
+      };
+      for (const p of ps) take(p.self, p.start());
+      while (queue.length > 0) {
+        const m = queue.shift()!;
+        if (m.round === 2) round2.push(m);
+        const targets = m.to === BROADCAST ? ps.filter((p) => p.self !== m.from) : [byIndex.get(m.to)!];
+        for (const p of targets) take(p.self, p.receive(decodeMessage(encodeMessage(m))));
+      }
+      // Every other signer sent exactly one share, to the aggregator; the aggregator sent none.
+      assert.deepEqual(round2.map((m) => [m.from, m.to]).sort(), signers.filter((x) => x !== aggregator).map((x) => [x, aggregator]).sort());
+      assert.equal(out.size, signers.length, 'every signer finished');
+      for (const [self, o] of out) {
+        if (self !== aggregator) {
+          assert.equal(o, null);
+          continue;
+        }
+        assert.ok(o);
+        assert.deepEqual(o.publicKey, derived);
+        assert.ok(opensslVerify(derived, msg, o.signature), `OpenSSL rejects ${signers} aggregated by ${aggregator}`);
+        assert.ok(ed25519.verify(o.signature, msg, derived, { zip215: false }));
+      }
+    }
+  }
+});
+
+test('single aggregator: signers that disagree on who aggregates stop in round 1, before any share is sent', () => {
+  const session = sid();
+  const ps = [
+    new FrostSignParty({ session, self: 1, signers: [1, 2], share: K23.get(1)!, message: msg, aggregator: 1 }),
+    new FrostSignParty({ session, self: 2, signers: [1, 2], share: K23.get(2)!, message: msg, aggregator: 2 }),
+  ];
+  const r = drive(ps);
+  assert.deepEqual(culpritsOf(r.get(1)), [2]);
+  assert.deepEqual(culpritsOf(r.get(2)), [1]);
+  assert.throws(() => new FrostSignParty({ session: sid(), self: 1, signers: [1, 2], share: K23.get(1)!, message: msg, aggregator: 3 }), MpcError);
+  // Without an aggregator the same party may not join signers that have one (different context).
+  const mixed = drive([
+    new FrostSignParty({ session, self: 1, signers: [1, 2], share: K23.get(1)!, message: msg, aggregator: 1 }),
+    new FrostSignParty({ session, self: 2, signers: [1, 2], share: K23.get(2)!, message: msg }),
+  ]);
+  assert.deepEqual(culpritsOf(mixed.get(1)), [2]);
+});
+
 test('signing refuses too few signers, strangers, and a share of another party', () => {
   const share = K23.get(1)!;
   assert.throws(() => new FrostSignParty({ session: sid(), self: 1, signers: [1], share, message: msg }), (e: unknown) => e instanceof MpcError && e.code === 'ERR_MPC_USAGE');
@@ -100,10 +170,10 @@ test('nonces are single use: a consumed nonce throws, and a party consumes its n
 
   const n1 = frostCommit(share);
   const session = sid();
-  const out = runLocal([
+  const out = everyone(runLocal([
     new FrostSignParty({ session, self: 1, signers: [1, 2], share, message: msg, nonce: n1 }),
     new FrostSignParty({ session, self: 2, signers: [1, 2], share: K23.get(2)!, message: msg }),
-  ]);
+  ]));
   assert.ok(opensslVerify(out.get(1)!.publicKey, msg, out.get(1)!.signature));
   assert.equal(n1.consumed, true);
   assert.throws(() => new FrostSignParty({ session: sid(), self: 1, signers: [1, 2], share, message: new Uint8Array(1), nonce: n1 }), MpcError);
@@ -187,7 +257,7 @@ test('ThresholdScheme (EDDSA_ED25519): keygen, shareInfo, sign, verify, refresh 
   assert.deepEqual(scheme.shareInfo(k1.share), { algorithm: 'EDDSA_ED25519', self: 1, parties, threshold: 3, publicKey: k1.publicKey, chainCode: k1.chainCode });
   const path = 'm/44/501/0/0/0';
   const s = sid();
-  const sigs = runLocal(parties.map((self) => scheme.sign({ session: s, self, signers: parties, share: keys.get(self)!.share, message: msg, path })));
+  const sigs = everyone(runLocal(parties.map((self) => scheme.sign({ session: s, self, signers: parties, share: keys.get(self)!.share, message: msg, path }))));
   const derived = scheme.derivePublicKey(k1.publicKey, k1.chainCode, path);
   const sig = sigs.get(3)!;
   assert.deepEqual(sig.publicKey, derived.publicKey);

@@ -427,7 +427,13 @@ export class Enclave {
 
     if (!scheme.needsPresignature) {
       if (start.presignatureId.length > 0) throw new PartyError('ERR_UNSUPPORTED', `${r.algorithm} signs without presignatures`);
-      return this.wrap('SIGN', scheme.sign({ session: start.sessionId, self: this.index, signers, share: r.share, message, path }), (out) => finish({ signature: out.signature, publicKey: out.publicKey }));
+      // One aggregator, the customer party: the cloud parties send it their shares and never see
+      // anyone else's, so an attempt the customer did not finish (a crash) leaves no signature
+      // anybody could assemble, and its retry with fresh nonces cannot yield a second one.
+      const aggregator = r.parties.find((p) => p.id === CUSTOMER_PARTY)?.index;
+      if (aggregator === undefined) throw new PartyError('ERR_SIGNING_SET', `${CUSTOMER_PARTY} holds no share of ${r.keyId}`);
+      const party = scheme.sign({ session: start.sessionId, self: this.index, signers, share: r.share, message, path, aggregator });
+      return this.wrap('SIGN', party, async (out) => (out ? finish({ signature: out.signature, publicKey: out.publicKey }) : undefined));
     }
     const pid = Buffer.from(start.presignatureId).toString('utf8');
     if (!/^[0-9a-f]{32}$/.test(pid)) throw new PartyError('ERR_PRESIGNATURE_NOT_FOUND', 'ECDSA signing needs a presignature id');
@@ -459,6 +465,7 @@ export class Enclave {
     const store = this.#store;
     let persisted = sent !== undefined;
     return this.wrap('SIGN', party, async (out) => {
+      if (!out) throw new PartyError('ERR_MPC_ABORT', 'ECDSA signing ended without a signature');
       if (!o.coordinator) await store.delete(this.presigName(r.keyId, r.epoch, pid));
       return finish({ signature: out.signature, publicKey: out.publicKey, ...(out.recoveryId !== undefined ? { recovery: out.recoveryId } : {}) });
     }, async (msgs) => {

@@ -9,6 +9,7 @@ import { connect } from '@nats-io/transport-node';
 import { startNats } from '@cosigner/platform/testing';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { PartyNode, SoftwareEnclaveProvider, schemeFor, decodeSignResult, DEFAULT_PARTIES, PartyError, SealedStore, kvVersionCounter, openKv } from '../src/index.ts';
+import { PartyEnvelope } from '@cosigner/proto';
 import { approvalKeys, approvedEvent } from './helpers.ts';
 
 test('three parties: FROST keygen + sign over NATS, forged approval and wrong workspace refused, no plaintext in sealed files, rollback refused', async (t) => {
@@ -73,4 +74,56 @@ test('three parties: FROST keygen + sign over NATS, forged approval and wrong wo
   await assert.rejects(fresh.get('test.rollback'), (e: PartyError) => e.code === 'ERR_SEALED_ROLLBACK');
   writeFileSync(join(dirs[0]!, f2), readFileSync(join(dirs[0]!, f2)).fill(0, 20, 21));
   await assert.rejects(fresh.get('test.rollback'), (e: PartyError) => e.code === 'ERR_SEALED_ROLLBACK');
+});
+
+test('FROST 2-of-3 over NATS: the customer with either cloud party signs; the signature shares travel only to the customer, encrypted; a set without the customer is refused', async (t) => {
+  const nats = await startNats();
+  t.after(() => nats.stop());
+  const ak = approvalKeys();
+  const conns = await Promise.all(DEFAULT_PARTIES.map(() => connect({ servers: nats.url })));
+  const watcher = await connect({ servers: nats.url });
+  t.after(async () => { for (const c of [...conns, watcher]) await c.close(); });
+  const nodes = await Promise.all(DEFAULT_PARTIES.map((p, i) => PartyNode.start({
+    nc: conns[i]!, partyId: p.id, index: p.index, dataDir: mkdtempSync(join(tmpdir(), 'cosigner-party-')), provider: new SoftwareEnclaveProvider(randomBytes(32)),
+    approvalKey: ak.publicKey, scheme: schemeFor, roundTimeoutMs: 3000, log: () => undefined,
+  })));
+  t.after(async () => { for (const n of nodes) await n.stop(); });
+  const [customer, cloud1] = nodes;
+  const keyId = 'k_2of3';
+  const kg = await customer!.coordinate({
+    kind: 'KEYGEN', keyId, parties: DEFAULT_PARTIES.map((p) => p.id), context: Buffer.alloc(0), workspaceId: 'ws1', algorithm: 'EDDSA_ED25519',
+    threshold: 2, count: 0, entryIndex: 0, presignatureId: Buffer.alloc(0), requestId: '', epoch: 0,
+  });
+  const { publicKey, chainCode } = JSON.parse(new TextDecoder().decode(kg)) as { publicKey: string; chainCode: string };
+  const seen: PartyEnvelope[] = [];
+  const sub = watcher.subscribe('cosigner.mpc.*.inbox', { callback: (_e, m) => { seen.push(PartyEnvelope.decode(m.data)); } });
+  await watcher.flush();
+  const start = (parties: string[], requestId: string, context: Uint8Array) => ({
+    kind: 'SIGN' as const, keyId, parties, context: Buffer.from(context), workspaceId: 'ws1', algorithm: 'EDDSA_ED25519' as const,
+    threshold: 2, count: 0, entryIndex: 0, presignatureId: Buffer.alloc(0), requestId, epoch: 0,
+  });
+  for (const cloud of ['cloud-1', 'cloud-2']) {
+    seen.length = 0;
+    const requestId = `r-${cloud}`;
+    const msg = new TextEncoder().encode(`two of three with ${cloud}`);
+    const ev = approvedEvent({ key: ak.privateKey, requestId, workspaceId: 'ws1', entries: [{ keyId, path: [44, 501, 0, 0, 1], payload: Buffer.from(msg), algorithm: 'EDDSA_ED25519' }] });
+    const res = decodeSignResult((await customer!.coordinate(start(['customer', cloud], requestId, ev.bytes)))!);
+    const derived = schemeFor('EDDSA_ED25519').derivePublicKey(Buffer.from(publicKey, 'base64'), Buffer.from(chainCode, 'base64'), 'm/44/501/0/0/1');
+    assert.deepEqual(Buffer.from(res.publicKey), Buffer.from(derived.publicKey));
+    const spki = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(res.publicKey).toString('base64url') }, format: 'jwk' });
+    assert.ok(nodeVerify(null, msg, spki, res.signature));
+    await watcher.flush();
+    const sign = seen.filter((e) => e.kind === 'SIGN');
+    // Round 1: the commitments, both ways. Round 2: one share, from the cloud party to the customer, encrypted.
+    assert.deepEqual(sign.filter((e) => e.round === 1).map((e) => e.fromParty).sort(), ['customer', cloud].sort());
+    const r2 = sign.filter((e) => e.round === 2);
+    assert.deepEqual(r2.map((e) => [e.fromParty, e.toParty, e.encrypted]), [[cloud, 'customer', true]]);
+    assert.equal(sign.some((e) => ![cloud, 'customer'].includes(e.fromParty)), false, 'the third party took no part');
+  }
+  sub.unsubscribe();
+  // Without the customer party: its own enclave refuses to coordinate, and a cloud party refuses to join.
+  const ev = approvedEvent({ key: ak.privateKey, requestId: 'r-clouds', workspaceId: 'ws1', entries: [{ keyId, path: [], payload: Buffer.from('x'), algorithm: 'EDDSA_ED25519' }] });
+  await assert.rejects(customer!.coordinate(start(['cloud-1', 'cloud-2'], 'r-clouds', ev.bytes)), (e: PartyError) => e.code === 'ERR_SIGNING_SET');
+  const startOnCloud = { ...start(['cloud-1', 'cloud-2'], 'r-clouds', ev.bytes), sessionId: Buffer.from(randomBytes(32)), initiator: 'customer', deadlineMs: 0, traceparent: '' };
+  await assert.rejects(cloud1!.enclave.sign(startOnCloud, { coordinator: false }), (e: PartyError) => e.code === 'ERR_SIGNING_SET');
 });

@@ -45,9 +45,11 @@ export async function demoEddsa(o: EddsaDemoOptions): Promise<EddsaDemoResult> {
   const keys = runLocal(parties.map((self) => new FrostKeygenParty({ session: keygenSession, self, parties, threshold: o.threshold })));
   const signers = parties.slice(0, o.threshold);
   const signSession = new Uint8Array(randomBytes(32));
-  const sigs = runLocal(signers.map((self) => new FrostSignParty({ session: signSession, self, signers, share: keys.get(self)!, message, path: indices })));
-  const first = sigs.get(signers[0]!)!;
-  for (const s of sigs.values()) if (toHex(s.signature) !== toHex(first.signature)) throw new MpcError('ERR_MPC_SIGNATURE', 'signers disagree on the signature');
+  // As the signer service runs it: one aggregator (the first signer) receives the shares.
+  const aggregator = signers[0]!;
+  const sigs = runLocal(signers.map((self) => new FrostSignParty({ session: signSession, self, signers, share: keys.get(self)!, message, path: indices, aggregator })));
+  const first = sigs.get(aggregator);
+  if (!first || [...sigs.values()].filter((s) => s !== null).length !== 1) throw new MpcError('ERR_MPC_SIGNATURE', 'the aggregator alone must output the signature');
   if (!verifyEd25519(first.publicKey, message, first.signature) || !ed25519.verify(first.signature, message, first.publicKey, { zip215: false }))
     throw new MpcError('ERR_MPC_SIGNATURE', 'demo signature does not verify');
   const k = keys.get(parties[0]!)!;

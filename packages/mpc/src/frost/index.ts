@@ -14,7 +14,7 @@ import { verifyEd25519 } from './suite.ts';
 
 export { FrostKeygenParty, frostKeygen, verifyKnowledgeProof, type FrostKeygenOptions } from './keygen.ts';
 export { FrostRefreshParty, frostRefresh, type FrostRefreshOptions } from './refresh.ts';
-export { FrostSignParty, frostSign, frostCommit, type FrostSignOptions, type FrostSignature } from './sign.ts';
+export { FrostSignParty, frostSign, frostCommit, type FrostSignOptions, type FrostSignature, type FrostSignOutput } from './sign.ts';
 export { FrostNonce, encodeFrostShare, decodeFrostShare, validateFrostShare, keyStateDigest, type FrostKeyShare } from './share.ts';
 // parsePath / HARDENED stay in hd.ts: cmp/ exports the same names (same syntax) for BIP32.
 export { deriveEd25519, type Ed25519Derivation } from './hd.ts';
@@ -51,8 +51,11 @@ export const eddsaEd25519Scheme: ThresholdScheme = {
   sign: (o) => {
     if (o.presignature !== undefined) throw new MpcError('ERR_MPC_USAGE', 'EdDSA signing takes no presignature');
     return mapParty(
-      new FrostSignParty({ session: o.session, self: o.self, signers: o.signers, share: o.share, message: o.message, path: o.path, ...(o.rand ? { rand: o.rand } : {}) }),
-      (s) => ({ algorithm: 'EDDSA_ED25519' as const, signature: s.signature, publicKey: s.publicKey }),
+      new FrostSignParty({
+        session: o.session, self: o.self, signers: o.signers, share: o.share, message: o.message, path: o.path,
+        ...(o.rand ? { rand: o.rand } : {}), ...(o.aggregator !== undefined ? { aggregator: o.aggregator } : {}),
+      }),
+      (s) => (s === null ? null : { algorithm: 'EDDSA_ED25519' as const, signature: s.signature, publicKey: s.publicKey }),
     );
   },
   derivePublicKey: (publicKey, chainCode, path) => {

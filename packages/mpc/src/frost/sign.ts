@@ -15,6 +15,15 @@
  * share is checked (§5.4 cheater detection, with full subgroup checks on the commitments) and
  * the abort names the signers whose share fails.
  *
+ * Single aggregator (option `aggregator`, RFC 9591 §5's Coordinator role taken by one signer):
+ * round 2 goes point-to-point to that signer only, which alone checks the echoes, aggregates
+ * and verifies; every other signer ends after sending its share, with output `null`. Its
+ * purpose is that no party but the aggregator ever holds every share of an attempt: if the
+ * aggregator dies before it publishes, nobody can assemble that attempt's signature (the
+ * aggregator's own share never left it), so a retry with fresh nonces cannot leave two
+ * different valid signatures of one message. The aggregator is part of the signing context,
+ * so signers that disagree on it stop in round 1.
+ *
  * The HD tweak t is folded in once for the group: the group key is PK' = PK + t·G, each share
  * is s_i + t and each verifying share Y_i + t·G; since Σ_{i∈S} λ_i = 1 for every S,
  * Σ λ_i (s_i + t) = s + t, so the protocol is unchanged and needs no extra round.
@@ -74,6 +83,11 @@ export interface FrostSignOptions {
    * sign twice. By default the party makes a fresh one in round 1.
    */
   readonly nonce?: FrostNonce;
+  /**
+   * One signer (a member of `signers`) that alone receives the signature shares and outputs the
+   * signature; the others output `null`. Default: every signer aggregates (round 2 broadcast).
+   */
+  readonly aggregator?: number;
 }
 
 /** The signature and what it is a signature of. */
@@ -92,13 +106,21 @@ export function frostCommit(share: FrostKeyShare, rand: Rand = defaultRand): Fro
 }
 
 const TAG_CONTEXT = new TextEncoder().encode('cosigner/frost/sign-context/v1');
+const TAG_CONTEXT_AGGREGATED = new TextEncoder().encode('cosigner/frost/sign-context/v1/aggregator');
 
-/** What every signer must agree it signs: derived key, signer set and message (via H4). */
-function signingContext(pk: Uint8Array, signers: readonly number[], msgDigest: Uint8Array): Uint8Array {
-  return sha256(TAG_CONTEXT, pk, Uint8Array.of(signers.length, ...signers), msgDigest);
+/** What every signer must agree it signs: derived key, signer set, message (via H4) and who aggregates. */
+function signingContext(pk: Uint8Array, signers: readonly number[], msgDigest: Uint8Array, aggregator: number | undefined): Uint8Array {
+  const set = Uint8Array.of(signers.length, ...signers);
+  return aggregator === undefined ? sha256(TAG_CONTEXT, pk, set, msgDigest) : sha256(TAG_CONTEXT_AGGREGATED, pk, set, msgDigest, Uint8Array.of(aggregator));
 }
 
-export class FrostSignParty extends FrostParty<FrostSignature> {
+/**
+ * The party's output: the signature, or `null` for a signer that is not the aggregator (it
+ * only contributed its share).
+ */
+export type FrostSignOutput = FrostSignature | null;
+
+export class FrostSignParty extends FrostParty<FrostSignOutput> {
   private readonly share: FrostKeyShare;
   private readonly message: Uint8Array;
   private readonly path: readonly number[];
@@ -115,6 +137,7 @@ export class FrostSignParty extends FrostParty<FrostSignature> {
   private rho = new Map<number, bigint>();
   private c = 0n;
   private zSelf = 0n;
+  private readonly aggregator: number | undefined;
 
   constructor(o: FrostSignOptions) {
     super('frost/sign', o.session, o.self, o.signers);
@@ -128,28 +151,32 @@ export class FrostSignParty extends FrostParty<FrostSignature> {
     this.rand = o.rand ?? defaultRand;
     this.nonce = o.nonce;
     if (this.nonce) usage(!this.nonce.consumed, 'nonce already used');
+    this.aggregator = o.aggregator;
+    if (o.aggregator !== undefined) usage(o.signers.includes(o.aggregator), `aggregator ${o.aggregator} is not a signer`);
   }
 
-  protected expects(): { broadcast: boolean; direct: boolean } {
-    return { broadcast: true, direct: false };
+  protected expects(round: number): { broadcast: boolean; direct: boolean } {
+    // Only the aggregator ever reaches round 2 in aggregator mode: the shares come to it directly.
+    const direct = round === 2 && this.aggregator !== undefined;
+    return { broadcast: !direct, direct };
   }
 
-  protected onStart(): Step<FrostSignature> {
+  protected onStart(): Step<FrostSignOutput> {
     const der = deriveEd25519(this.share.publicKey, this.share.chainCode, this.path, true);
     this.pk = der.publicKey;
     this.tweak = der.tweak;
     this.nonce ??= frostCommit(this.share, this.rand);
     this.msgDigest = H4(this.message);
-    this.context = signingContext(this.pk, this.parties, this.msgDigest);
+    this.context = signingContext(this.pk, this.parties, this.msgDigest, this.aggregator);
     this.body1 = concat(this.nonce.hidingCommitment, this.nonce.bindingCommitment, this.context);
     return { kind: 'send', messages: [this.out(1, BROADCAST, this.body1)] };
   }
 
-  protected onRound(round: number, b: ReadonlyMap<number, ProtocolMessage>): Step<FrostSignature> {
-    return round === 1 ? this.round1(b) : this.round2(b);
+  protected onRound(round: number, b: ReadonlyMap<number, ProtocolMessage>, d: ReadonlyMap<number, ProtocolMessage>): Step<FrostSignOutput> {
+    return round === 1 ? this.round1(b) : this.round2(this.aggregator === undefined ? b : d);
   }
 
-  private round1(b: ReadonlyMap<number, ProtocolMessage>): Step<FrostSignature> {
+  private round1(b: ReadonlyMap<number, ProtocolMessage>): Step<FrostSignOutput> {
     const nonce = this.nonce!;
     const bodies = new Map<number, Uint8Array>([[this.self, this.body1]]);
     const list: SignerCommitment[] = [];
@@ -192,12 +219,18 @@ export class FrostSignParty extends FrostParty<FrostSignature> {
     const lambda = lagrange(this.parties, this.self);
     // RFC 9591 §5.2: z_i = d_i + e_i·ρ_i + λ_i·s_i·c, with s_i the tweaked share s_i + t.
     this.zSelf = mod(d + e * rho.get(this.self)! + lambda * mod(this.share.secret + this.tweak) * this.c);
+    // The aggregator keeps its own share: it never leaves this party.
+    if (this.aggregator === this.self) return { kind: 'send', messages: [] };
     const w = new Writer().fixed(encodeScalar(this.zSelf));
     for (const v of this.view) w.fixed(v);
+    if (this.aggregator !== undefined) {
+      this.zSelf = 0n;
+      return { kind: 'done', output: null, messages: [this.out(2, this.aggregator, w.finish())] };
+    }
     return { kind: 'send', messages: [this.out(2, BROADCAST, w.finish())] };
   }
 
-  private round2(b: ReadonlyMap<number, ProtocolMessage>): Step<FrostSignature> {
+  private round2(b: ReadonlyMap<number, ProtocolMessage>): Step<FrostSignOutput> {
     const k = this.parties.length;
     const z = new Map<number, bigint>([[this.self, this.zSelf]]);
     const echoes = new Map<number, Uint8Array[]>();
