@@ -53,6 +53,19 @@ function share(b: Uint8Array): cmp.CmpKeyShare {
   return s;
 }
 
+// Master public keys decoded once (a square root each time otherwise), by encoding (bounded).
+const masterPoints = new Map<string, ReturnType<Curve['decodePoint']>>();
+function masterPoint(curve: Curve, publicKey: Uint8Array): ReturnType<Curve['decodePoint']> {
+  const k = `${curve.name}:${Buffer.from(publicKey).toString('hex')}`;
+  let p = masterPoints.get(k);
+  if (!p) {
+    p = curve.decodePoint(publicKey);
+    if (masterPoints.size >= 1024) masterPoints.delete(masterPoints.keys().next().value!);
+    masterPoints.set(k, p);
+  }
+  return p;
+}
+
 // Derivation is a pure function of public data; signing the same path again skips it (bounded).
 const derivations = new Map<string, cmp.Derived>();
 function derive(curve: Curve, publicKey: Uint8Array, chainCode: Uint8Array, path: string): cmp.Derived {
@@ -112,7 +125,7 @@ function make(algorithm: Algorithm, curve: Curve, noble: typeof secp256k1): Ecds
       if (digest.length !== 32 || signature.length !== 64 || !Number.isInteger(recoveryId) || recoveryId < 0 || recoveryId > 3) return false;
       let X;
       try {
-        X = curve.decodePoint(masterPublicKey);
+        X = masterPoint(curve, masterPublicKey);
       } catch {
         return false;
       }

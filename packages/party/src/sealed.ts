@@ -12,7 +12,7 @@
  *
  * Record names are dot-separated tokens of [A-Za-z0-9_=-] (they are also KV key suffixes).
  */
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,11 +43,12 @@ const SEAL_VERSION = 1;
  */
 export class SoftwareEnclaveProvider implements EnclaveProvider {
   readonly kind = 'software';
-  #key: Buffer;
+  // A KeyObject, not bytes: OpenSSL gets the key once instead of on every seal and open.
+  #key: KeyObject;
 
   constructor(sealingKey: Uint8Array) {
     if (sealingKey.length !== 32) throw new PartyError('ERR_SEALING_KEY_MISSING', 'sealing key must be 32 bytes');
-    this.#key = Buffer.from(hkdfSync('sha256', sealingKey, Buffer.alloc(0), 'cosigner-sealing/v1', 32));
+    this.#key = createSecretKey(Buffer.from(hkdfSync('sha256', sealingKey, Buffer.alloc(0), 'cosigner-sealing/v1', 32)));
   }
 
   static fromFile(path: string | undefined): SoftwareEnclaveProvider {

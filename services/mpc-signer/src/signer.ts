@@ -72,8 +72,13 @@ export class Signer {
     this.#now = o.now ?? Date.now;
   }
 
-  /** Handle one RequestApproved; resolves when its terminal event is durably published. */
-  async handle(bytes: Uint8Array): Promise<void> {
+  /**
+   * Handle one RequestApproved; resolves when its terminal event is durably published.
+   * `firstDelivery`: the consumer delivers this message for the first time, so no plan of an
+   * earlier run is likely to exist and the plan is created without being looked up first (a plan
+   * that does exist still wins: creation is atomic and falls back to it).
+   */
+  async handle(bytes: Uint8Array, o: { firstDelivery?: boolean } = {}): Promise<void> {
     let approved: RequestApproved;
     try {
       approved = RequestApproved.decode(bytes);
@@ -85,12 +90,12 @@ export class Signer {
     const id = approved.requestId;
     const running = this.#inflight.get(id);
     if (running) return running;
-    const p = this.handleOnce(bytes, approved).finally(() => this.#inflight.delete(id));
+    const p = this.handleOnce(bytes, approved, o.firstDelivery === true).finally(() => this.#inflight.delete(id));
     this.#inflight.set(id, p);
     return p;
   }
 
-  private async handleOnce(bytes: Uint8Array, approved: RequestApproved): Promise<void> {
+  private async handleOnce(bytes: Uint8Array, approved: RequestApproved, firstDelivery: boolean): Promise<void> {
     const store = this.#o.node.enclave.store;
     const rt = token(approved.requestId);
     // Fail closed: a proof that does not verify signs nothing and publishes nothing in this request's name.
@@ -111,7 +116,7 @@ export class Signer {
       const release: [string, number, string][] = [];
       for (let i = 0; i < req.entries.length; i++) {
         const e = req.entries[i]!;
-        sigs.push(await withSpan('sign entry', () => this.signEntry(bytes, req, i, release), {
+        sigs.push(await withSpan('sign entry', () => this.signEntry(bytes, req, i, release, firstDelivery), {
           attributes: { 'cosigner.request_id': req.requestId, 'cosigner.entry': i, 'cosigner.key_id': e.keyId, 'cosigner.path': pathString(e.path) },
         }));
       }
@@ -180,7 +185,7 @@ export class Signer {
     }
   }
 
-  private async signEntry(approvedBytes: Uint8Array, req: TransactionSignRequest, i: number, release: [string, number, string][]): Promise<EntrySignature> {
+  private async signEntry(approvedBytes: Uint8Array, req: TransactionSignRequest, i: number, release: [string, number, string][], firstDelivery: boolean): Promise<EntrySignature> {
     const store = this.#o.node.enclave.store;
     const rt = token(req.requestId);
     const entry = req.entries[i]!;
@@ -197,7 +202,7 @@ export class Signer {
     const stored = req.entries.length > 1 ? await store.get(sigName) : undefined;
     if (stored) result = decodeSignResult(stored);
     for (let attempt = 0; !result; attempt++) {
-      let plan = scheme.needsPresignature ? await this.#o.plans.get(rt, i) : { presig: '', epoch: info.epoch };
+      let plan = !scheme.needsPresignature ? { presig: '', epoch: info.epoch } : firstDelivery && attempt === 0 ? undefined : await this.#o.plans.get(rt, i);
       if (!plan) {
         const presig = await this.#o.pool.acquire(info.keyId, info.epoch, 10 * this.#o.node.roundTimeoutMs);
         // The plan is durable before any party sees the session: a restart reuses this presignature.
@@ -301,7 +306,7 @@ export async function consumeApproved(js: JetStreamClient, signer: Signer, o: { 
     handler: async (m, ctx) => {
       ctx.span.setAttribute('cosigner.request_id', m.subject.split('.').slice(3).join('.'));
       try {
-        await signer.handle(m.data);
+        await signer.handle(m.data, { firstDelivery: ctx.deliveryCount === 1 });
       } catch (e) {
         o.log('warn', 'signing will be retried', { subject: m.subject, deliveryCount: ctx.deliveryCount, err: (e as Error).message });
         throw e instanceof RetryableError ? e : new RetryableError((e as Error).message, e);
