@@ -18,7 +18,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { p256 } from '@noble/curves/nist.js';
 import { RequestApproved, RequestFailed, RequestSigned, TransactionSignRequest, type EntrySignature } from '@cosigner/proto';
 import {
-  DEFAULT_PARTIES, PartyError, decodeSignResult, encodeSignResult, pathString, schemeFor, token, verifyApproval,
+  CUSTOMER_PARTY as CUSTOMER, DEFAULT_PARTIES, PartyError, decodeSignResult, encodeSignResult, pathString, schemeFor, token, verifyApproval,
   type Algorithm, type EcdsaScheme, type PartyNode, type SignResult,
 } from '@cosigner/party';
 import type { KeyObject } from 'node:crypto';
@@ -201,6 +201,8 @@ export class Signer {
     // Per-entry copies exist only for requests with several entries (see below).
     const stored = req.entries.length > 1 ? await store.get(sigName) : undefined;
     if (stored) result = decodeSignResult(stored);
+    // Parties that did not answer during this handling (EdDSA with t < n only: see below).
+    const unavailable = new Set<string>();
     for (let attempt = 0; !result; attempt++) {
       let plan = !scheme.needsPresignature ? { presig: '', epoch: info.epoch } : firstDelivery && attempt === 0 ? undefined : await this.#o.plans.get(rt, i);
       if (!plan) {
@@ -209,7 +211,7 @@ export class Signer {
         plan = await this.#o.plans.create(rt, i, { presig, epoch: info.epoch });
         if (plan.presig !== presig) this.#o.pool.giveBack(info.keyId, info.epoch, presig);
       }
-      const parties = signingSet(info.parties, info.threshold);
+      const parties = signingSet(info.parties, info.threshold, unavailable)!;
       try {
         // With a presignature the session id is a function of (presignature, request, entry): a
         // retry after a crash is the same session, and parties still in it resend their shares.
@@ -233,6 +235,19 @@ export class Signer {
           await this.#o.plans.delete(rt, i);
           continue;
         }
+        // EdDSA with t < n: a cloud party that does not answer (down, or silent mid-session) is
+        // replaced by another one. Safe: the customer is the aggregator, so none of our shares
+        // left this party and nobody can assemble the abandoned attempt; the next one uses fresh
+        // nonces. (ECDSA presignatures belong to one signing set: see the README.)
+        if (!scheme.needsPresignature && code === 'ERR_SESSION_TIMEOUT' && attempt < 4) {
+          const silent = (e as PartyError).culprits.filter((p) => p !== CUSTOMER && parties.includes(p));
+          const without = new Set([...unavailable, ...silent]);
+          if (silent.length > 0 && signingSet(info.parties, info.threshold, without)) {
+            for (const p of silent) unavailable.add(p);
+            this.#o.log('warn', 'signing set changed: a party did not answer', { requestId: req.requestId, entry: i, unavailable: [...unavailable] });
+            continue;
+          }
+        }
         throw e;
       }
       const derived = scheme.derivePublicKey(info.publicKey, info.chainCode, pathString(entry.path));
@@ -254,11 +269,15 @@ export class Signer {
   }
 }
 
-/** The customer's party plus as many cloud parties as the threshold needs (3-of-3: all). */
-function signingSet(parties: string[], threshold: number): string[] {
+/**
+ * The customer's party plus as many cloud parties as the threshold needs (3-of-3: all), in key
+ * order, leaving out `unavailable` ones; undefined when too few remain.
+ */
+export function signingSet(parties: string[], threshold: number, unavailable: ReadonlySet<string> = new Set()): string[] | undefined {
   const all = parties.length ? parties : DEFAULT_PARTIES.map((p) => p.id);
   const t = threshold || all.length;
-  return ['customer', ...all.filter((p) => p !== 'customer')].slice(0, t);
+  const set = [CUSTOMER, ...all.filter((p) => p !== CUSTOMER && !unavailable.has(p))].slice(0, t);
+  return set.length === t ? set : undefined;
 }
 
 function curveOf(alg: Algorithm) {

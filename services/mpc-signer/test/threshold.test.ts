@@ -1,0 +1,91 @@
+/**
+ * 2-of-3 keys through the signer service (gRPC CreateKey with threshold 2, three party processes):
+ * ECDSA and EdDSA sign with one cloud party down; EdDSA moves to the other cloud party when the
+ * one of its signing set does not answer. Every signature verified by OpenSSL and noble.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { RequestFailed, RequestSigned, type GetPublicKeyResponse, type KeyInfo, type PoolStatusResponse } from '@cosigner/proto';
+import { approvedEvent } from '../../../packages/party/test/helpers.ts';
+import { signingSet } from '../src/signer.ts';
+import { startSystem, type System } from './system.ts';
+import { countOn, waitEvent } from './util.ts';
+
+test('signingSet: the customer first, cloud parties in key order, unavailable ones left out, undefined when too few', () => {
+  const all = ['customer', 'cloud-1', 'cloud-2'];
+  assert.deepEqual(signingSet(all, 0), all);
+  assert.deepEqual(signingSet(all, 2), ['customer', 'cloud-1']);
+  assert.deepEqual(signingSet(all, 2, new Set(['cloud-1'])), ['customer', 'cloud-2']);
+  assert.equal(signingSet(all, 2, new Set(['cloud-1', 'cloud-2'])), undefined);
+  assert.equal(signingSet(all, 3, new Set(['cloud-2'])), undefined);
+  // The customer is never left out, whatever is said about it.
+  assert.deepEqual(signingSet(all, 2, new Set(['customer'])), ['customer', 'cloud-1']);
+});
+
+async function signed(s: System, id: string): Promise<RequestSigned> {
+  const e = await waitEvent(s, id, 60_000);
+  assert.equal(e.kind, 'signed', e.kind === 'failed' ? RequestFailed.decode(e.data).reason : '');
+  assert.equal(await countOn(s, `cosigner.requests.signed.${id}`), 1);
+  return RequestSigned.decode(e.data);
+}
+
+test('2-of-3 keys over gRPC: ECDSA and EdDSA sign with a cloud party down; EdDSA fails over to the other cloud party', async (t) => {
+  const s = await startSystem({ env: { COSIGNER_POOL_TARGET: '2', COSIGNER_PRESIGN_BATCH: '2', COSIGNER_ROUND_TIMEOUT_MS: '20000' } });
+  t.after(() => s.stop());
+  const ek = await s.call<KeyInfo>('createKey', { workspaceId: 'ws1', algorithm: 'ECDSA_SECP256K1', threshold: 2, keyId: 'k_ecdsa_2of3' });
+  const dk = await s.call<KeyInfo>('createKey', { workspaceId: 'ws1', algorithm: 'EDDSA_ED25519', threshold: 2, keyId: 'k_eddsa_2of3' });
+  assert.equal(ek.threshold, 2);
+  assert.equal(dk.threshold, 2);
+  assert.deepEqual([...ek.parties].sort(), ['cloud-1', 'cloud-2', 'customer']);
+
+  // The ECDSA pool fills with presignatures of the signing set customer + cloud-1.
+  for (let i = 0; ; i++) {
+    const st = await s.call<PoolStatusResponse>('getPoolStatus', { keyId: ek.keyId });
+    if ((st.pools[0]?.ready ?? 0) >= 2) break;
+    assert.ok(i < 600, 'pool never filled');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  const signEcdsa = async (id: string, path: number[]): Promise<void> => {
+    const preimage = Buffer.from(`transfer ${id}`);
+    const digest = createHash('sha256').update(preimage).digest();
+    const ev = approvedEvent({ key: s.ak.privateKey, requestId: id, workspaceId: 'ws1', entries: [{ keyId: ek.keyId, path, payload: digest, algorithm: 'ECDSA_SECP256K1' }] });
+    await s.js.publish(`cosigner.requests.approved.${id}`, ev.bytes, { msgID: `${id}:approved` });
+    const sig = (await signed(s, id)).signatures[0]!;
+    const pk = await s.call<GetPublicKeyResponse>('getPublicKey', { keyId: ek.keyId, path });
+    const rs = Buffer.concat([sig.r, sig.s]);
+    assert.ok(secp256k1.verify(rs, digest, pk.publicKey, { prehash: false }));
+    const aff = secp256k1.Point.fromBytes(pk.publicKey).toAffine();
+    const b64 = (v: bigint): string => Buffer.from(v.toString(16).padStart(64, '0'), 'hex').toString('base64url');
+    const jwk = createPublicKey({ key: { kty: 'EC', crv: 'secp256k1', x: b64(aff.x), y: b64(aff.y) }, format: 'jwk' });
+    assert.ok(nodeVerify('sha256', preimage, { key: jwk, dsaEncoding: 'ieee-p1363' }, rs));
+  };
+  const signEddsa = async (id: string, path: number[]): Promise<void> => {
+    const msg = Buffer.from(`stake ${id}`);
+    const ev = approvedEvent({ key: s.ak.privateKey, requestId: id, workspaceId: 'ws1', entries: [{ keyId: dk.keyId, path, payload: msg, algorithm: 'EDDSA_ED25519' }] });
+    await s.js.publish(`cosigner.requests.approved.${id}`, ev.bytes, { msgID: `${id}:approved` });
+    const sig = (await signed(s, id)).signatures[0]!;
+    const pk = await s.call<GetPublicKeyResponse>('getPublicKey', { keyId: dk.keyId, path });
+    assert.ok(ed25519.verify(sig.signature, msg, pk.publicKey));
+    const spki = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(pk.publicKey).toString('base64url') }, format: 'jwk' });
+    assert.ok(nodeVerify(null, msg, spki, sig.signature));
+  };
+
+  // cloud-2 down: both keys sign with customer + cloud-1.
+  await s.procs['cloud-2']!.kill9();
+  await signEcdsa('e-1', [44, 60, 0, 0, 1]);
+  await signEddsa('d-1', [44, 501, 0, 0, 1]);
+  await s.start('cloud-2');
+
+  // cloud-1 down: the EdDSA key's set would be customer + cloud-1; the signer moves to cloud-2.
+  await s.procs['cloud-1']!.kill9();
+  await signEddsa('d-2', [44, 501, 0, 0, 2]);
+  await signEddsa('d-3', []);
+  const customerLog = s.procs.customer!.stderr();
+  assert.match(customerLog, /signing set changed: a party did not answer/);
+  await s.start('cloud-1');
+  await signEddsa('d-4', [44, 501, 1, 0, 4]);
+});
