@@ -26,10 +26,16 @@ export class PartyError extends Error {
   readonly code: PartyErrorCode;
   /** Party ids to blame (identifiable abort, missing messages at a deadline). */
   readonly culprits: readonly string[];
-  constructor(code: PartyErrorCode, message: string, options?: { cause?: unknown; culprits?: readonly string[] }) {
+  /**
+   * The session ended before this party sent any protocol message in it (a party did not answer
+   * or refused the session start): what it computed for the session never left it.
+   */
+  readonly nothingSent: boolean;
+  constructor(code: PartyErrorCode, message: string, options?: { cause?: unknown; culprits?: readonly string[]; nothingSent?: boolean }) {
     super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'PartyError';
     this.code = code;
     this.culprits = [...(options?.culprits ?? [])];
+    this.nothingSent = options?.nothingSent === true;
   }
 }

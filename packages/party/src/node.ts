@@ -253,15 +253,18 @@ export class PartyNode {
     span.addEvent('every party answered');
     for (let i = 0; i < answers.length; i++) {
       const a = answers[i]!;
+      // Nothing of ours has been sent in this session yet (our first round waits for every join).
       if (a.status === 'rejected') {
         outcomes?.cancel();
-        throw a.reason;
+        const r = a.reason as unknown;
+        if (r instanceof PartyError) throw new PartyError(r.code, r.message, { cause: r.cause, culprits: r.culprits, nothingSent: true });
+        throw r;
       }
       if (!a.value.ok) {
         const code = a.value.code === 'ERR_APPROVAL_INVALID' || a.value.code === 'ERR_PRESIGNATURE_BOUND' || a.value.code === 'ERR_PRESIGNATURE_NOT_FOUND' || a.value.code === 'ERR_KEY_NOT_FOUND' || a.value.code === 'ERR_SIGNING_SET' || a.value.code === 'ERR_WRONG_WORKSPACE'
           ? a.value.code : 'ERR_SESSION_REFUSED';
         outcomes?.cancel();
-        throw new PartyError(code, `${others[i]} refused: ${a.value.reason}`, { culprits: [others[i]!] });
+        throw new PartyError(code, `${others[i]} refused: ${a.value.reason}`, { culprits: [others[i]!], nothingSent: true });
       }
     }
     const key = Buffer.from(start.sessionId).toString('hex');

@@ -16,6 +16,8 @@ export interface SigningPlan {
   /** Presignature id (empty: the scheme signs without one). */
   presig: string;
   epoch: number;
+  /** The signing set the presignature was made for, when it is not the key's usual one (failover). */
+  parties?: string[];
 }
 
 export class PlanStore {

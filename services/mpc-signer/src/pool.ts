@@ -125,6 +125,14 @@ export class PresignPool {
     return (await this.presign(keyId, k.info.epoch, k.info.parties, 1))[0]!;
   }
 
+  /**
+   * Make one presignature now for another signing set than the pool's (the signer's failover when
+   * a cloud party of the usual set does not answer). `signers` starts with the customer's party.
+   */
+  async makeOneFor(keyId: string, epoch: number, signers: string[]): Promise<string> {
+    return (await this.presign(keyId, epoch, signers, 1))[0]!;
+  }
+
   private async presign(keyId: string, epoch: number, parties: string[], count = this.#o.batch): Promise<string[]> {
     const k = (await this.#keys.get(keyId))!;
     const signers = parties.includes(CUSTOMER_PARTY) ? parties.slice(0, Math.max(k.info.threshold, 1)) : parties;

@@ -66,6 +66,8 @@ export class Signer {
   #o: SignerOptions;
   #now: () => number;
   #inflight = new Map<string, Promise<void>>();
+  /** Parties that did not answer a session start, until when they are left out of signing sets. */
+  #down = new Map<string, number>();
 
   constructor(o: SignerOptions) {
     this.#o = o;
@@ -185,6 +187,13 @@ export class Signer {
     }
   }
 
+  /** Parties recently found not answering (a fresh copy: one handling adds to it). */
+  private recentlyDown(): Set<string> {
+    const now = Date.now();
+    for (const [p, until] of this.#down) if (until <= now) this.#down.delete(p);
+    return new Set(this.#down.keys());
+  }
+
   private async signEntry(approvedBytes: Uint8Array, req: TransactionSignRequest, i: number, release: [string, number, string][], firstDelivery: boolean): Promise<EntrySignature> {
     const store = this.#o.node.enclave.store;
     const rt = token(req.requestId);
@@ -201,17 +210,29 @@ export class Signer {
     // Per-entry copies exist only for requests with several entries (see below).
     const stored = req.entries.length > 1 ? await store.get(sigName) : undefined;
     if (stored) result = decodeSignResult(stored);
-    // Parties that did not answer during this handling (EdDSA with t < n only: see below).
-    const unavailable = new Set<string>();
+    // Parties that did not answer recently (keys of threshold t < n move to another cloud party).
+    const unavailable = this.recentlyDown();
+    const usual = signingSet(info.parties, info.threshold)!;
     for (let attempt = 0; !result; attempt++) {
+      const set = signingSet(info.parties, info.threshold, unavailable) ?? usual;
+      // This handling made the plan, with a presignature nobody had used: true only then.
+      let fresh = false;
       let plan = !scheme.needsPresignature ? { presig: '', epoch: info.epoch } : firstDelivery && attempt === 0 ? undefined : await this.#o.plans.get(rt, i);
       if (!plan) {
-        const presig = await this.#o.pool.acquire(info.keyId, info.epoch, 10 * this.#o.node.roundTimeoutMs);
-        // The plan is durable before any party sees the session: a restart reuses this presignature.
-        plan = await this.#o.plans.create(rt, i, { presig, epoch: info.epoch });
-        if (plan.presig !== presig) this.#o.pool.giveBack(info.keyId, info.epoch, presig);
+        const other = set.join() !== usual.join();
+        const presig = other
+          ? await this.#o.pool.makeOneFor(info.keyId, info.epoch, set)
+          : await this.#o.pool.acquire(info.keyId, info.epoch, 10 * this.#o.node.roundTimeoutMs);
+        // The plan is durable before any party sees the session: a restart reuses this presignature (and its set).
+        plan = await this.#o.plans.create(rt, i, { presig, epoch: info.epoch, ...(other ? { parties: set } : {}) });
+        fresh = plan.presig === presig;
+        if (!fresh) {
+          if (other) await this.#o.node.enclave.releasePresignature(info.keyId, info.epoch, presig).catch(() => undefined);
+          else this.#o.pool.giveBack(info.keyId, info.epoch, presig);
+        }
       }
-      const parties = signingSet(info.parties, info.threshold, unavailable)!;
+      // ECDSA: the set the presignature was made for; EdDSA: any set that answers.
+      const parties = scheme.needsPresignature ? plan.parties ?? usual : set;
       try {
         // With a presignature the session id is a function of (presignature, request, entry): a
         // retry after a crash is the same session, and parties still in it resend their shares.
@@ -226,7 +247,8 @@ export class Signer {
         if (!r) throw new PartyError('ERR_MPC_ABORT', 'session ended without a signature');
         result = decodeSignResult(r);
       } catch (e) {
-        const code = (e as PartyError).code;
+        const pe = e as PartyError;
+        const code = pe.code;
         // A presignature some party never had (lost before it was used) can be replaced: no share of it was ever sent.
         if ((code === 'ERR_PRESIGNATURE_NOT_FOUND') && attempt < 2 && plan.presig) {
           // Ours may be bound already (our share is sealed while the others are asked): it is
@@ -235,16 +257,28 @@ export class Signer {
           await this.#o.plans.delete(rt, i);
           continue;
         }
-        // EdDSA with t < n: a cloud party that does not answer (down, or silent mid-session) is
-        // replaced by another one. Safe: the customer is the aggregator, so none of our shares
-        // left this party and nobody can assemble the abandoned attempt; the next one uses fresh
-        // nonces. (ECDSA presignatures belong to one signing set: see the README.)
-        if (!scheme.needsPresignature && code === 'ERR_SESSION_TIMEOUT' && attempt < 4) {
-          const silent = (e as PartyError).culprits.filter((p) => p !== CUSTOMER && parties.includes(p));
+        // Threshold t < n: a cloud party that does not answer is replaced by another one, when
+        // that cannot leave two signatures of this entry:
+        // - EdDSA (any time, also silent mid-session): the customer aggregates, so none of our
+        //   shares left this party and nobody can assemble the abandoned attempt; fresh nonces.
+        // - ECDSA: our σ share goes to the other signers, so only when the session ended before
+        //   we sent anything AND this handling made the plan (no earlier run can have sent a share
+        //   of that presignature). The abandoned presignature is dropped; a fresh one is made for
+        //   the new set and recorded in the plan.
+        const canMove = !scheme.needsPresignature || (pe.nothingSent && fresh);
+        if (code === 'ERR_SESSION_TIMEOUT' && canMove && attempt < 4) {
+          const silent = pe.culprits.filter((p) => p !== CUSTOMER && parties.includes(p));
           const without = new Set([...unavailable, ...silent]);
           if (silent.length > 0 && signingSet(info.parties, info.threshold, without)) {
-            for (const p of silent) unavailable.add(p);
+            for (const p of silent) {
+              unavailable.add(p);
+              this.#down.set(p, Date.now() + DOWN_MEMORY_MS);
+            }
             this.#o.log('warn', 'signing set changed: a party did not answer', { requestId: req.requestId, entry: i, unavailable: [...unavailable] });
+            if (plan.presig) {
+              await this.#o.node.enclave.releasePresignature(info.keyId, plan.epoch, plan.presig).catch(() => undefined);
+              await this.#o.plans.delete(rt, i);
+            }
             continue;
           }
         }
@@ -268,6 +302,9 @@ export class Signer {
     return entrySignature(i, info.keyId, alg, entry.path, result);
   }
 }
+
+/** How long a party that did not answer is left out of signing sets before it is tried again. */
+const DOWN_MEMORY_MS = 30_000;
 
 /**
  * The customer's party plus as many cloud parties as the threshold needs (3-of-3: all), in key
