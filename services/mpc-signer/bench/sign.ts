@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   // run); the sustained phase then runs on an empty pool, presigning while it signs.
   const s: System = await startSystem({ env: {
     COSIGNER_POOL_TARGET: String(latencyN + burst + 5), COSIGNER_POOL_LOW_WATER: '0', COSIGNER_POOL_CONCURRENCY: '2',
-    COSIGNER_SIGN_CONCURRENCY: '256', COSIGNER_ROUND_TIMEOUT_MS: '60000',
+    COSIGNER_ROUND_TIMEOUT_MS: '60000',
   } });
   try {
     let algorithm = values.algorithm ?? 'ECDSA_SECP256K1';
