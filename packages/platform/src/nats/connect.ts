@@ -35,6 +35,10 @@ export async function connectNats(o: NatsConnectOptions): Promise<NatsConnection
     maxReconnectAttempts: NATS_MAX_RECONNECT_ATTEMPTS,
     reconnectTimeWait: o.reconnectTimeWaitMs ?? DEFAULT_NATS_RECONNECT_WAIT_MS,
     waitOnFirstConnect: o.waitOnFirstConnect ?? false,
+    // No Error (with its stack) made up front for every request-reply, which nats.js does to give
+    // a failed request an async stack: KV and JetStream calls are request-replies, and the capture
+    // measured ~0.1 ms of CPU each on the services' hot paths. Errors keep their messages.
+    noAsyncTraces: true,
     ...(o.extra ?? {}),
   };
   if (o.credsFile) opts.authenticator = credsAuthenticator(new Uint8Array(await readFile(o.credsFile)));
