@@ -94,3 +94,48 @@ test('2-of-3 keys over gRPC: ECDSA and EdDSA sign with either cloud party down (
   await signEddsa('d-4', [44, 501, 1, 0, 4]);
   await signEcdsa('e-4', [44, 60, 1, 0, 4]);
 });
+
+test('2-of-3 ECDSA failover survives kill -9 of the customer while it moves to the other cloud party: one signature per request', async (t) => {
+  const slow = { COSIGNER_UNSAFE_TEST_SLOW_MS: '300' };
+  const s = await startSystem({
+    env: { COSIGNER_POOL_TARGET: '3', COSIGNER_PRESIGN_BATCH: '3', COSIGNER_ROUND_TIMEOUT_MS: '20000', COSIGNER_SIGNER_ACK_WAIT_MS: '3000' },
+    partyEnv: { customer: slow, 'cloud-2': slow },
+  });
+  t.after(() => s.stop());
+  const key = await s.call<KeyInfo>('createKey', { workspaceId: 'ws1', algorithm: 'ECDSA_SECP256K1', threshold: 2, keyId: 'k_fo_crash' });
+  for (let i = 0; ; i++) {
+    const st = await s.call<PoolStatusResponse>('getPoolStatus', { keyId: key.keyId });
+    if ((st.pools[0]?.ready ?? 0) >= 3) break;
+    assert.ok(i < 1200, 'pool never filled');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await s.procs['cloud-1']!.kill9();
+  // Kill the customer at different points of the move: during the presigning for the new set,
+  // and later (plan recorded with its set, or signing under way). Wherever it lands, the request
+  // ends signed, once, under the derived key.
+  for (const [n, afterMs] of [[1, 400], [2, 1500]] as const) {
+    const id = `fo-crash-${n}`;
+    const digest = createHash('sha256').update(id).digest();
+    const path = [44, 60, 0, 0, n];
+    // A fresh customer process: it does not know yet that cloud-1 is down.
+    if (n > 1) {
+      await s.procs.customer!.kill9();
+      await s.start('customer');
+    }
+    const seen = s.procs.customer!.stderr().match(/signing set changed/g)?.length ?? 0;
+    const ev = approvedEvent({ key: s.ak.privateKey, requestId: id, workspaceId: 'ws1', entries: [{ keyId: key.keyId, path, payload: digest, algorithm: 'ECDSA_SECP256K1' }] });
+    await s.js.publish(`cosigner.requests.approved.${id}`, ev.bytes, { msgID: `${id}:approved` });
+    // The restarted customer does not remember that cloud-1 is down: it finds out again.
+    for (let i = 0; (s.procs.customer!.stderr().match(/signing set changed/g)?.length ?? 0) <= seen; i++) {
+      assert.ok(i < 600, 'the signer never moved to cloud-2');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, afterMs));
+    await s.procs.customer!.kill9();
+    await s.start('customer');
+    const sig = (await signed(s, id)).signatures[0]!;
+    assert.equal(await countOn(s, `cosigner.requests.failed.${id}`), 0);
+    const pk = await s.call<GetPublicKeyResponse>('getPublicKey', { keyId: key.keyId, path });
+    assert.ok(secp256k1.verify(Buffer.concat([sig.r, sig.s]), digest, pk.publicKey, { prehash: false }));
+  }
+});
