@@ -241,7 +241,14 @@ export class PartyNode {
     span.setAttribute('cosigner.mpc.session', Buffer.from(start.sessionId).toString('hex').slice(0, 16));
     start.deadlineMs = s.deadlineMs ?? Date.now() + 6 * this.roundTimeout(start);
     const parties = await this.refs(start.parties);
-    const session = await this.open(start, parties, true);
+    let session: EnclaveSession;
+    try {
+      session = await this.open(start, parties, true);
+    } catch (e) {
+      // Our own checks refused the session: nobody was asked, nothing was sent.
+      if (e instanceof PartyError) throw new PartyError(e.code, e.message, { cause: e.cause, culprits: e.culprits, nothingSent: true });
+      throw e;
+    }
     span.addEvent('opened');
     const others = start.parties.filter((p) => p !== this.partyId);
     const outcomes = start.kind !== 'SIGN' ? this.transport.collectOutcomes(start.sessionId, others) : undefined;

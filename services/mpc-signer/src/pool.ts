@@ -24,11 +24,25 @@ interface KeyPool {
   ready: string[];
   refilling: boolean;
   /** Signers waiting for a presignature (the pool makes these on top of its target). */
-  waiting: ((id: string) => void)[];
+  waiting: Waiter[];
   inFlight: number;
   consumed: number;
   failures: number;
 }
+
+interface Waiter {
+  resolve: (id: string) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Requests waiting for an on-demand presignature of one (key, epoch, signing set). */
+interface OnDemand {
+  waiting: Waiter[];
+  running: boolean;
+}
+
+/** How long a party that did not answer is left out of signing sets before it is tried again. */
+export const DOWN_MEMORY_MS = 30_000;
 
 export class PresignPool {
   #node: PartyNode;
@@ -40,6 +54,9 @@ export class PresignPool {
   #timer: NodeJS.Timeout | undefined;
   #waiters: (() => void)[] = [];
   #planned = new Set<string>();
+  #onDemand = new Map<string, OnDemand>();
+  /** Parties that did not answer a session start, until when they are left out of signing sets. */
+  #down = new Map<string, number>();
 
   constructor(node: PartyNode, keys: KeyStore, o: PoolOptions) {
     this.#node = node;
@@ -56,6 +73,18 @@ export class PresignPool {
     for (const k of await this.#keys.list()) await this.track(k.keyId);
     this.#timer = setInterval(() => this.pump(), 1000);
     this.#timer.unref();
+  }
+
+  /** Parties found not answering (by the signer or by a refill) are left out for DOWN_MEMORY_MS. */
+  markDown(parties: Iterable<string>): void {
+    for (const p of parties) if (p !== CUSTOMER_PARTY) this.#down.set(p, Date.now() + DOWN_MEMORY_MS);
+  }
+
+  /** Parties recently found not answering (a fresh copy). */
+  downParties(): Set<string> {
+    const now = Date.now();
+    for (const [p, until] of this.#down) if (until <= now) this.#down.delete(p);
+    return new Set(this.#down.keys());
   }
 
   stop(): void {
@@ -99,7 +128,8 @@ export class PresignPool {
 
   /**
    * A presignature for the key: a ready one, or the next one the pool makes (CPU stays within
-   * the pool's budget however many requests wait). Rejects after `timeoutMs`.
+   * the pool's budget however many requests wait). Rejects after `timeoutMs`, and at once when a
+   * refill fails because a party did not answer (with that error: the caller may move).
    */
   async acquire(keyId: string, epoch: number, timeoutMs: number): Promise<string> {
     const now = this.take(keyId, epoch);
@@ -107,7 +137,10 @@ export class PresignPool {
     const p = this.#pools.get(keyId);
     if (!p || p.epoch !== epoch) return this.makeOne(keyId);
     return new Promise<string>((resolve, reject) => {
-      const w = (id: string) => { clearTimeout(t); p.consumed++; resolve(id); };
+      const w: Waiter = {
+        resolve: (id: string) => { clearTimeout(t); p.consumed++; resolve(id); },
+        reject: (e: unknown) => { clearTimeout(t); reject(e); },
+      };
       const t = setTimeout(() => {
         const i = p.waiting.indexOf(w);
         if (i >= 0) p.waiting.splice(i, 1);
@@ -130,7 +163,31 @@ export class PresignPool {
    * a cloud party of the usual set does not answer). `signers` starts with the customer's party.
    */
   async makeOneFor(keyId: string, epoch: number, signers: string[]): Promise<string> {
-    return (await this.presign(keyId, epoch, signers, 1))[0]!;
+    const k = `${keyId}|${epoch}|${signers.join(',')}`;
+    let q = this.#onDemand.get(k);
+    if (!q) this.#onDemand.set(k, (q = { waiting: [], running: false }));
+    const p = new Promise<string>((resolve, reject) => q.waiting.push({ resolve, reject }));
+    this.runOnDemand(k, q, keyId, epoch, signers);
+    return p;
+  }
+
+  /**
+   * One presign session at a time per (key, set) for on-demand presignatures: whoever asked
+   * while one runs is served by the next, batched (up to `batch`), so a burst of requests during
+   * an outage does not start one 3-round session each.
+   */
+  private runOnDemand(k: string, q: OnDemand, keyId: string, epoch: number, signers: string[]): void {
+    if (q.running || q.waiting.length === 0) return;
+    q.running = true;
+    const take = q.waiting.splice(0, Math.max(1, this.#o.batch));
+    void this.presign(keyId, epoch, signers, take.length).then(
+      (ids) => take.forEach((w, i) => (ids[i] ? w.resolve(ids[i]) : w.reject(new PartyError('ERR_MPC_ABORT', 'presigning returned too few presignatures')))),
+      (e: unknown) => { for (const w of take) w.reject(e); },
+    ).finally(() => {
+      q.running = false;
+      if (q.waiting.length > 0) this.runOnDemand(k, q, keyId, epoch, signers);
+      else this.#onDemand.delete(k);
+    });
   }
 
   private async presign(keyId: string, epoch: number, parties: string[], count = this.#o.batch): Promise<string[]> {
@@ -177,7 +234,7 @@ export class PresignPool {
             if (cur && cur.epoch === epoch) {
               for (const id of ids) {
                 const w = cur.waiting.shift();
-                if (w) w(id);
+                if (w) w.resolve(id);
                 else cur.ready.push(id);
               }
             }
@@ -186,6 +243,12 @@ export class PresignPool {
           (e: unknown) => {
             p.failures++;
             this.#o.log('presign failed', { keyId: p.keyId, code: (e as PartyError).code, err: (e as Error).message });
+            // A party that did not answer: remembered (signers move when the threshold allows), and
+            // whoever waits for a presignature of this set hears it now rather than at its timeout.
+            if (e instanceof PartyError && e.code === 'ERR_SESSION_TIMEOUT' && e.nothingSent && e.culprits.length > 0) {
+              this.markDown(e.culprits);
+              for (const w of p.waiting.splice(0)) w.reject(e);
+            }
             // Back off a little; the interval pump tries again.
             setTimeout(() => { p.failures = Math.max(0, p.failures - 1); }, 2000).unref();
           },

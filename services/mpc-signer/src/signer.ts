@@ -66,8 +66,6 @@ export class Signer {
   #o: SignerOptions;
   #now: () => number;
   #inflight = new Map<string, Promise<void>>();
-  /** Parties that did not answer a session start, until when they are left out of signing sets. */
-  #down = new Map<string, number>();
 
   constructor(o: SignerOptions) {
     this.#o = o;
@@ -187,11 +185,15 @@ export class Signer {
     }
   }
 
-  /** Parties recently found not answering (a fresh copy: one handling adds to it). */
-  private recentlyDown(): Set<string> {
-    const now = Date.now();
-    for (const [p, until] of this.#down) if (until <= now) this.#down.delete(p);
-    return new Set(this.#down.keys());
+  /** Drops an entry's plan and its (never sent) presignature; false when the release failed. */
+  private async dropPlan(rt: string, entry: number, keyId: string, epoch: number, presig: string): Promise<boolean> {
+    try {
+      await this.#o.node.enclave.releasePresignature(keyId, epoch, presig);
+      await this.#o.plans.delete(rt, entry);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private async signEntry(approvedBytes: Uint8Array, req: TransactionSignRequest, i: number, release: [string, number, string][], firstDelivery: boolean): Promise<EntrySignature> {
@@ -211,7 +213,7 @@ export class Signer {
     const stored = req.entries.length > 1 ? await store.get(sigName) : undefined;
     if (stored) result = decodeSignResult(stored);
     // Parties that did not answer recently (keys of threshold t < n move to another cloud party).
-    const unavailable = this.recentlyDown();
+    const unavailable = this.#o.pool.downParties();
     const usual = signingSet(info.parties, info.threshold)!;
     for (let attempt = 0; !result; attempt++) {
       const set = signingSet(info.parties, info.threshold, unavailable) ?? usual;
@@ -220,9 +222,23 @@ export class Signer {
       let plan = !scheme.needsPresignature ? { presig: '', epoch: info.epoch } : firstDelivery && attempt === 0 ? undefined : await this.#o.plans.get(rt, i);
       if (!plan) {
         const other = set.join() !== usual.join();
-        const presig = other
-          ? await this.#o.pool.makeOneFor(info.keyId, info.epoch, set)
-          : await this.#o.pool.acquire(info.keyId, info.epoch, 10 * this.#o.node.roundTimeoutMs);
+        let presig: string;
+        try {
+          presig = other
+            ? await this.#o.pool.makeOneFor(info.keyId, info.epoch, set)
+            : await this.#o.pool.acquire(info.keyId, info.epoch, 10 * this.#o.node.roundTimeoutMs);
+        } catch (e) {
+          // The pool could not presign because a party did not answer (it remembers which):
+          // another set may do, when the threshold allows one.
+          const silent = (e as PartyError).culprits?.filter((p) => p !== CUSTOMER && set.includes(p)) ?? [];
+          if ((e as PartyError).code === 'ERR_SESSION_TIMEOUT' && silent.length > 0 && attempt < 4 && signingSet(info.parties, info.threshold, new Set([...unavailable, ...silent]))) {
+            for (const p of silent) unavailable.add(p);
+            this.#o.pool.markDown(silent);
+            this.#o.log('warn', 'signing set changed: a party did not answer', { requestId: req.requestId, entry: i, unavailable: [...unavailable] });
+            continue;
+          }
+          throw e;
+        }
         // The plan is durable before any party sees the session: a restart reuses this presignature (and its set).
         plan = await this.#o.plans.create(rt, i, { presig, epoch: info.epoch, ...(other ? { parties: set } : {}) });
         fresh = plan.presig === presig;
@@ -265,23 +281,31 @@ export class Signer {
         //   we sent anything AND this handling made the plan (no earlier run can have sent a share
         //   of that presignature). The abandoned presignature is dropped; a fresh one is made for
         //   the new set and recorded in the plan.
-        const canMove = !scheme.needsPresignature || (pe.nothingSent && fresh);
+        const unsent = plan.presig !== '' && fresh && pe.nothingSent;
+        // A presignature made for another signing set than the one asked (made on demand for a
+        // move, left without a plan by a crash, then handed out by the pool after a restart):
+        // every party checks the set before it signs, so nothing was sent; drop it, plan again.
+        if (code === 'ERR_SIGNING_SET' && unsent && attempt < 4) {
+          if (!(await this.dropPlan(rt, i, info.keyId, plan.epoch, plan.presig))) throw e;
+          continue;
+        }
+        const canMove = !scheme.needsPresignature || unsent;
         if (code === 'ERR_SESSION_TIMEOUT' && canMove && attempt < 4) {
           const silent = pe.culprits.filter((p) => p !== CUSTOMER && parties.includes(p));
           const without = new Set([...unavailable, ...silent]);
           if (silent.length > 0 && signingSet(info.parties, info.threshold, without)) {
-            for (const p of silent) {
-              unavailable.add(p);
-              this.#down.set(p, Date.now() + DOWN_MEMORY_MS);
-            }
+            for (const p of silent) unavailable.add(p);
+            this.#o.pool.markDown(silent);
             this.#o.log('warn', 'signing set changed: a party did not answer', { requestId: req.requestId, entry: i, unavailable: [...unavailable] });
-            if (plan.presig) {
-              await this.#o.node.enclave.releasePresignature(info.keyId, plan.epoch, plan.presig).catch(() => undefined);
-              await this.#o.plans.delete(rt, i);
-            }
+            // The plan goes only with its presignature (a release that fails keeps both: the
+            // request then waits for the party instead).
+            if (plan.presig && !(await this.dropPlan(rt, i, info.keyId, plan.epoch, plan.presig))) throw e;
             continue;
           }
         }
+        // A presignature made for a moved set whose parties do not answer either, never sent:
+        // dropped, so that the retry starts over from the usual set instead of waiting for this one.
+        if (unsent && plan.parties) await this.dropPlan(rt, i, info.keyId, plan.epoch, plan.presig);
         throw e;
       }
       const derived = scheme.derivePublicKey(info.publicKey, info.chainCode, pathString(entry.path));
@@ -302,9 +326,6 @@ export class Signer {
     return entrySignature(i, info.keyId, alg, entry.path, result);
   }
 }
-
-/** How long a party that did not answer is left out of signing sets before it is tried again. */
-const DOWN_MEMORY_MS = 30_000;
 
 /**
  * The customer's party plus as many cloud parties as the threshold needs (3-of-3: all), in key
