@@ -460,7 +460,7 @@ export class Enclave {
       throw new PartyError('ERR_PRESIGNATURE_NOT_FOUND', `presignature ${pid} not found on ${this.partyId}`);
     }
     const presig = decodeSigners(presigBytes);
-    if (presig.signers.join(',') !== signers.join(',')) throw new PartyError('ERR_SIGNING_SET', 'presignature was made for another signing set');
+    if (presig.signers.join(',') !== signers.join(',')) throw new PartyError('ERR_PRESIGNATURE_OTHER_SET', `presignature ${pid} was made for another signing set`);
     const party = scheme.sign({ session: start.sessionId, self: this.index, signers, share: r.share, presignature: presig.body, message, path });
     const store = this.#store;
     let persisted = sent !== undefined;

@@ -12,6 +12,8 @@ export type PartyErrorCode =
   | 'ERR_KEY_EXISTS'
   | 'ERR_WRONG_WORKSPACE'
   | 'ERR_SIGNING_SET'
+  /** This party's own check: the presignature named was made for another signing set. */
+  | 'ERR_PRESIGNATURE_OTHER_SET'
   | 'ERR_PRESIGNATURE_BOUND'
   | 'ERR_PRESIGNATURE_NOT_FOUND'
   | 'ERR_SESSION_TIMEOUT'

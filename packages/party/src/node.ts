@@ -52,7 +52,18 @@ export interface PartyNodeOptions {
 
 export async function openKv(nc: NatsConnection, bucket: string, history = 1): Promise<KV> {
   const kvm = new Kvm(jetstream(nc));
-  return kvm.create(bucket, { history });
+  // Parties starting together race to create a bucket; one that loses may get it back before the
+  // winner's stream exists. Probe it (a read) before handing it out.
+  for (let i = 0; ; i++) {
+    const kv = await kvm.create(bucket, { history });
+    try {
+      await kv.get('probe');
+      return kv;
+    } catch (e) {
+      if (i >= 20) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 export class PartyNode {
@@ -90,7 +101,17 @@ export class PartyNode {
     });
     const registry = new PartyRegistry(await openKv(o.nc, PARTIES_BUCKET), store, log, o.partyPins);
     await registry.load();
-    await registry.publish(enclave.info());
+    // A bucket another party has just created may not take writes for a moment (the first put
+    // then finds no responder): a few short retries at start.
+    for (let i = 0; ; i++) {
+      try {
+        await registry.publish(enclave.info());
+        break;
+      } catch (e) {
+        if (i >= 20) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     const transport = new PartyTransport(o.nc, enclave, registry, log);
     const node = new PartyNode(o, enclave, transport, log);
     transport.onStart = (s, from) => node.onStart(s, from);

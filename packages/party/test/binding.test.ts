@@ -3,7 +3,7 @@
  * used for and nothing else, on every party; a repeated session for the same entry (a restart)
  * gets the same shares back, hence the same signature.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,8 @@ import { startNats } from '@cosigner/platform/testing';
 import { PartyNode, SoftwareEnclaveProvider, schemeFor, decodeSignResult, DEFAULT_PARTIES, primeExtras, type PartyError } from '../src/index.ts';
 import { approvalKeys, approvedEvent } from './helpers.ts';
 
-test('CMP presignature: bound on first use, refused for another message, same signature when the entry is signed again', async (t) => {
+/** nats-server and the three parties in this process (fixture primes), stopped after the test. */
+async function threeParties(t: TestContext): Promise<{ ak: ReturnType<typeof approvalKeys>; nodes: PartyNode[] }> {
   const nats = await startNats();
   t.after(() => nats.stop());
   const ak = approvalKeys();
@@ -27,6 +28,11 @@ test('CMP presignature: bound on first use, refused for another message, same si
     approvalKey: ak.publicKey, scheme: schemeFor, roundTimeoutMs: 60_000, log: () => undefined, keygenExtras: extras,
   })));
   t.after(async () => { for (const n of nodes) await n.stop(); });
+  return { ak, nodes };
+}
+
+test('CMP presignature: bound on first use, refused for another message, same signature when the entry is signed again', async (t) => {
+  const { ak, nodes } = await threeParties(t);
   const [customer, cloud1] = nodes;
   const keyId = 'k_bind';
   const base = { keyId, parties: DEFAULT_PARTIES.map((p) => p.id), workspaceId: 'ws1', algorithm: 'ECDSA_SECP256K1' as const, threshold: 3, entryIndex: 0, epoch: 0 };
@@ -55,4 +61,21 @@ test('CMP presignature: bound on first use, refused for another message, same si
   // The same entry again (as after a coordinator restart): the cloud parties resend their stored shares.
   const again = decodeSignResult((await sign(a1.bytes, 'r1', p1!))!);
   assert.deepEqual(Buffer.from(again.signature), Buffer.from(s1.signature));
+});
+
+test('a presignature made for another signing set is refused by the coordinator itself, before anyone is asked (ERR_PRESIGNATURE_OTHER_SET, nothing sent); its own set signs with it', async (t) => {
+  const { ak, nodes } = await threeParties(t);
+  const customer = nodes[0]!;
+  const keyId = 'k_other_set';
+  const all = DEFAULT_PARTIES.map((p) => p.id);
+  const base = { keyId, workspaceId: 'ws1', algorithm: 'ECDSA_SECP256K1' as const, threshold: 2, entryIndex: 0, epoch: 0 };
+  const kg = JSON.parse(new TextDecoder().decode(await customer.coordinate({ ...base, parties: all, kind: 'KEYGEN', context: Buffer.alloc(0), count: 0, presignatureId: Buffer.alloc(0), requestId: '' }))) as { publicKey: string; chainCode: string };
+  const pre = JSON.parse(new TextDecoder().decode(await customer.coordinate({ ...base, parties: ['customer', 'cloud-2'], kind: 'PRESIGN', context: Buffer.alloc(0), count: 1, presignatureId: Buffer.alloc(0), requestId: '' }))) as { presignatureIds: string[] };
+  const p = pre.presignatureIds[0]!;
+  const digest = createHash('sha256').update('other set').digest();
+  const a = approvedEvent({ key: ak.privateKey, requestId: 'r-os', workspaceId: 'ws1', entries: [{ keyId, path: [], payload: digest }] });
+  const sign = (parties: string[]) => customer.coordinate({ ...base, parties, kind: 'SIGN', context: Buffer.from(a.bytes), count: 0, presignatureId: Buffer.from(p), requestId: 'r-os' });
+  await assert.rejects(sign(['customer', 'cloud-1']), (e: PartyError) => e.code === 'ERR_PRESIGNATURE_OTHER_SET' && e.nothingSent);
+  const s = decodeSignResult((await sign(['customer', 'cloud-2']))!);
+  assert.ok(secp256k1.verify(s.signature, digest, Buffer.from(kg.publicKey, 'base64'), { prehash: false }));
 });

@@ -180,9 +180,13 @@ export class PresignPool {
     if (q.running || q.waiting.length === 0) return;
     q.running = true;
     const take = q.waiting.splice(0, Math.max(1, this.#o.batch));
+    // A failed session costs its waiters a retry, never their requests: a party that did not
+    // answer is reported as such (the signer may move again); anything else as retryable.
+    const retryable = (e: unknown): unknown => (e instanceof PartyError && e.code === 'ERR_SESSION_TIMEOUT'
+      ? e : new PartyError('ERR_SESSION_REFUSED', `on-demand presigning failed: ${(e as Error)?.message ?? String(e)}`, { cause: e }));
     void this.presign(keyId, epoch, signers, take.length).then(
-      (ids) => take.forEach((w, i) => (ids[i] ? w.resolve(ids[i]) : w.reject(new PartyError('ERR_MPC_ABORT', 'presigning returned too few presignatures')))),
-      (e: unknown) => { for (const w of take) w.reject(e); },
+      (ids) => take.forEach((w, i) => (ids[i] ? w.resolve(ids[i]) : w.reject(retryable(new Error('presigning returned too few presignatures'))))),
+      (e: unknown) => { for (const w of take) w.reject(retryable(e)); },
     ).finally(() => {
       q.running = false;
       if (q.waiting.length > 0) this.runOnDemand(k, q, keyId, epoch, signers);
@@ -198,6 +202,8 @@ export class PresignPool {
       kind: 'PRESIGN', keyId, parties: signers, context: Buffer.alloc(0), workspaceId: k.info.workspaceId, algorithm: k.info.algorithm,
       threshold: k.info.threshold, count, entryIndex: 0, presignatureId: Buffer.alloc(0), requestId: '', epoch,
     });
+    // Every party of the set answered: none of them is down any more.
+    for (const p of signers) this.#down.delete(p);
     return (JSON.parse(new TextDecoder().decode(r)) as { presignatureIds: string[] }).presignatureIds;
   }
 

@@ -215,6 +215,7 @@ export class Signer {
     // Parties that did not answer recently (keys of threshold t < n move to another cloud party).
     const unavailable = this.#o.pool.downParties();
     const usual = signingSet(info.parties, info.threshold)!;
+    let otherSet = 0;
     for (let attempt = 0; !result; attempt++) {
       const set = signingSet(info.parties, info.threshold, unavailable) ?? usual;
       // This handling made the plan, with a presignature nobody had used: true only then.
@@ -281,14 +282,18 @@ export class Signer {
         //   we sent anything AND this handling made the plan (no earlier run can have sent a share
         //   of that presignature). The abandoned presignature is dropped; a fresh one is made for
         //   the new set and recorded in the plan.
-        const unsent = plan.presig !== '' && fresh && pe.nothingSent;
-        // A presignature made for another signing set than the one asked (made on demand for a
-        // move, left without a plan by a crash, then handed out by the pool after a restart):
-        // every party checks the set before it signs, so nothing was sent; drop it, plan again.
-        if (code === 'ERR_SIGNING_SET' && unsent && attempt < 4) {
+        // A presignature made for another signing set than the plan's (made on demand for a move,
+        // left without a plan by a crash, then handed out by the pool after a restart): our own
+        // check refuses it before anyone is asked, under this plan and any earlier one (it compares
+        // fixed data), so no share of it ever left; drop it and plan again. Not counted as an
+        // attempt (a crash can leave a whole on-demand batch of them), but bounded.
+        if (code === 'ERR_PRESIGNATURE_OTHER_SET' && plan.presig && otherSet < 64) {
           if (!(await this.dropPlan(rt, i, info.keyId, plan.epoch, plan.presig))) throw e;
+          otherSet++;
+          attempt--;
           continue;
         }
+        const unsent = plan.presig !== '' && fresh && pe.nothingSent;
         const canMove = !scheme.needsPresignature || unsent;
         if (code === 'ERR_SESSION_TIMEOUT' && canMove && attempt < 4) {
           const silent = pe.culprits.filter((p) => p !== CUSTOMER && parties.includes(p));
