@@ -5,6 +5,8 @@ import type { PresignPool } from './pool.ts';
 export interface SignerMetrics {
   signed: number;
   failed: number;
+  /** Signing sets changed because a party did not answer. */
+  moves: number;
 }
 
 export function startMetrics(port: number, host: string, pool: PresignPool, m: SignerMetrics): Promise<Server> {
@@ -27,6 +29,12 @@ export function startMetrics(port: number, host: string, pool: PresignPool, m: S
       `cosigner_requests_signed_total ${m.signed}`,
       '# TYPE cosigner_requests_failed_total counter',
       `cosigner_requests_failed_total ${m.failed}`,
+      '# HELP cosigner_party_unavailable Parties left out of signing sets because they did not answer (1 while remembered).',
+      '# TYPE cosigner_party_unavailable gauge',
+      ...[...pool.downParties()].sort().map((p) => `cosigner_party_unavailable{party="${p}"} 1`),
+      '# HELP cosigner_signing_set_moves_total Signing sets changed because a party did not answer.',
+      '# TYPE cosigner_signing_set_moves_total counter',
+      `cosigner_signing_set_moves_total ${m.moves}`,
     ];
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(`${lines.join('\n')}\n`);
   });

@@ -58,6 +58,8 @@ export interface SignerOptions {
   /** Observed latency of each signed request (approved event time to signed published). */
   onSigned?: (requestId: string, ms: number) => void;
   onFailed?: (requestId: string, code: string) => void;
+  /** A signing set changed because a party did not answer (metrics). */
+  onMoved?: (requestId: string, unavailable: readonly string[]) => void;
 }
 
 const RETRYABLE = new Set(['ERR_SESSION_TIMEOUT', 'ERR_SEALED_CONFLICT', 'ERR_UNKNOWN_PARTY', 'ERR_ENVELOPE', 'ERR_PRESIGNATURE_NOT_FOUND', 'ERR_SESSION_REFUSED']);
@@ -185,6 +187,11 @@ export class Signer {
     }
   }
 
+  private moved(requestId: string, entry: number, unavailable: ReadonlySet<string>): void {
+    this.#o.log('warn', 'signing set changed: a party did not answer', { requestId, entry, unavailable: [...unavailable] });
+    this.#o.onMoved?.(requestId, [...unavailable]);
+  }
+
   /** Drops an entry's plan and its (never sent) presignature; false when the release failed. */
   private async dropPlan(rt: string, entry: number, keyId: string, epoch: number, presig: string): Promise<boolean> {
     try {
@@ -235,7 +242,7 @@ export class Signer {
           if ((e as PartyError).code === 'ERR_SESSION_TIMEOUT' && silent.length > 0 && attempt < 4 && signingSet(info.parties, info.threshold, new Set([...unavailable, ...silent]))) {
             for (const p of silent) unavailable.add(p);
             this.#o.pool.markDown(silent);
-            this.#o.log('warn', 'signing set changed: a party did not answer', { requestId: req.requestId, entry: i, unavailable: [...unavailable] });
+            this.moved(req.requestId, i, unavailable);
             continue;
           }
           throw e;
@@ -301,7 +308,7 @@ export class Signer {
           if (silent.length > 0 && signingSet(info.parties, info.threshold, without)) {
             for (const p of silent) unavailable.add(p);
             this.#o.pool.markDown(silent);
-            this.#o.log('warn', 'signing set changed: a party did not answer', { requestId: req.requestId, entry: i, unavailable: [...unavailable] });
+            this.moved(req.requestId, i, unavailable);
             // The plan goes only with its presignature (a release that fails keeps both: the
             // request then waits for the party instead).
             if (plan.presig && !(await this.dropPlan(rt, i, info.keyId, plan.epoch, plan.presig))) throw e;

@@ -11,6 +11,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { RequestFailed, RequestSigned, type GetPublicKeyResponse, type KeyInfo, type PoolStatusResponse } from '@cosigner/proto';
 import { approvedEvent } from '../../../packages/party/test/helpers.ts';
 import { signingSet } from '../src/signer.ts';
+import { freePort } from '@cosigner/platform/testing';
 import { startSystem, type System } from './system.ts';
 import { countOn, waitEvent } from './util.ts';
 
@@ -33,7 +34,9 @@ async function signed(s: System, id: string): Promise<RequestSigned> {
 }
 
 test('2-of-3 keys over gRPC: ECDSA and EdDSA sign with either cloud party down (failover to the other one)', async (t) => {
-  const s = await startSystem({ env: { COSIGNER_POOL_TARGET: '2', COSIGNER_PRESIGN_BATCH: '2', COSIGNER_ROUND_TIMEOUT_MS: '20000' } });
+  const metricsPort = await freePort();
+  const s = await startSystem({ env: { COSIGNER_POOL_TARGET: '2', COSIGNER_PRESIGN_BATCH: '2', COSIGNER_ROUND_TIMEOUT_MS: '20000' }, partyEnv: { customer: { METRICS_PORT: String(metricsPort) } } });
+  const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   t.after(() => s.stop());
   const ek = await s.call<KeyInfo>('createKey', { workspaceId: 'ws1', algorithm: 'ECDSA_SECP256K1', threshold: 2, keyId: 'k_ecdsa_2of3' });
   const dk = await s.call<KeyInfo>('createKey', { workspaceId: 'ws1', algorithm: 'EDDSA_ED25519', threshold: 2, keyId: 'k_eddsa_2of3' });
@@ -90,6 +93,10 @@ test('2-of-3 keys over gRPC: ECDSA and EdDSA sign with either cloud party down (
   await signEcdsa('e-3', []);
   await signEddsa('d-3', []);
   assert.equal(s.procs.customer!.stderr().match(/signing set changed/g)?.length, 1, 'one failed attempt, then cloud-1 is left out');
+  // Operators see it: the silent party and the moves.
+  const m = await metrics();
+  assert.match(m, /^cosigner_party_unavailable\{party="cloud-1"\} 1$/m);
+  assert.match(m, /^cosigner_signing_set_moves_total [1-9]\d*$/m);
   await s.start('cloud-1');
   await signEddsa('d-4', [44, 501, 1, 0, 4]);
   await signEcdsa('e-4', [44, 60, 1, 0, 4]);
