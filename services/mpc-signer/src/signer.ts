@@ -111,21 +111,6 @@ export class Signer {
     const done = await store.get(`done.${rt}`);
     if (done) return this.republish(approved.requestId, done);
     const req = v.request;
-    // A redelivery: an earlier run may have published the outcome and stopped before sealing it
-    // (the two overlap). The event in the stream is then the outcome: keep it, sign nothing.
-    if (!firstDelivery) {
-      const published = await this.publishedOutcome(req.requestId);
-      if (published) {
-        await store.put(`done.${rt}`, published);
-        for (let i = 0; i < req.entries.length; i++) {
-          const plan = await this.#o.plans.get(rt, i);
-          const k = plan?.presig ? await this.#o.keys.get(req.entries[i]!.keyId) : undefined;
-          if (plan?.presig && k) await this.#o.node.enclave.releasePresignature(k.info.keyId, plan.epoch, plan.presig).catch(() => undefined);
-        }
-        await this.cleanup(rt, req.entries.length);
-        return;
-      }
-    }
     const expires = req.expiresAtMs || approved.expiresAtMs;
     try {
       if (expires > 0 && this.#now() > expires) throw new Terminal('ERR_EXPIRED', 'request expired before it was signed');
@@ -141,14 +126,19 @@ export class Signer {
       const out = RequestSigned.encode(ev).finish();
       const seal = () => withSpan('seal result', () => store.put(`done.${rt}`, Buffer.concat([Buffer.from('S'), out])));
       const publish = () => this.publish(`cosigner.requests.signed.${req.requestId}`, out, `${req.requestId}:signed`);
-      // The seal and the publish overlap. A restart after the seal republishes the sealed event;
-      // after the publish only, the redelivery finds the event in the stream and keeps it (above);
-      // before both, nobody has seen the signatures: entries with presignatures sign again with
-      // the same ones (the same signatures), EdDSA entries with fresh nonces (the customer
-      // aggregates, so the unpublished signature existed only here).
-      const [a, b] = await Promise.allSettled([seal(), publish()]);
-      if (a.status === 'rejected') throw a.reason;
-      if (b.status === 'rejected') throw b.reason;
+      if (release.length === req.entries.length) {
+        // Every entry came from a presignature whose plan and bindings are durable: a restart
+        // before `done` is sealed signs again with the same presignatures and publishes the same
+        // signatures (under the same message id), so the seal and the publish may overlap.
+        const [a, b] = await Promise.allSettled([seal(), publish()]);
+        if (a.status === 'rejected') throw a.reason;
+        if (b.status === 'rejected') throw b.reason;
+      } else {
+        // Fresh nonces (EdDSA): a second run would make a different signature, so the one made
+        // is sealed before anyone can see it.
+        await seal();
+        await publish();
+      }
       // Presignatures go only once the signatures they made are durable.
       for (const [k, e, p] of release) await this.#o.node.enclave.releasePresignature(k, e, p).catch(() => undefined);
       this.#o.onSigned?.(req.requestId, this.#now() - (approved.approvedAtMs || this.#now()));
@@ -180,20 +170,6 @@ export class Signer {
       await this.#o.plans.delete(rt, i).catch(() => undefined);
       if (entries > 1) await store.delete(`sig.${rt}.${i}`).catch(() => undefined);
     }
-  }
-
-  /** The outcome event already in the stream for this request ('S' or 'F' + its bytes), if any. */
-  private async publishedOutcome(requestId: string): Promise<Uint8Array | undefined> {
-    const jsm = await this.#o.js.jetstreamManager(false);
-    for (const [kind, tag] of [['signed', 'S'], ['failed', 'F']] as const) {
-      const m = await jsm.streams.getMessage(REQUESTS_STREAM, { last_by_subj: `cosigner.requests.${kind}.${requestId}` }).catch((e: unknown) => {
-        // "no message found" is the expected answer for a request not published yet.
-        if (/no message found/i.test((e as Error)?.message ?? '')) return null;
-        throw e;
-      });
-      if (m) return Buffer.concat([Buffer.from(tag), m.data]);
-    }
-    return undefined;
   }
 
   private async republish(requestId: string, done: Uint8Array): Promise<void> {
