@@ -10,10 +10,10 @@
  * and/or mTLS (GRPC_TLS_CERT_FILE, GRPC_TLS_KEY_FILE, GRPC_TLS_CLIENT_CA_FILE); the pool and
  * signer settings below.
  */
-import { AckPolicy, DeliverPolicy, JetStreamApiError, jetstream, jetstreamManager, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import { JetStreamApiError, jetstream, jetstreamManager, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import {
-  adminAuthSchema, createLogger, int, list, loadConfig, serverAuth, str, type GrpcServerHandle, type Logger,
+  adminAuthSchema, createLogger, ensureConsumer, int, list, loadConfig, serverAuth, str, type GrpcServerHandle, type Logger,
 } from '@cosigner/platform';
 import { startPartyFromEnv, type PartyProcess } from '@cosigner/party';
 import { startGrpc } from './grpc.ts';
@@ -72,14 +72,12 @@ async function ensureRequestsStream(jsm: JetStreamManager, ackWaitMs: number): P
       await jsm.streams.info(REQUESTS_STREAM); // created concurrently by another service
     }
   }
-  try {
-    await jsm.consumers.info(REQUESTS_STREAM, SIGNER_CONSUMER);
-  } catch {
-    await jsm.consumers.add(REQUESTS_STREAM, {
-      durable_name: SIGNER_CONSUMER, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All,
-      filter_subject: 'cosigner.requests.approved.>', ack_wait: nanos(ackWaitMs), max_deliver: -1, max_ack_pending: 256,
-    });
-  }
+  // Created, or converged in place (a changed ack wait): deleting and recreating it would replay
+  // every approval in the stream.
+  await ensureConsumer(jsm, {
+    stream: REQUESTS_STREAM, durable: SIGNER_CONSUMER, filterSubject: 'cosigner.requests.approved.>',
+    ackWaitMs, maxDeliver: -1, maxAckPending: 256, deliverPolicy: 'all',
+  });
 }
 
 export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env, o: { logger?: Logger } = {}): Promise<MpcSignerHandle> {

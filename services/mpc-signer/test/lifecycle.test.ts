@@ -44,3 +44,18 @@ test('KeyService: typed errors with stable codes, health SERVING; SIGTERM drains
     assert.match(p.stderr(), /"msg":"stopped"/, `${party} logged its orderly stop`);
   }
 });
+
+test('a restart with another ack wait converges the signer consumer in place (not recreated: nothing is replayed)', async (t) => {
+  const s = await startSystem({ env: { COSIGNER_SIGNER_ACK_WAIT_MS: '30000' } });
+  t.after(() => s.stop());
+  const jsm = await s.js.jetstreamManager();
+  const before = await jsm.consumers.info('COSIGNER_REQUESTS', 'mpc-signer');
+  assert.equal(before.config.ack_wait, 30_000 * 1_000_000);
+  await s.procs.customer!.kill9();
+  await s.start('customer', { COSIGNER_SIGNER_ACK_WAIT_MS: '45000' });
+  const after = await jsm.consumers.info('COSIGNER_REQUESTS', 'mpc-signer');
+  assert.equal(after.config.ack_wait, 45_000 * 1_000_000);
+  assert.equal(after.created, before.created, 'the same consumer, updated');
+  assert.equal(after.config.filter_subject, 'cosigner.requests.approved.>');
+  assert.equal(after.config.max_deliver, -1);
+});

@@ -25,7 +25,8 @@ export interface System {
   dirs: Record<string, string>;
   procs: Record<string, NodeProcess>;
   envOf(party: string): Record<string, string>;
-  start(party: string): Promise<NodeProcess>;
+  /** (Re)starts a party process; `extraEnv` on top of its usual environment. */
+  start(party: string, extraEnv?: Record<string, string>): Promise<NodeProcess>;
   client(): KeyServiceClient;
   call<Res>(method: string, req: unknown): Promise<Res>;
   stop(): Promise<void>;
@@ -55,10 +56,11 @@ export async function startSystem(o: { env?: Record<string, string>; partyEnv?: 
     ...(o.partyEnv?.[party] ?? {}),
   });
   const procs: Record<string, NodeProcess> = {};
-  const start = async (party: string): Promise<NodeProcess> => {
+  const start = async (party: string, extraEnv: Record<string, string> = {}): Promise<NodeProcess> => {
+    const env = { ...envOf(party), ...extraEnv };
     const p = party === 'customer'
-      ? spawnNode(SIGNER_MAIN, { env: envOf(party), echo: process.env.COSIGNER_TEST_ECHO === '1' })
-      : spawnNode(PARTY_MAIN, { args: ['--party', party], env: envOf(party), echo: process.env.COSIGNER_TEST_ECHO === '1' });
+      ? spawnNode(SIGNER_MAIN, { env, echo: process.env.COSIGNER_TEST_ECHO === '1' })
+      : spawnNode(PARTY_MAIN, { args: ['--party', party], env, echo: process.env.COSIGNER_TEST_ECHO === '1' });
     procs[party] = p;
     await p.waitForOutput(party === 'customer' ? /"msg":"ready"/ : /party ready/, 30_000);
     return p;
