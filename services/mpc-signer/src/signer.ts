@@ -109,7 +109,13 @@ export class Signer {
       return;
     }
     const done = await store.get(`done.${rt}`);
-    if (done) return this.republish(approved.requestId, done);
+    if (done) {
+      await this.republish(approved.requestId, done);
+      // A run that stopped between sealing the outcome and tidying up left its presignatures
+      // and plans behind: the outcome is durable, so they go now.
+      await this.tidy(rt, v.request);
+      return;
+    }
     const req = v.request;
     const expires = req.expiresAtMs || approved.expiresAtMs;
     try {
@@ -139,6 +145,8 @@ export class Signer {
         await seal();
         await publish();
       }
+      // TEST ONLY: stop as a crash would, right after the outcome is durable.
+      if (process.env.COSIGNER_UNSAFE_TEST_CRASH === 'after-outcome') process.kill(process.pid, 'SIGKILL');
       // Presignatures go only once the signatures they made are durable.
       for (const [k, e, p] of release) await this.#o.node.enclave.releasePresignature(k, e, p).catch(() => undefined);
       this.#o.onSigned?.(req.requestId, this.#now() - (approved.approvedAtMs || this.#now()));
@@ -161,6 +169,17 @@ export class Signer {
       await this.publish(`cosigner.requests.failed.${req.requestId}`, out, `${req.requestId}:failed`);
       await this.cleanup(rt, req.entries.length);
     }
+  }
+
+  /** Releases the presignatures the entries' plans still name, then cleans up (outcome durable). */
+  private async tidy(rt: string, req: TransactionSignRequest): Promise<void> {
+    for (let i = 0; i < req.entries.length; i++) {
+      const plan = await this.#o.plans.get(rt, i);
+      if (!plan?.presig) continue;
+      const k = await this.#o.keys.get(req.entries[i]!.keyId);
+      if (k) await this.#o.node.enclave.releasePresignature(k.info.keyId, plan.epoch, plan.presig).catch(() => undefined);
+    }
+    await this.cleanup(rt, req.entries.length);
   }
 
   /** Plans and per-entry signatures are only needed until `done` is durable. */

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { RequestFailed, RequestSigned, type GetPublicKeyResponse, type KeyInfo, type PoolStatusResponse } from '@cosigner/proto';
+import { RequestFailed, RequestSigned, type GetPublicKeyResponse, type KeyInfo } from '@cosigner/proto';
 import { approvedEvent } from '../../../packages/party/test/helpers.ts';
 import { signingSet } from '../src/signer.ts';
 import { freePort } from '@cosigner/platform/testing';
 import { startSystem, type System } from './system.ts';
-import { countOn, waitEvent } from './util.ts';
+import { countOn, waitEvent, waitPool } from './util.ts';
 
 test('signingSet: the customer first, cloud parties in key order, unavailable ones left out, undefined when too few', () => {
   const all = ['customer', 'cloud-1', 'cloud-2'];
@@ -45,12 +45,7 @@ test('2-of-3 keys over gRPC: ECDSA and EdDSA sign with either cloud party down (
   assert.deepEqual([...ek.parties].sort(), ['cloud-1', 'cloud-2', 'customer']);
 
   // The ECDSA pool fills with presignatures of the signing set customer + cloud-1.
-  for (let i = 0; ; i++) {
-    const st = await s.call<PoolStatusResponse>('getPoolStatus', { keyId: ek.keyId });
-    if ((st.pools[0]?.ready ?? 0) >= 2) break;
-    assert.ok(i < 600, 'pool never filled');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitPool(s, ek.keyId, 2);
 
   const signEcdsa = async (id: string, path: number[]): Promise<void> => {
     const preimage = Buffer.from(`transfer ${id}`);
@@ -112,12 +107,7 @@ test('2-of-3 ECDSA failover survives kill -9 of the customer while it moves to t
   });
   t.after(() => s.stop());
   const key = await s.call<KeyInfo>('createKey', { workspaceId: 'ws1', algorithm: 'ECDSA_SECP256K1', threshold: 2, keyId: 'k_fo_crash' });
-  for (let i = 0; ; i++) {
-    const st = await s.call<PoolStatusResponse>('getPoolStatus', { keyId: key.keyId });
-    if ((st.pools[0]?.ready ?? 0) >= 1) break;
-    assert.ok(i < 1200, 'pool never filled');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitPool(s, key.keyId, 1);
   await s.procs['cloud-1']!.kill9();
   // Kill the customer at different points of the move: during the presigning for the new set,
   // and later (plan recorded with its set, or signing under way). Wherever it lands, the request

@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+import type { PoolStatusResponse } from '@cosigner/proto';
 import type { System } from './system.ts';
 
 /** The terminal event of a request (signed or failed), polled from the stream. */
@@ -21,4 +23,14 @@ export async function countOn(s: System, subject: string): Promise<number> {
   const jsm = await s.js.jetstreamManager();
   const info = await jsm.streams.info('COSIGNER_REQUESTS', { subjects_filter: subject });
   return Number(info.state.subjects?.[subject] ?? 0);
+}
+
+/** Waits until the key's presignature pool holds at least `n` ready (two minutes at most). */
+export async function waitPool(s: System, keyId: string, n: number): Promise<void> {
+  for (let i = 0; ; i++) {
+    const st = await s.call<PoolStatusResponse>('getPoolStatus', { keyId });
+    if ((st.pools[0]?.ready ?? 0) >= n) return;
+    assert.ok(i < 1200, `the pool of ${keyId} never held ${n}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
