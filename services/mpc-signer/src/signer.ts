@@ -167,7 +167,8 @@ export class Signer {
       const out = RequestFailed.encode(f).finish();
       await store.put(`done.${rt}`, Buffer.concat([Buffer.from('F'), out]));
       await this.publish(`cosigner.requests.failed.${req.requestId}`, out, `${req.requestId}:failed`);
-      await this.cleanup(rt, req.entries.length);
+      // The outcome is final: the presignatures its plans named are never used again.
+      await this.tidy(rt, req);
     }
   }
 
