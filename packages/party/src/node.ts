@@ -50,20 +50,32 @@ export interface PartyNodeOptions {
   gc?: { intervalMs?: number } & GcOptions;
 }
 
-export async function openKv(nc: NatsConnection, bucket: string, history = 1): Promise<KV> {
-  const kvm = new Kvm(jetstream(nc));
-  // Parties starting together race to create a bucket; one that loses may get it back before the
-  // winner's stream exists. Probe it (a read) before handing it out.
+/** Start-up steps that can race with other parties starting: a few short retries. */
+async function retryingAtStart<T>(f: () => Promise<T>): Promise<T> {
   for (let i = 0; ; i++) {
-    const kv = await kvm.create(bucket, { history });
     try {
-      await kv.get('probe');
-      return kv;
+      return await f();
     } catch (e) {
       if (i >= 20) throw e;
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+}
+
+/** `e` as a PartyError that says nothing of ours was sent in the session (other errors as they are). */
+function unsent(e: unknown): unknown {
+  return e instanceof PartyError ? new PartyError(e.code, e.message, { cause: e.cause, culprits: e.culprits, nothingSent: true }) : e;
+}
+
+export async function openKv(nc: NatsConnection, bucket: string, history = 1): Promise<KV> {
+  const kvm = new Kvm(jetstream(nc));
+  // Parties starting together race to create a bucket; one that loses may get it back before the
+  // winner's stream exists. Probe it (a read) before handing it out.
+  return retryingAtStart(async () => {
+    const kv = await kvm.create(bucket, { history });
+    await kv.get('probe');
+    return kv;
+  });
 }
 
 export class PartyNode {
@@ -102,16 +114,8 @@ export class PartyNode {
     const registry = new PartyRegistry(await openKv(o.nc, PARTIES_BUCKET), store, log, o.partyPins);
     await registry.load();
     // A bucket another party has just created may not take writes for a moment (the first put
-    // then finds no responder): a few short retries at start.
-    for (let i = 0; ; i++) {
-      try {
-        await registry.publish(enclave.info());
-        break;
-      } catch (e) {
-        if (i >= 20) throw e;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    // then finds no responder).
+    await retryingAtStart(() => registry.publish(enclave.info()));
     const transport = new PartyTransport(o.nc, enclave, registry, log);
     const node = new PartyNode(o, enclave, transport, log);
     transport.onStart = (s, from) => node.onStart(s, from);
@@ -262,14 +266,8 @@ export class PartyNode {
     span.setAttribute('cosigner.mpc.session', Buffer.from(start.sessionId).toString('hex').slice(0, 16));
     start.deadlineMs = s.deadlineMs ?? Date.now() + 6 * this.roundTimeout(start);
     const parties = await this.refs(start.parties);
-    let session: EnclaveSession;
-    try {
-      session = await this.open(start, parties, true);
-    } catch (e) {
-      // Our own checks refused the session: nobody was asked, nothing was sent.
-      if (e instanceof PartyError) throw new PartyError(e.code, e.message, { cause: e.cause, culprits: e.culprits, nothingSent: true });
-      throw e;
-    }
+    // Our own checks refusing the session: nobody was asked, nothing was sent.
+    const session = await this.open(start, parties, true).catch((e: unknown) => { throw unsent(e); });
     span.addEvent('opened');
     const others = start.parties.filter((p) => p !== this.partyId);
     const outcomes = start.kind !== 'SIGN' ? this.transport.collectOutcomes(start.sessionId, others) : undefined;
@@ -284,9 +282,7 @@ export class PartyNode {
       // Nothing of ours has been sent in this session yet (our first round waits for every join).
       if (a.status === 'rejected') {
         outcomes?.cancel();
-        const r = a.reason as unknown;
-        if (r instanceof PartyError) throw new PartyError(r.code, r.message, { cause: r.cause, culprits: r.culprits, nothingSent: true });
-        throw r;
+        throw unsent(a.reason);
       }
       if (!a.value.ok) {
         const code = a.value.code === 'ERR_APPROVAL_INVALID' || a.value.code === 'ERR_PRESIGNATURE_BOUND' || a.value.code === 'ERR_PRESIGNATURE_NOT_FOUND' || a.value.code === 'ERR_KEY_NOT_FOUND' || a.value.code === 'ERR_SIGNING_SET' || a.value.code === 'ERR_WRONG_WORKSPACE'

@@ -16,7 +16,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { DomainError, publishEvent, startConsumer, withSpan, type Logger } from '@cosigner/platform';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { p256 } from '@noble/curves/nist.js';
-import { RequestApproved, RequestFailed, RequestSigned, TransactionSignRequest, type EntrySignature } from '@cosigner/proto';
+import { RequestApproved, RequestFailed, RequestSigned, TransactionSignRequest, type EntrySignature, type KeyInfo } from '@cosigner/proto';
 import {
   CUSTOMER_PARTY as CUSTOMER, DEFAULT_PARTIES, PartyError, decodeSignResult, encodeSignResult, pathString, schemeFor, token, verifyApproval,
   type Algorithm, type EcdsaScheme, type PartyNode, type SignResult,
@@ -61,6 +61,9 @@ export interface SignerOptions {
   /** A signing set changed because a party did not answer (metrics). */
   onMoved?: (requestId: string, unavailable: readonly string[]) => void;
 }
+
+/** TEST ONLY (COSIGNER_UNSAFE_TEST_CRASH=after-outcome): the signer kills itself once an outcome is durable. */
+const CRASH_AFTER_OUTCOME = process.env.COSIGNER_UNSAFE_TEST_CRASH === 'after-outcome';
 
 const RETRYABLE = new Set(['ERR_SESSION_TIMEOUT', 'ERR_SEALED_CONFLICT', 'ERR_UNKNOWN_PARTY', 'ERR_ENVELOPE', 'ERR_PRESIGNATURE_NOT_FOUND', 'ERR_SESSION_REFUSED']);
 
@@ -146,7 +149,7 @@ export class Signer {
         await publish();
       }
       // TEST ONLY: stop as a crash would, right after the outcome is durable.
-      if (process.env.COSIGNER_UNSAFE_TEST_CRASH === 'after-outcome') process.kill(process.pid, 'SIGKILL');
+      if (CRASH_AFTER_OUTCOME) process.kill(process.pid, 'SIGKILL');
       // Presignatures go only once the signatures they made are durable.
       for (const [k, e, p] of release) await this.#o.node.enclave.releasePresignature(k, e, p).catch(() => undefined);
       this.#o.onSigned?.(req.requestId, this.#now() - (approved.approvedAtMs || this.#now()));
@@ -207,9 +210,20 @@ export class Signer {
     }
   }
 
-  private moved(requestId: string, entry: number, unavailable: ReadonlySet<string>): void {
+  /**
+   * When `e` says cloud parties of `set` did not answer (ERR_SESSION_TIMEOUT naming them) and the
+   * threshold leaves a signing set without them: adds them to `unavailable`, has the pool remember
+   * them, logs and counts the move, and returns true (the caller retries with the new set).
+   */
+  private moveAway(e: unknown, set: readonly string[], info: KeyInfo, unavailable: Set<string>, requestId: string, entry: number): boolean {
+    if (!(e instanceof PartyError) || e.code !== 'ERR_SESSION_TIMEOUT') return false;
+    const silent = e.culprits.filter((p) => p !== CUSTOMER && set.includes(p));
+    if (silent.length === 0 || !signingSet(info.parties, info.threshold, new Set([...unavailable, ...silent]))) return false;
+    for (const p of silent) unavailable.add(p);
+    this.#o.pool.markDown(silent);
     this.#o.log('warn', 'signing set changed: a party did not answer', { requestId, entry, unavailable: [...unavailable] });
     this.#o.onMoved?.(requestId, [...unavailable]);
+    return true;
   }
 
   /** Drops an entry's plan and its (never sent) presignature; false when the release failed. */
@@ -258,13 +272,7 @@ export class Signer {
         } catch (e) {
           // The pool could not presign because a party did not answer (it remembers which):
           // another set may do, when the threshold allows one.
-          const silent = (e as PartyError).culprits?.filter((p) => p !== CUSTOMER && set.includes(p)) ?? [];
-          if ((e as PartyError).code === 'ERR_SESSION_TIMEOUT' && silent.length > 0 && attempt < 4 && signingSet(info.parties, info.threshold, new Set([...unavailable, ...silent]))) {
-            for (const p of silent) unavailable.add(p);
-            this.#o.pool.markDown(silent);
-            this.moved(req.requestId, i, unavailable);
-            continue;
-          }
+          if (attempt < 4 && this.moveAway(e, set, info, unavailable, req.requestId, i)) continue;
           throw e;
         }
         // The plan is durable before any party sees the session: a restart reuses this presignature (and its set).
@@ -322,18 +330,11 @@ export class Signer {
         }
         const unsent = plan.presig !== '' && fresh && pe.nothingSent;
         const canMove = !scheme.needsPresignature || unsent;
-        if (code === 'ERR_SESSION_TIMEOUT' && canMove && attempt < 4) {
-          const silent = pe.culprits.filter((p) => p !== CUSTOMER && parties.includes(p));
-          const without = new Set([...unavailable, ...silent]);
-          if (silent.length > 0 && signingSet(info.parties, info.threshold, without)) {
-            for (const p of silent) unavailable.add(p);
-            this.#o.pool.markDown(silent);
-            this.moved(req.requestId, i, unavailable);
-            // The plan goes only with its presignature (a release that fails keeps both: the
-            // request then waits for the party instead).
-            if (plan.presig && !(await this.dropPlan(rt, i, info.keyId, plan.epoch, plan.presig))) throw e;
-            continue;
-          }
+        if (canMove && attempt < 4 && this.moveAway(e, parties, info, unavailable, req.requestId, i)) {
+          // The plan goes only with its presignature (a release that fails keeps both: the
+          // request then waits for the party instead).
+          if (plan.presig && !(await this.dropPlan(rt, i, info.keyId, plan.epoch, plan.presig))) throw e;
+          continue;
         }
         // A presignature made for a moved set whose parties do not answer either, never sent:
         // dropped, so that the retry starts over from the usual set instead of waiting for this one.
