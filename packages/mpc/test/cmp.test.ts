@@ -12,7 +12,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { SECP256K1, SECP256R1, type Curve, type Point } from '../src/curve.ts';
 import { MpcError } from '../src/errors.ts';
 import {
-  decodeKeyShare, decodePresignature, deriveEcdsa, encodeKeyShare, encodePresignature, parsePath, publicInfo, signShare,
+  decodeKeyShare, decodePresignature, deriveEcdsa, encodeKeyShare, encodePresignature, parsePath, publicInfo, rerandomize, signShare,
   type CmpPresignature, type EcdsaSignature,
 } from '../src/cmp/index.ts';
 import { keygen, presign, refresh, sign } from './cmp-helpers.ts';
@@ -140,6 +140,59 @@ test('refresh: same key, new shares and Paillier keys; old shares stop working',
   assert.throws(() => presign(mixed, [1, 2]), (e: MpcError) => e.code === 'ERR_MPC_PROOF' || e.code === 'ERR_MPC_PARSE');
   // And old shares combined with their secrets no longer match the new public shares.
   assert.ok(!c.G.multiply(shares.get(1)!.secret).equals(fresh.get(1)!.publicShares.get(1)!));
+});
+
+/** R of a finished signature, recomputed from (r, s) and the derived key (SEC 1 §4.1.4 step 1.5). */
+function noncePoint(c: Curve, pub: Point, digest: Uint8Array, sig: EcdsaSignature): Point {
+  const e = c.mod(BigInt('0x' + Buffer.from(digest).toString('hex')));
+  const w = c.inv(sig.s);
+  return c.G.multiply(c.mod(e * w)).add(pub.multiply(c.mod(sig.r * w)));
+}
+
+for (const [c, n, t, signers] of [[SECP256K1, 3, 2, [1, 3]], [SECP256R1, 3, 3, [1, 2, 3]]] as const) {
+  test(`Groth-Shoup re-randomization (${c.name}, ${t}-of-${n}): R' = ρ·R differs from the presignature's R, depends on digest and path; OpenSSL and noble verify at master and derived keys`, () => {
+    const shares = keygen(c, n, t);
+    const s1 = shares.get(1)!;
+    const pres = presign(shares, [...signers], 4);
+    const paths = [[], [0], [44, 60, 0, 0, 7], [2147483647, 1]];
+    for (let b = 0; b < 4; b++) {
+      const d = deriveEcdsa(c, s1.publicKey, s1.chainCode, paths[b]!);
+      const preimage = Buffer.from(`message ${b} on ${c.name}`);
+      const digest = createHash('sha256').update(preimage).digest();
+      const raw = pick(pres, b).get(1)!;
+      // Before signing, anyone may compute ρ for a candidate request, but only with the digest and
+      // tweak: R' for another digest, or for another path, is another point.
+      const rr = rerandomize(raw, digest, d.tweak);
+      const other = createHash('sha256').update(preimage).update('x').digest();
+      assert.ok(!rr.R.equals(raw.R), 'R\' is not the raw presignature R');
+      assert.ok(!rerandomize(raw, other, d.tweak).R.equals(rr.R), 'another digest gives another R\'');
+      assert.ok(!rerandomize(raw, digest, c.mod(d.tweak + 1n)).R.equals(rr.R), 'another tweak gives another R\'');
+      assert.ok(rr.R.equals(raw.R.multiply(rr.rho)));
+      // Every signer derives the same ρ from its own copy.
+      for (const i of signers) assert.equal(rerandomize(pick(pres, b).get(i)!, digest, d.tweak).rho, rr.rho);
+      const sigs = sign(shares, pick(pres, b), [...signers], digest, d.tweak);
+      const sig = sigs.get(signers[0])!;
+      for (const s of sigs.values()) assert.deepEqual(s, sig);
+      checkSig(c, d.publicKey, preimage, digest, sig);
+      // The signature was made with R' (not R): its nonce point recomputed from (r, s) is ±R'.
+      const N = noncePoint(c, d.publicKey, digest, sig);
+      assert.ok(N.equals(rr.R) || N.equals(rr.R.negate()), 'signature nonce is R\'');
+      assert.notEqual(sig.r, c.xModN(raw.R), 'r is not x(R) of the raw presignature');
+    }
+  });
+}
+
+test('a presignature bound under version 1 (a share released over the raw R) is refused; an unused one still reads', () => {
+  const shares = keygen(SECP256K1, 2, 2);
+  const p = presign(shares, [1, 2]).get(1)![0]!;
+  const v2 = encodePresignature(p);
+  const v1 = Uint8Array.from(v2);
+  v1[0] = 1;
+  assert.equal(decodePresignature(v1).binding, undefined);
+  signShare(p, createHash('sha256').update('m').digest(), 0n);
+  const bound = encodePresignature(p);
+  bound[0] = 1;
+  assert.throws(() => decodePresignature(bound), (e: MpcError) => e.code === 'ERR_MPC_PARSE');
 });
 
 test('HD path parsing refuses hardened indices', () => {

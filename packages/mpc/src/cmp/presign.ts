@@ -19,7 +19,7 @@
  * on first use and refuses any other message; the binding is part of its encoding so the caller
  * can persist it before releasing the share.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Reader, Writer } from '../codec.ts';
 import { curveByName, type Curve, type Point } from '../curve.ts';
 import { MpcAbort, MpcError, MpcParseError, MpcUsageError } from '../errors.ts';
@@ -38,7 +38,12 @@ import {
 } from './messages.ts';
 import { ownPaillier, ownPedersen, peerPaillier, peerPedersen, shareFingerprint, type CmpKeyShare } from './keyshare.ts';
 
-export const PRESIGNATURE_VERSION = 1;
+/**
+ * Version 2: shares are computed over the re-randomized presignature (`rerandomize`). A version-1
+ * presignature is still read when it is unused (its data is the same); one bound under version 1
+ * released a share over the raw R and is refused, so it is never used again.
+ */
+export const PRESIGNATURE_VERSION = 2;
 /** Most presignatures one batched run may produce. */
 export const MAX_BATCH = 64;
 
@@ -510,7 +515,8 @@ export function encodePresignature(p: CmpPresignature): Uint8Array {
 
 export function decodePresignature(bytes: Uint8Array): CmpPresignature {
   const r = new Reader(bytes);
-  if (r.u8() !== PRESIGNATURE_VERSION) throw new MpcParseError('presignature: unknown version');
+  const version = r.u8();
+  if (version !== PRESIGNATURE_VERSION && version !== 1) throw new MpcParseError('presignature: unknown version');
   const name = r.string(32);
   if (name !== 'secp256k1' && name !== 'secp256r1') throw new MpcParseError('presignature: unknown curve');
   const c = curveByName(name);
@@ -541,6 +547,7 @@ export function decodePresignature(bytes: Uint8Array): CmpPresignature {
       }
   const flag = r.u8();
   let binding: PresignatureBinding | undefined;
+  if (flag === 1 && version === 1) throw new MpcParseError('presignature: bound before re-randomization (version 1); it is spent');
   if (flag === 1) binding = { digest: r.fixed(32), tweak: readScalar(r, c), sigma: readScalar(r, c) };
   else if (flag !== 0) throw new MpcParseError('presignature: bad binding flag');
   r.end();
@@ -553,11 +560,52 @@ export function digestScalar(c: Curve, digest: Uint8Array): bigint {
   return c.mod(BigInt('0x' + Buffer.from(digest).toString('hex')));
 }
 
+/** Domain of the re-randomizer hash (version it with any change to its inputs). */
+const RERANDOMIZE_DOMAIN = 'cosigner/cmp/rerandomize/v1';
+
+/** A presignature re-randomized for one request: R' = ρ·R, and ρ itself. */
+export interface Rerandomized {
+  readonly rho: bigint;
+  readonly R: Point;
+}
+
 /**
- * This party's signature share σ_i = k_i·(m + r·t) + r·χ_i (CMP Fig. 8 with the HD tweak t
- * folded in). Every party multiplies its k_i by (m + r·t); since Σ k_i = k the tweak's
- * contribution k·r·t is counted exactly once without naming a special party, and
- * Σ σ_i = k(m + r(x + t)) is a signature under the derived key x + t.
+ * Groth-Shoup re-randomization of a presignature (eprint 2021/1330, §1.3 / "re-randomized
+ * presignatures"), multiplicative because CMP's presignature is R = k^{-1}·G (Fig. 7 output):
+ * R' = ρ·R = (k·ρ^{-1})^{-1}·G, so the nonce becomes k' = k·ρ^{-1} and every signer's share
+ * stays linear in what it holds: σ_i' = ρ^{-1}·(k_i·(m + r'·t) + r'·χ_i), with r' = x(R') mod n.
+ *
+ * ρ = SHA-512(domain ‖ curve ‖ key fingerprint (master key, chain code, shares, Paillier keys,
+ * epoch) ‖ presignature id (session, index) ‖ signers ‖ R ‖ digest ‖ tweak ‖ counter) mod n,
+ * the first non-zero value over the counter. The derived public key is P + t·G, fixed by the
+ * fingerprint and t. ρ is a random-oracle output of the whole request: no party can choose it,
+ * and nobody learns R' (or r') before the digest and the path are fixed. README "Re-randomized
+ * presignatures" gives the argument.
+ */
+export function rerandomize(p: CmpPresignature, digest: Uint8Array, tweak: bigint): Rerandomized {
+  const c = p.curve;
+  digestScalar(c, digest);
+  const w = new Writer().string(RERANDOMIZE_DOMAIN).string(c.name).fixed(p.keyFingerprint).fixed(p.session).u16(p.index).u8(p.signers.length);
+  for (const j of p.signers) w.u8(j);
+  writePoint(w, c, p.R);
+  w.fixed(digest);
+  writeScalar(w, c, c.mod(tweak));
+  const base = w.finish();
+  for (let ctr = 0; ; ctr++) {
+    const h = createHash('sha512').update(base).update(Uint8Array.of(ctr)).digest();
+    // 512 bits reduced mod n: bias below 2^-250.
+    const rho = c.mod(BigInt('0x' + h.toString('hex')));
+    if (rho !== 0n) return { rho, R: mul(c, p.R, rho) };
+  }
+}
+
+/**
+ * This party's signature share over the re-randomized presignature (CMP Fig. 8 with the HD
+ * tweak t folded in and Groth-Shoup re-randomization, see `rerandomize`):
+ * σ_i = ρ^{-1}·(k_i·(m + r'·t) + r'·χ_i). Every party multiplies its k_i by (m + r'·t); since
+ * Σ k_i = k the tweak's contribution k·r'·t is counted exactly once without naming a special
+ * party, and Σ σ_i = k·ρ^{-1}·(m + r'(x + t)) is a signature under the derived key x + t with
+ * nonce point R' = ρ·R.
  *
  * Binds the presignature to (digest, tweak) on first use; the same request returns the same
  * share, any other throws `MpcUsageError('ERR_MPC_PRESIGNATURE_USED')`.
@@ -570,8 +618,9 @@ export function signShare(p: CmpPresignature, digest: Uint8Array, tweak: bigint)
     if (equalBytes(p.binding.digest, digest) && p.binding.tweak === t) return p.binding.sigma;
     throw new MpcUsageError('ERR_MPC_PRESIGNATURE_USED', 'presignature already used for another message');
   }
-  const r = c.xModN(p.R);
-  const sigma = c.mod(p.k * c.mod(m + r * t) + r * p.chi);
+  const { rho, R } = rerandomize(p, digest, t);
+  const r = c.xModN(R);
+  const sigma = c.mod(c.inv(rho) * c.mod(p.k * c.mod(m + r * t) + r * p.chi));
   p.binding = { digest: Uint8Array.from(digest), tweak: t, sigma };
   return sigma;
 }

@@ -1,13 +1,16 @@
 /**
- * CMP online signing (eprint 2021/060 Fig. 8, "ECDSA signing"): one round. Each signer
- * broadcasts σ_i = k_i·(m + r·t) + r·χ_i from its presignature (t: the HD tweak, see
- * `signShare`), everyone sums, verifies (r, σ) under the derived key P + t·G before releasing it,
- * normalizes to low S and computes the recovery id.
+ * CMP online signing (eprint 2021/060 Fig. 8, "ECDSA signing"): one round. The presignature is
+ * first re-randomized for this request (Groth-Shoup, `rerandomize`: R' = ρ·R with ρ a hash of
+ * the key, the presignature, the digest and the tweak). Each signer broadcasts
+ * σ_i = ρ^{-1}·(k_i·(m + r'·t) + r'·χ_i) (t: the HD tweak, see `signShare`), everyone sums,
+ * verifies (r', σ) under the derived key P + t·G before releasing it, normalizes to low S and
+ * computes the recovery id.
  *
  * If the combined signature does not verify, a second round runs the paper's identification
- * (Fig. 8, "Otherwise"): each party j broadcasts Ĥ_j = K_j^{x_j}·ρ^{N_j} (an encryption of
- * k_j·x_j) with Π^mul*, and proves with Π^dec that K_j^{m+rt} · (Ĥ_j · Π_l D̂_{j,l} F̂_{l,j}^{-1})^r
- * decrypts to σ_j mod q. Every party whose proof fails is named.
+ * (Fig. 8, "Otherwise"): each party j broadcasts Ĥ_j = K_j^{x_j}·ν^{N_j} (an encryption of
+ * k_j·x_j) with Π^mul*, and proves with Π^dec that K_j^{m+r't} · (Ĥ_j · Π_l D̂_{j,l} F̂_{l,j}^{-1})^{r'}
+ * decrypts to ρ·σ_j mod q (ρ is public, so the ciphertext of the un-scaled share serves as is).
+ * Every party whose proof fails is named.
  */
 import type { Curve, Point } from '../curve.ts';
 import { MpcAbort, MpcError } from '../errors.ts';
@@ -20,7 +23,7 @@ import { proveMulStar, verifyMulStar, encodeMulStarProof, decodeMulStarProof } f
 import { proveDec, verifyDec, encodeDecProof, decodeDecProof } from './proofs/dec.ts';
 import { TAG, asSender, bodyReader, bodyWriter, check, mulPub, readCipher, readScalar, writeScalar } from './messages.ts';
 import { ownPaillier, ownPedersen, peerPaillier, peerPedersen, shareFingerprint, type CmpKeyShare } from './keyshare.ts';
-import { additiveShares, checkSigners, digestScalar, signShare, type CmpPresignature } from './presign.ts';
+import { additiveShares, checkSigners, digestScalar, rerandomize, signShare, type CmpPresignature, type Rerandomized } from './presign.ts';
 
 /** A finished ECDSA signature: low-S, with recovery id and DER encoding. */
 export interface EcdsaSignature {
@@ -129,6 +132,8 @@ export class CmpSignParty extends RoundParty<EcdsaSignature> {
   private readonly tweak: bigint;
   private readonly rand: RandomSource;
   private readonly fp: Uint8Array;
+  /** The presignature re-randomized for this (digest, tweak): R' and ρ. */
+  private readonly rr: Rerandomized;
   private sigmas = new Map<number, bigint>();
 
   constructor(o: CmpSignOptions) {
@@ -147,6 +152,7 @@ export class CmpSignParty extends RoundParty<EcdsaSignature> {
     digestScalar(this.c, this.digest);
     this.tweak = this.c.mod(o.tweak ?? 0n);
     this.rand = o.rand ?? ((k) => randomBytes(k));
+    this.rr = rerandomize(p, this.digest, this.tweak);
   }
 
   private tr(label: string, prover: number, verifier: number): Transcript {
@@ -183,18 +189,18 @@ export class CmpSignParty extends RoundParty<EcdsaSignature> {
     }
     let s = 0n;
     for (const j of this.parties) s = c.mod(s + this.sigmas.get(j)!);
-    const r = c.xModN(this.pre.R);
+    const r = c.xModN(this.rr.R);
     if (ecdsaVerifyDerived(c, this.share.publicKey, this.tweak, digestScalar(c, this.digest), r, s))
-      return { kind: 'done', output: finishSignature(c, this.pre.R, r, s), messages: [] };
+      return { kind: 'done', output: finishSignature(c, this.rr.R, r, s), messages: [] };
     return this.startIdentification();
   }
 
   private mPrime(): bigint {
     const c = this.c;
-    return c.mod(digestScalar(c, this.digest) + c.xModN(this.pre.R) * this.tweak);
+    return c.mod(digestScalar(c, this.digest) + c.xModN(this.rr.R) * this.tweak);
   }
 
-  /** Ciphertext of σ_j's integer value under N_j, from public data and Ĥ_j. */
+  /** Ciphertext under N_j of the integer k_j·(m + r'·t) + r'·χ_j ≡ ρ·σ_j (mod q), from public data and Ĥ_j. */
   private sigmaCipher(j: number, Hh: bigint): bigint {
     const Nj = j === this.self ? ownPaillier(this.share) : peerPaillier(this.share, j);
     let U = Hh;
@@ -203,8 +209,13 @@ export class CmpSignParty extends RoundParty<EcdsaSignature> {
       U = mod(U * this.pre.Dhat.get(`${j},${l}`)!, Nj.N2);
       U = mod(U * modInv(this.pre.Fhat.get(`${l},${j}`)!, Nj.N2), Nj.N2);
     }
-    const r = this.c.xModN(this.pre.R);
+    const r = this.c.xModN(this.rr.R);
     return mod(powN2(Nj, this.pre.K.get(j)!, this.mPrime()) * powN2(Nj, U, r), Nj.N2);
+  }
+
+  /** ρ·σ_j mod q: what σ_j's ciphertext must decrypt to (mod q). */
+  private scaled(j: number): bigint {
+    return this.c.mod(this.rr.rho * this.sigmas.get(j)!);
   }
 
   private startIdentification(): Step<EcdsaSignature> {
@@ -220,7 +231,7 @@ export class CmpSignParty extends RoundParty<EcdsaSignature> {
     for (const j of this.others) {
       const P = peerPedersen(this.share, j);
       const pm = proveMulStar(this.tr('mulstar', this.self, j), c, me, P, Kself, Hh, X.get(this.self)!, x, rho, this.rand);
-      const pd = proveDec(this.tr('dec', this.self, j), c.n, me, P, S, this.sigmas.get(this.self)!, m, rS, this.rand);
+      const pd = proveDec(this.tr('dec', this.self, j), c.n, me, P, S, this.scaled(this.self), m, rS, this.rand);
       out.push({ ...this.msg(j, bodyWriter(TAG.sign2d).bytes(encodeMulStarProof(pm)).bytes(encodeDecProof(pd)).finish()), round: 2 });
     }
     return { kind: 'send', messages: out };
@@ -244,7 +255,7 @@ export class CmpSignParty extends RoundParty<EcdsaSignature> {
           rd.end();
           check(isUnitN2(Hh, Nj), 'ERR_MPC_PARSE', j, 'invalid ciphertext');
           check(verifyMulStar(this.tr('mulstar', j, this.self), c, Nj, myPed, this.pre.K.get(j)!, Hh, X.get(j)!, pm), 'ERR_MPC_PROOF', j, 'Π^mul* failed');
-          check(verifyDec(this.tr('dec', j, this.self), c.n, Nj, myPed, this.sigmaCipher(j, Hh), this.sigmas.get(j)!, pd), 'ERR_MPC_PROOF', j, 'Π^dec: σ_j is not what its ciphertexts say');
+          check(verifyDec(this.tr('dec', j, this.self), c.n, Nj, myPed, this.sigmaCipher(j, Hh), this.scaled(j), pd), 'ERR_MPC_PROOF', j, 'Π^dec: σ_j is not what its ciphertexts say');
         });
       } catch (err) {
         if (err instanceof MpcAbort) culprits.push(j);
