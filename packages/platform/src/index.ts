@@ -25,7 +25,17 @@ export { natsServerBinary } from './nats/server-binary.ts';
 export { connectNats, drainNats, NATS_MAX_RECONNECT_ATTEMPTS, DEFAULT_NATS_URL, DEFAULT_NATS_RECONNECT_WAIT_MS } from './nats/connect.ts';
 export type { NatsConnectOptions } from './nats/connect.ts';
 export {
-  provision, ensureStream, ensureConsumer, ensureKv,
+  SERVICES, PARTY_SERVICE, PARTY_NAMES, REQUEST_EVENT_KINDS, REQUESTS_SUBJECT_PREFIX, STREAMS, CONSUMERS, BUCKETS, MPC_SUBJECTS, ACCESS,
+  AUDIT_SUBJECT, LEGACY_SEALED_VERSIONS_BUCKET, SIM_BUCKETS,
+  requestSubject, requestKindFilter, requestMsgId, auditMsgId, sealedVersionsBucket, inboxPrefix, provisionStreams, openBucket,
+} from './nats/topology.ts';
+export type {
+  ServiceName, PartyName, RequestEventKind, StreamKey, ConsumerKey, BucketKey, StreamGrant, BucketGrant, ServiceAccess, ProvisionServiceOptions,
+} from './nats/topology.ts';
+export { generateNatsAuth, natsPermissions, renderAuthConf, DEFAULT_TLS_HOSTS } from './nats/auth.ts';
+export type { NatsPermissions, GenerateNatsAuthOptions, GeneratedNatsAuth } from './nats/auth.ts';
+export {
+  provision, ensureStream, openStream, ensureConsumer, ensureKv,
   DEFAULT_DUPLICATE_WINDOW_MS, DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, DEFAULT_MAX_ACK_PENDING, DEFAULT_REPLICAS,
 } from './nats/provision.ts';
 export type { StreamSpec, ConsumerSpec, KvSpec, ProvisionSpec, Provisioned } from './nats/provision.ts';
@@ -55,6 +65,6 @@ export type { ClientOptions, ClientTlsConfig, CallOpts, UnaryMethod, StreamMetho
 export { runService, DEFAULT_SHUTDOWN_GRACE_MS, EXIT_OK, EXIT_START_FAILED, EXIT_GRACE_EXCEEDED, EXIT_FORCED, EXIT_CRASHED } from './lifecycle.ts';
 export type { RunServiceOptions, ServiceRunner, ServiceContext, StartedService } from './lifecycle.ts';
 
-export { platformSchema, adminAuthSchema, natsOptions, serverAuth } from './settings.ts';
+export { platformSchema, adminAuthSchema, natsOptions, serverAuth, connectNatsFromEnv } from './settings.ts';
 export type { PlatformSettings, AdminAuthSettings } from './settings.ts';
 export { TypedKv, protoCodec, jsonCodec, isCasConflict, type Codec, type Versioned } from './nats/kv.ts';

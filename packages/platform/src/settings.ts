@@ -2,9 +2,10 @@
  * The environment every service shares, as a config schema to spread into the service's own:
  * `loadConfig({ ...platformSchema, grpcPort: int('GRPC_PORT', { default: DEFAULT_INTAKE_PORT }) })`.
  */
-import { duration, int, list, oneOf, str, url, type ConfigValues } from './config.ts';
+import { duration, int, list, loadConfig, oneOf, str, url, type ConfigValues } from './config.ts';
 import { LOG_LEVELS, DEFAULT_LOG_LEVEL } from './log.ts';
-import { DEFAULT_NATS_URL, type NatsConnectOptions } from './nats/connect.ts';
+import { DEFAULT_NATS_URL, connectNats, type NatsConnectOptions } from './nats/connect.ts';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { DEFAULT_REPLICAS } from './nats/provision.ts';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from './lifecycle.ts';
 import type { ServerAuthConfig } from './grpc/auth.ts';
@@ -13,6 +14,8 @@ import { readFileSync } from 'node:fs';
 export const platformSchema = {
   natsUrl: list('NATS_URL', { default: [DEFAULT_NATS_URL] }),
   natsCredsFile: str('NATS_CREDS_FILE'),
+  natsNkeySeedFile: str('NATS_NKEY_SEED_FILE'),
+  natsInboxPrefix: str('NATS_INBOX_PREFIX'),
   natsUser: str('NATS_USER'),
   natsPassword: str('NATS_PASSWORD', { secret: true }),
   natsCaFile: str('NATS_TLS_CA_FILE'),
@@ -40,6 +43,8 @@ export type AdminAuthSettings = ConfigValues<typeof adminAuthSchema>;
 export function natsOptions(s: PlatformSettings, name: string): NatsConnectOptions {
   const o: NatsConnectOptions = { servers: [...s.natsUrl], name };
   if (s.natsCredsFile) o.credsFile = s.natsCredsFile;
+  if (s.natsNkeySeedFile) o.nkeySeedFile = s.natsNkeySeedFile;
+  if (s.natsInboxPrefix) o.inboxPrefix = s.natsInboxPrefix;
   if (s.natsUser) o.user = s.natsUser;
   if (s.natsPassword) o.pass = s.natsPassword;
   if (s.natsCaFile || s.natsCertFile) {
@@ -65,4 +70,14 @@ export function serverAuth(s: AdminAuthSettings): ServerAuthConfig {
     };
   }
   return out;
+}
+
+/**
+ * The one way a process connects to the bus from its environment (NATS_URL, NATS_NKEY_SEED_FILE
+ * or NATS_CREDS_FILE or NATS_USER/NATS_PASSWORD, NATS_INBOX_PREFIX, NATS_TLS_*), validated by the
+ * platform's config loader: what the CLI and tools use when they are not a service with a schema.
+ */
+export async function connectNatsFromEnv(name: string, env: NodeJS.ProcessEnv = process.env, extra: Partial<NatsConnectOptions> = {}): Promise<NatsConnection> {
+  const s = loadConfig(platformSchema, env);
+  return connectNats({ ...natsOptions(s, name), ...extra });
 }

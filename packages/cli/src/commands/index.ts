@@ -17,5 +17,6 @@ import requests from './requests.ts';
 import auditVerify from './audit.ts';
 import parties from './parties.ts';
 import benchDispatch from './bench-dispatch.ts';
+import natsAuth from './nats-auth.ts';
 
-export const commands: Command[] = [up, ...workspace, ...pair, ...users, ...callback, printPublicKey, ...keys, pool, benchSign, mpcDemo, benchMpc, transfer, configChange, ...requests, auditVerify, ...parties, benchDispatch];
+export const commands: Command[] = [up, ...workspace, ...pair, ...users, ...callback, printPublicKey, ...keys, pool, benchSign, mpcDemo, benchMpc, transfer, configChange, ...requests, auditVerify, ...parties, benchDispatch, ...natsAuth];

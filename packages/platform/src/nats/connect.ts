@@ -4,7 +4,7 @@
  * optional credentials / TLS for deployments with per-service NATS users.
  */
 import { readFile } from 'node:fs/promises';
-import { connect, credsAuthenticator, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, nkeyAuthenticator, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
 
 /** -1: never give up reconnecting (nats.js `DEFAULT_MAX_RECONNECT_ATTEMPTS` is 10). */
 export const NATS_MAX_RECONNECT_ATTEMPTS = -1;
@@ -17,6 +17,13 @@ export interface NatsConnectOptions {
   name: string;
   /** Path to a `.creds` file (NATS decentralized auth). */
   credsFile?: string;
+  /** Path to an nkey seed file (`cosigner nats-auth generate` writes one per service). */
+  nkeySeedFile?: string;
+  /**
+   * Prefix of this connection's reply inboxes (JetStream API replies, KV reads, requests); the
+   * generated authorization lets each service subscribe only to its own (`_INBOX_<service>`).
+   */
+  inboxPrefix?: string;
   user?: string;
   pass?: string;
   token?: string;
@@ -41,6 +48,11 @@ export async function connectNats(o: NatsConnectOptions): Promise<NatsConnection
     noAsyncTraces: true,
     ...(o.extra ?? {}),
   };
+  if (o.inboxPrefix) opts.inboxPrefix = o.inboxPrefix;
+  if (o.nkeySeedFile) {
+    const seed = (await readFile(o.nkeySeedFile, 'utf8')).trim();
+    opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
+  }
   if (o.credsFile) opts.authenticator = credsAuthenticator(new Uint8Array(await readFile(o.credsFile)));
   if (o.user !== undefined) opts.user = o.user;
   if (o.pass !== undefined) opts.pass = o.pass;

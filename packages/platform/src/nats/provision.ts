@@ -119,6 +119,29 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, repl
   }
 }
 
+/**
+ * Creates the stream when absent, with the declared config, and leaves an existing one as it is:
+ * what a service that uses a stream it does not own does (its user may CREATE, which never
+ * changes an existing stream, but not UPDATE).
+ */
+export async function openStream(jsm: JetStreamManager, spec: StreamSpec, replicas = DEFAULT_REPLICAS): Promise<StreamInfo> {
+  const cfg = streamConfig(spec, replicas);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await jsm.streams.info(spec.name);
+    } catch (err) {
+      if (!isApiError(err, JetStreamApiCodes.StreamNotFound)) throw err;
+    }
+    try {
+      return await jsm.streams.add(cfg);
+    } catch (addErr) {
+      // Created concurrently by another service: read it again.
+      if (attempt < 2) continue;
+      throw addErr;
+    }
+  }
+}
+
 function consumerConfig(c: ConsumerSpec): Partial<ConsumerConfig> {
   const cfg: Partial<ConsumerConfig> = {
     durable_name: c.durable,
@@ -155,8 +178,11 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec):
   }
 }
 
-/** Opens (creating if needed) a KV bucket and converges its backing stream to the declared limits. */
-export async function ensureKv(nc: NatsConnection, spec: KvSpec, replicas = DEFAULT_REPLICAS): Promise<KV> {
+/**
+ * Opens (creating if needed) a KV bucket and converges its backing stream to the declared limits;
+ * `converge: false` (a bucket the service does not own) leaves an existing bucket as it is.
+ */
+export async function ensureKv(nc: NatsConnection, spec: KvSpec, replicas = DEFAULT_REPLICAS, o: { converge?: boolean } = {}): Promise<KV> {
   const js = jetstream(nc);
   const kvm = new Kvm(js);
   const r = spec.replicas ?? replicas;
@@ -169,6 +195,7 @@ export async function ensureKv(nc: NatsConnection, spec: KvSpec, replicas = DEFA
     ...(spec.maxValueSize !== undefined ? { maxValueSize: spec.maxValueSize } : {}),
     ...(spec.description !== undefined ? { description: spec.description } : {}),
   });
+  if (o.converge === false) return kv;
   // Kvm.create opens an existing bucket as is; converge the limits it would have set.
   const jsm = await jetstreamManager(nc);
   const name = `KV_${spec.bucket}`;

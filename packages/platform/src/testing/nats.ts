@@ -13,6 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './port.ts';
 import { natsServerBinary } from '../nats/server-binary.ts';
+import { generateNatsAuth, type GeneratedNatsAuth } from '../nats/auth.ts';
+import type { NatsConnectOptions } from '../nats/connect.ts';
+import type { ServiceName } from '../nats/topology.ts';
 
 export const DEFAULT_NATS_START_TIMEOUT_MS = 15_000;
 
@@ -26,6 +29,12 @@ export interface StartNatsOptions {
   /** Ignore `$NATS_URL` and always spawn. */
   ignoreEnv?: boolean;
   env?: Record<string, string | undefined>;
+  /**
+   * The closed bus: the authorization generated from the topology (one nkey user per service, no
+   * anonymous access), as `cosigner up` runs it; `tls` also a self-made CA and TLS required.
+   * Default: an open server (unit tests of one component). Always spawns (ignores `$NATS_URL`).
+   */
+  auth?: boolean | { tls?: boolean };
 }
 
 export interface NatsServerHandle {
@@ -42,6 +51,12 @@ export interface NatsServerHandle {
   restart(): Promise<void>;
   /** SIGKILL the server (a crash); `restart()` brings it back. */
   kill(): Promise<void>;
+  /** With `auth`: the generated directory (seeds, env files, CA). */
+  auth?: GeneratedNatsAuth;
+  /** With `auth`: connect options as `service` (its seed, inbox prefix, CA); without: the URL only. */
+  as(service: ServiceName, name?: string): NatsConnectOptions;
+  /** With `auth`: the environment a service process gets (NATS_URL + its env file's variables). */
+  envAs(service: ServiceName): Record<string, string>;
 }
 
 export { natsServerBinary };
@@ -82,12 +97,13 @@ function waitExit(p: ChildProcess): Promise<void> {
 export async function startNats(o: StartNatsOptions = {}): Promise<NatsServerHandle> {
   const env = o.env ?? process.env;
   const ext = env['NATS_URL'];
-  if (ext && !o.ignoreEnv) {
+  if (ext && !o.ignoreEnv && !o.auth) {
     const u = new URL(ext);
     const fail = async () => { throw new Error('restart/kill need a spawned nats-server; unset NATS_URL'); };
     return {
       url: ext, port: Number(u.port || 4222), monitorPort: 0, storeDir: '', external: true,
       stop: async () => undefined, restart: fail, kill: fail,
+      as: (_s, name) => ({ servers: ext, name: name ?? 'test' }), envAs: () => ({ NATS_URL: ext }),
     };
   }
   if (!hooked) {
@@ -100,9 +116,11 @@ export async function startNats(o: StartNatsOptions = {}): Promise<NatsServerHan
   const storeDir = o.storeDir ?? (await mkdtemp(join(tmpdir(), 'cosigner-nats-')));
   let proc: ChildProcess | undefined;
   let output = '';
+  const authOpts = o.auth === undefined || o.auth === false ? undefined : o.auth === true ? {} : o.auth;
+  const auth = authOpts ? generateNatsAuth({ outDir: join(storeDir, 'auth'), tls: authOpts.tls === true }) : undefined;
 
   const spawnServer = async (): Promise<void> => {
-    const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort)];
+    const args = [...(auth ? ['-c', auth.confFile] : []), '-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort)];
     if (o.jetstream !== false) args.push('-js', '-sd', storeDir);
     args.push(...(o.args ?? []));
     output = '';
@@ -132,8 +150,25 @@ export async function startNats(o: StartNatsOptions = {}): Promise<NatsServerHan
 
   await spawnServer();
   let stopped = false;
+  const url = `nats://127.0.0.1:${port}`;
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url,
+    ...(auth ? { auth } : {}),
+    as(service, name) {
+      if (!auth) return { servers: url, name: name ?? service };
+      const a = auth.services[service];
+      if (!a) throw new Error(`no NATS user for ${service}`);
+      return {
+        servers: url, name: name ?? service, nkeySeedFile: a.seedFile, inboxPrefix: a.inboxPrefix,
+        ...(auth.caFile ? { tls: { caFile: auth.caFile } } : {}),
+      };
+    },
+    envAs(service) {
+      if (!auth) return { NATS_URL: url };
+      const a = auth.services[service];
+      if (!a) throw new Error(`no NATS user for ${service}`);
+      return { NATS_URL: url, ...a.env };
+    },
     port,
     monitorPort,
     storeDir,
