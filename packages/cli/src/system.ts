@@ -13,6 +13,9 @@ import { join } from 'node:path';
 import { natsServerBinary } from '@cosigner/platform/server-binary';
 import { DEFAULT_PORTS, REPO_ROOT, type CliConfig } from './config.ts';
 
+/** The local system's callback egress allow-list (deployments leave it empty: public addresses only). */
+export const LOCAL_CALLBACK_ALLOW = 'loopback';
+
 export interface ServiceSpec {
   /** Display name, e.g. `pairing`. */
   name: string;
@@ -178,6 +181,10 @@ export function serviceSpecs(opts: SystemOptions, secrets: Secrets, cfg: CliConf
         COSIGNER_CALLBACK_KEY_FILE: secrets.callbackKeyFile,
         COSIGNER_APPROVAL_KEY_FILE: secrets.approvalKeyFile,
         CALLBACK_RETRY_INTERVAL_MS: '5000',
+        // A laptop demo runs its callback handler on this machine: loopback is allow-listed
+        // (`cosigner up` says so), and every port of this system stays refused.
+        COSIGNER_CALLBACK_ALLOW: LOCAL_CALLBACK_ALLOW,
+        COSIGNER_OWN_LISTENERS: Object.values(ports).map((p) => `*:${p}`).join(','),
       },
     });
   }

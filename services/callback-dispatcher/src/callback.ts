@@ -7,9 +7,11 @@
 import { createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject, X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import tls from 'node:tls';
 import { ApiUser, type CallbackConfig } from '@cosigner/proto';
 import type { CallbackPayload } from './payload.ts';
+import { EgressRefused, type EgressGuard } from './egress.ts';
 
 export const CALLBACK_ACTIONS = ['APPROVE', 'REJECT', 'RETRY', 'IGNORE'] as const;
 export type CallbackAction = (typeof CALLBACK_ACTIONS)[number];
@@ -102,15 +104,54 @@ export function endpoint(base: URL, path: string): URL {
 const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256 });
 
+/**
+ * Connection-level failures (refused, reset, DNS, TLS handshake, timeout) all become this one
+ * error: its text is the same whatever happened, so the audit record and the FAILED reason an
+ * admin-token holder can read do not tell an open port from a closed or a filtered one. The
+ * detail stays in the `cause` (logged by the dispatcher, not published).
+ */
+export function unreachable(cause?: unknown): AttemptError {
+  if (cause instanceof AttemptError && (cause.code === 'ERR_CALLBACK_UNREACHABLE' || cause.code === 'ERR_CALLBACK_DESTINATION')) return cause;
+  if (cause instanceof EgressRefused) return new AttemptError(cause.code, cause.message, { cause });
+  return new AttemptError('ERR_CALLBACK_UNREACHABLE', 'no answer from the handler (unreachable, connection failed or timed out)', cause === undefined ? undefined : { cause });
+}
+
+function portOf(url: URL): number {
+  return Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+}
+
+/** A literal-IP host gets no lookup from node: it is checked here, before anything is dialled. */
+function checkLiteral(url: URL, guard: EgressGuard | undefined): void {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (guard && net.isIP(host)) guard.check(host, portOf(url));
+}
+
+/** Second line of defence: the address the socket actually connected to. */
+function checkSocket(s: net.Socket, url: URL, guard: EgressGuard | undefined): boolean {
+  if (!guard) return true;
+  const ip = s.remoteAddress;
+  return ip !== undefined && guard.allows(ip, portOf(url));
+}
+
 /** Connects and checks the peer presents exactly the pinned certificate before anything is sent. */
-function pinnedSocket(url: URL, pinnedDer: Buffer, timeoutMs: number): Promise<tls.TLSSocket> {
+function pinnedSocket(url: URL, pinnedDer: Buffer, timeoutMs: number, guard: EgressGuard | undefined): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
+    try {
+      checkLiteral(url, guard);
+    } catch (e) {
+      reject(unreachable(e));
+      return;
+    }
     const s = tls.connect({
-      host: url.hostname, port: Number(url.port || 443), servername: /^[\d.]+$|:/.test(url.hostname) ? undefined : url.hostname,
+      host: url.hostname.replace(/^\[|\]$/g, ''), port: portOf(url), servername: /^[\d.]+$|:/.test(url.hostname) ? undefined : url.hostname,
       // The pin replaces CA validation: only this exact certificate is accepted.
       rejectUnauthorized: false,
+      ...(guard ? { lookup: guard.lookupFor(portOf(url)) } : {}),
     });
-    const t = setTimeout(() => { s.destroy(); reject(new AttemptError('ERR_CALLBACK_TIMEOUT', 'no answer within the deadline')); }, timeoutMs);
+    const t = setTimeout(() => { s.destroy(); reject(unreachable()); }, timeoutMs);
+    s.once('connect', () => {
+      if (!checkSocket(s, url, guard)) { clearTimeout(t); s.destroy(); reject(unreachable(new EgressRefused())); }
+    });
     s.once('secureConnect', () => {
       clearTimeout(t);
       const peer = s.getPeerCertificate();
@@ -121,14 +162,21 @@ function pinnedSocket(url: URL, pinnedDer: Buffer, timeoutMs: number): Promise<t
       }
       resolve(s);
     });
-    s.once('error', (e) => { clearTimeout(t); reject(new AttemptError('ERR_CALLBACK_CONNECT', `connection failed: ${(e as NodeJS.ErrnoException).code ?? e.message}`, { cause: e })); });
+    s.once('error', (e) => { clearTimeout(t); reject(unreachable(e)); });
   });
 }
 
-async function post(url: URL, body: string, contentType: string, timeoutMs: number, pinnedDer?: Buffer, userAgent = USER_AGENT): Promise<{ status: number; text: string }> {
+async function post(url: URL, body: string, contentType: string, timeoutMs: number, pinnedDer: Buffer | undefined, userAgent: string, guard: EgressGuard | undefined): Promise<{ status: number; text: string }> {
   const started = Date.now();
-  const socket = pinnedDer ? await pinnedSocket(url, pinnedDer, timeoutMs) : undefined;
+  const socket = pinnedDer ? await pinnedSocket(url, pinnedDer, timeoutMs, guard) : undefined;
   const remaining = Math.max(1, timeoutMs - (Date.now() - started));
+  if (!socket) {
+    try {
+      checkLiteral(url, guard);
+    } catch (e) {
+      throw unreachable(e);
+    }
+  }
   return new Promise((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : http;
     const req = mod.request(url, {
@@ -136,6 +184,8 @@ async function post(url: URL, body: string, contentType: string, timeoutMs: numb
       headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body), accept: '*/*', 'user-agent': userAgent },
       // With no agent and a createConnection, the request uses our already verified socket.
       ...(socket ? { createConnection: () => socket } : { agent: url.protocol === 'https:' ? httpsAgent : httpAgent }),
+      // Every name is resolved through the guard: the address checked is the address dialled.
+      ...(guard && !socket ? { lookup: guard.lookupFor(portOf(url)) } : {}),
     }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -148,12 +198,17 @@ async function post(url: URL, body: string, contentType: string, timeoutMs: numb
         chunks.push(c);
       });
       res.on('end', () => { clearTimeout(timer); resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }); });
-      res.on('error', (e) => { clearTimeout(timer); reject(e); });
+      res.on('error', (e) => { clearTimeout(timer); reject(e instanceof AttemptError ? e : unreachable(e)); });
     });
-    const timer = setTimeout(() => req.destroy(new AttemptError('ERR_CALLBACK_TIMEOUT', `no answer within ${timeoutMs} ms`)), remaining);
+    req.on('socket', (s: net.Socket) => {
+      const verify = () => { if (!checkSocket(s, url, guard)) req.destroy(new EgressRefused()); };
+      if (s.connecting) s.once('connect', verify);
+      else verify();
+    });
+    const timer = setTimeout(() => req.destroy(unreachable()), remaining);
     req.on('error', (e) => {
       clearTimeout(timer);
-      reject(e instanceof AttemptError ? e : new AttemptError('ERR_CALLBACK_CONNECT', `request failed: ${(e as NodeJS.ErrnoException).code ?? e.message}`, { cause: e }));
+      reject(e instanceof AttemptError && e.code !== 'ERR_CALLBACK_UNREACHABLE' ? e : unreachable(e));
     });
     req.end(body);
   });
@@ -172,11 +227,11 @@ function parseReply(claims: unknown, requestId: string, kind: 'JWT' | 'TLS'): { 
  * One attempt: POST and verify. Throws AttemptError for every way it can fail (non-200,
  * connection, timeout, bad signature, wrong requestId, unknown action).
  */
-export async function askOnce(cb: PreparedCallback, path: string, payload: CallbackPayload, signingKey: KeyObject, timeoutMs: number, signedRequest?: string, userAgent = USER_AGENT): Promise<CallbackReply> {
+export async function askOnce(cb: PreparedCallback, path: string, payload: CallbackPayload, signingKey: KeyObject, timeoutMs: number, signedRequest?: string, userAgent = USER_AGENT, guard?: EgressGuard): Promise<CallbackReply> {
   const url = endpoint(cb.baseUrl, path);
   if (cb.mode === 'TLS') {
-    const res = await post(url, JSON.stringify(payload), 'application/json', timeoutMs, cb.pinnedDer, userAgent);
-    if (res.status !== 200) throw new AttemptError('ERR_CALLBACK_STATUS', `handler answered HTTP ${res.status}`);
+    const res = await post(url, JSON.stringify(payload), 'application/json', timeoutMs, cb.pinnedDer, userAgent, guard);
+    if (res.status !== 200) throw new AttemptError('ERR_CALLBACK_STATUS', 'handler did not answer HTTP 200', { cause: new Error(`HTTP ${res.status}`) });
     let parsed: unknown;
     try {
       parsed = JSON.parse(res.text.trim());
@@ -186,8 +241,8 @@ export async function askOnce(cb: PreparedCallback, path: string, payload: Callb
     return { ...parseReply(parsed, payload.requestId, 'TLS'), raw: res.text.trim(), status: res.status };
   }
   const jwt = signedRequest ?? (await signRequest(payload, signingKey));
-  const res = await post(url, jwt, 'text/plain', timeoutMs, undefined, userAgent);
-  if (res.status !== 200) throw new AttemptError('ERR_CALLBACK_STATUS', `handler answered HTTP ${res.status}`);
+  const res = await post(url, jwt, 'text/plain', timeoutMs, undefined, userAgent, guard);
+  if (res.status !== 200) throw new AttemptError('ERR_CALLBACK_STATUS', 'handler did not answer HTTP 200', { cause: new Error(`HTTP ${res.status}`) });
   const raw = res.text.trim();
   const claims = verifyRs256(raw, cb.handlerKey!);
   return { ...parseReply(claims, payload.requestId, 'JWT'), raw, status: res.status };

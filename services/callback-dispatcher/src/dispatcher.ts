@@ -25,6 +25,7 @@ import { DomainError, publishEvent, type Logger } from '@cosigner/platform';
 import type { AuditLog } from '@cosigner/audit';
 import { AttemptError, CallbackConfigError, USER_AGENT, askOnce, endpoint, prepareCallback, signRequest, type CallbackReply } from './callback.ts';
 import { decodeRequest, type DecodedRequest } from './payload.ts';
+import type { EgressGuard } from './egress.ts';
 
 export const REQUESTS_STREAM = 'COSIGNER_REQUESTS';
 export const DEFAULT_CALLBACK_DEADLINE_MS = 30_000;
@@ -62,6 +63,8 @@ export interface DispatcherOptions {
   audit: AuditLog;
   callbackKey: KeyObject;
   approvalKey: KeyObject;
+  /** Where callbacks may go (egress.ts); every connection is checked by it. */
+  guard: EgressGuard;
   instanceId: string;
   log: Logger;
   now?: () => number;
@@ -69,6 +72,11 @@ export interface DispatcherOptions {
   retryIntervalMs?: number;
   maxRetries?: number;
   configRetryMs?: number;
+}
+
+function describeCause(e: AttemptError): string {
+  const c = e.cause as (NodeJS.ErrnoException & { message?: string }) | undefined;
+  return c ? `${c.code ?? ''} ${c.message ?? ''}`.trim() : e.message;
 }
 
 function isCasConflict(e: unknown): boolean {
@@ -231,7 +239,7 @@ export class Dispatcher {
       tries = n;
       const t0 = this.#now();
       try {
-        const reply = await askOnce(cb, req.path, req.payload, this.#o.callbackKey, left, signed, `${USER_AGENT} (${this.#o.instanceId})`);
+        const reply = await askOnce(cb, req.path, req.payload, this.#o.callbackKey, left, signed, `${USER_AGENT} (${this.#o.instanceId})`, this.#o.guard);
         const latencyMs = this.#now() - t0;
         if (reply.action === 'IGNORE' && req.kind !== 'CONFIG_CHANGE') throw new AttemptError('ERR_CALLBACK_ACTION', 'IGNORE is only valid for config changes');
         if (reply.action === 'RETRY') {
@@ -243,6 +251,9 @@ export class Dispatcher {
         return { kind: 'ignore', reply, handlerUrl, latencyMs };
       } catch (e) {
         if (!(e instanceof AttemptError)) throw e;
+        // The detail (errno, HTTP status) is for the operator's log only: the audited reason is
+        // coarse so that it does not map the network for whoever set the URL.
+        this.#o.log.warn('callback attempt failed', { requestId: ev.requestId, code: e.code, detail: describeCause(e) });
         const why = `${e.code}: ${e.message}`;
         failures.set(why, (failures.get(why) ?? 0) + 1);
         await this.#audit(ev, handlerUrl, attempt, 'FAILED_ATTEMPT', this.#now() - t0, `try ${n}: ${why}`);

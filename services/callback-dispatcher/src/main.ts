@@ -2,9 +2,12 @@
  * callback-dispatcher process entry. Environment: NATS_URL, COSIGNER_CALLBACK_KEY_FILE,
  * COSIGNER_APPROVAL_KEY_FILE, DISPATCHER_IN_FLIGHT (16), CALLBACK_DEADLINE_MS (30000),
  * CALLBACK_RETRY_INTERVAL_MS (180000), CALLBACK_MAX_RETRIES (20), DISPATCHER_ACK_WAIT_MS,
- * DISPATCHER_INSTANCE_ID (or INSTANCE_ID; default host/pid).
+ * DISPATCHER_INSTANCE_ID (or INSTANCE_ID; default host/pid), COSIGNER_CALLBACK_ALLOW (callback egress
+ * allow-list: CIDRs, addresses, `loopback`, `private`; empty = public addresses only),
+ * COSIGNER_OWN_LISTENERS (`host:port` / `*:port` never called back).
  */
 import { createLogger, runService } from '@cosigner/platform';
+import { splitList } from './egress.ts';
 import { startDispatcher } from './server.ts';
 
 const env = process.env;
@@ -33,6 +36,8 @@ runService({
       ...(env.COSIGNER_CALLBACK_KEY_FILE ? { callbackKeyFile: env.COSIGNER_CALLBACK_KEY_FILE } : {}),
       ...(env.COSIGNER_APPROVAL_KEY_FILE ? { approvalKeyFile: env.COSIGNER_APPROVAL_KEY_FILE } : {}),
       ...((env.DISPATCHER_INSTANCE_ID ?? env.INSTANCE_ID) ? { instanceId: (env.DISPATCHER_INSTANCE_ID ?? env.INSTANCE_ID)! } : {}),
+      callbackAllow: splitList(env.COSIGNER_CALLBACK_ALLOW),
+      ownListeners: splitList(env.COSIGNER_OWN_LISTENERS),
       ...Object.fromEntries(Object.entries(opt).filter(([, v]) => v !== undefined)),
       log,
     });

@@ -12,6 +12,7 @@ import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connectNats, createLogger, defaultNakDelay, drainNats, ensureConsumer, ensureKv, ensureStream, startConsumer, type ConsumerHandle, type Logger } from '@cosigner/platform';
 import { AuditLog } from '@cosigner/audit';
+import { EgressGuard } from './egress.ts';
 import { DEFAULT_CALLBACK_DEADLINE_MS, Dispatcher, REQUESTS_STREAM, RetryLater } from './dispatcher.ts';
 
 export const DISPATCHER_CONSUMER = 'callback-dispatcher';
@@ -37,6 +38,13 @@ export interface DispatcherConfig {
   retryIntervalMs?: number;
   maxRetries?: number;
   configRetryMs?: number;
+  /**
+   * Callback egress allow-list (COSIGNER_CALLBACK_ALLOW): CIDRs, addresses, `loopback`, `private`.
+   * Empty (the default): only public addresses are called.
+   */
+  callbackAllow?: string[];
+  /** The co-signer's own listeners (COSIGNER_OWN_LISTENERS, `host:port` / `*:port`); the NATS address is always added. */
+  ownListeners?: string[];
   /** Consumer ack wait; default deadline + 30 s. Shared by every instance (last writer wins). */
   ackWaitMs?: number;
   now?: () => number;
@@ -59,12 +67,29 @@ function loadKey(pem: string | undefined, file: string | undefined, what: string
   return k;
 }
 
+/** `host:port` of every server in a NATS URL list: the bus is one of the co-signer's own listeners. */
+export function natsListeners(urls: string): string[] {
+  const out: string[] = [];
+  for (const u of urls.split(',')) {
+    try {
+      const p = new URL(u.includes('://') ? u.trim() : `nats://${u.trim()}`);
+      out.push(`${p.hostname.includes(':') && !p.hostname.startsWith('[') ? `[${p.hostname}]` : p.hostname}:${p.port || '4222'}`);
+    } catch {
+      // connectNats refuses a malformed URL itself.
+    }
+  }
+  return out;
+}
+
 export async function startDispatcher(cfg: DispatcherConfig): Promise<DispatcherHandle> {
   const instanceId = cfg.instanceId ?? `callback-dispatcher/${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   const log = cfg.log ?? createLogger({ service: 'callback-dispatcher', fields: { instance: instanceId } });
   const callbackKey = loadKey(cfg.callbackKeyPem, cfg.callbackKeyFile, 'COSIGNER_CALLBACK_KEY_FILE', 'rsa');
   const approvalKey = loadKey(cfg.approvalKeyPem, cfg.approvalKeyFile, 'COSIGNER_APPROVAL_KEY_FILE', 'ed25519');
   const deadlineMs = cfg.deadlineMs ?? DEFAULT_CALLBACK_DEADLINE_MS;
+  const guard = new EgressGuard({ allow: cfg.callbackAllow ?? [], ownListeners: [...(cfg.ownListeners ?? []), ...natsListeners(cfg.natsUrl)] });
+  await guard.resolveOwn();
+  if ((cfg.callbackAllow ?? []).length > 0) log.warn('callbacks to non-public addresses allowed', { allow: cfg.callbackAllow });
   // noAsyncTraces: no Error (stack capture) per request-reply; it dominated the profile.
   const nc = await connectNats({ servers: cfg.natsUrl, name: 'callback-dispatcher', extra: { noAsyncTraces: true } });
   try {
@@ -81,7 +106,7 @@ export async function startDispatcher(cfg: DispatcherConfig): Promise<Dispatcher
     const requests = await kvm.create(REQUESTS_BUCKET, { history: 1 });
     const audit = await AuditLog.open(nc, instanceId, cfg.now);
     const dispatcher = new Dispatcher({
-      js, apiUsers, requests, dispatch, audit, callbackKey, approvalKey, instanceId, log, deadlineMs,
+      js, apiUsers, requests, dispatch, audit, callbackKey, approvalKey, guard, instanceId, log, deadlineMs,
       ...(cfg.now ? { now: cfg.now } : {}),
       ...(cfg.retryIntervalMs !== undefined ? { retryIntervalMs: cfg.retryIntervalMs } : {}),
       ...(cfg.maxRetries !== undefined ? { maxRetries: cfg.maxRetries } : {}),

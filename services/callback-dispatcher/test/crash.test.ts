@@ -47,7 +47,7 @@ before(async () => {
     const p = spawnNode(MAIN, {
       env: {
         NATS_URL: nats.url, COSIGNER_CALLBACK_KEY_FILE: join(dir, 'callback.pem'), COSIGNER_APPROVAL_KEY_FILE: join(dir, 'approval.pem'),
-        DISPATCHER_INSTANCE_ID: id, DISPATCHER_ACK_WAIT_MS: '1500', CALLBACK_DEADLINE_MS: '20000', OTEL_SDK_DISABLED: 'true',
+        DISPATCHER_INSTANCE_ID: id, DISPATCHER_ACK_WAIT_MS: '1500', CALLBACK_DEADLINE_MS: '20000', OTEL_SDK_DISABLED: 'true', COSIGNER_CALLBACK_ALLOW: 'loopback',
       },
     });
     procs.set(id, p);

@@ -43,7 +43,7 @@ before(async () => {
   intake = await startIntake({ natsUrl: nats.url, port: 0, adminTokens: [ADMIN_TOKEN], trust: parseTrustConfig(ws.trustJson), log: quiet('request-intake') });
   dispatcher = await startDispatcher({
     natsUrl: nats.url, callbackKeyPem: keys.callbackPrivatePem, approvalKeyPem: keys.approvalPrivatePem,
-    deadlineMs: 2000, retryIntervalMs: 300, maxRetries: 3, configRetryMs: 300, log: quiet('callback-dispatcher'),
+    deadlineMs: 2000, retryIntervalMs: 300, maxRetries: 3, configRetryMs: 300, callbackAllow: ['loopback'], log: quiet('callback-dispatcher'),
   });
   client = intakeClient(intake.address);
   handler = await startTestHandler(keys.callbackPublicPem);
@@ -142,10 +142,10 @@ test('RETRY beyond the maximum ends FAILED', async () => {
 });
 
 for (const [name, b, reason] of [
-  ['handler timeout', { delayMs: 5000 }, /TIMEOUT/],
+  ['handler timeout', { delayMs: 5000 }, /ERR_CALLBACK_UNREACHABLE/],
   ['wrong requestId', { requestId: 'someone-else' }, /REQUEST_ID/],
   ['bad signature', { badSignature: true }, /SIGNATURE/],
-  ['non-200', { status: 500 }, /HTTP 500/],
+  ['non-200', { status: 500 }, /ERR_CALLBACK_STATUS/],
   ['unknown action', { action: 'MAYBE' }, /ACTION/],
   ['IGNORE for a transaction', { action: 'IGNORE' }, /ACTION/],
 ] as const) {
@@ -198,7 +198,7 @@ test('RETRY survives a dispatcher restart (the retry lives in JetStream and KV, 
   await dispatcher.stop();
   dispatcher = await startDispatcher({
     natsUrl: nats.url, callbackKeyPem: keys.callbackPrivatePem, approvalKeyPem: keys.approvalPrivatePem,
-    deadlineMs: 2000, retryIntervalMs: 300, maxRetries: 3, configRetryMs: 300, log: quiet('callback-dispatcher'),
+    deadlineMs: 2000, retryIntervalMs: 300, maxRetries: 3, configRetryMs: 300, callbackAllow: ['loopback'], log: quiet('callback-dispatcher'),
   });
   const s = await waitFor(client, id, (x) => x.status !== 'RECEIVED');
   assert.equal(s.status, 'APPROVED');

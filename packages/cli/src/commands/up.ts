@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { CliError, type Command } from '../command.ts';
 import { DEFAULT_DATA_DIR } from '../config.ts';
-import { startSystem } from '../system.ts';
+import { LOCAL_CALLBACK_ALLOW, startSystem } from '../system.ts';
 import { runDemo } from '../demo.ts';
 
 const COLORS = [36, 32, 35, 33, 34, 91, 92, 96, 95];
@@ -52,6 +52,7 @@ const up: Command = {
       },
     });
     io.info(`up: ${[...sys.services.keys()].join(', ')} running; data in ${dataDir}; CLI config ${join(dataDir, 'cli.json')}`);
+    io.info(`up: callbacks to ${LOCAL_CALLBACK_ALLOW} addresses are allowed for this local system (COSIGNER_CALLBACK_ALLOW=${LOCAL_CALLBACK_ALLOW}); its own ports are not`);
     let code = 0;
     try {
       if (io.values.demo === true) {
