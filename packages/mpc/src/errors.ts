@@ -6,6 +6,9 @@
  * - `MpcAbort`: a protocol check failed. `culprits` names the party index(es) whose message failed
  *   the check (identifiable abort, CMP §4 / RFC 9591 §5.4 "cheater detection").
  * - `MpcUsageError`: the caller misused the API (e.g. a presignature asked to sign a second message).
+ * - `ERR_MPC_UNIDENTIFIED` (a plain `MpcError`, no culprits): a protocol failed, yet its
+ *   identification step found every other party's proofs valid. Nobody is named: blaming the
+ *   others would name honest parties (the fault may be this party's own state).
  */
 export type MpcErrorCode =
   | 'ERR_MPC_PARSE'
@@ -18,6 +21,7 @@ export type MpcErrorCode =
   | 'ERR_MPC_INCONSISTENT_BROADCAST'
   | 'ERR_MPC_SHARE'
   | 'ERR_MPC_SIGNATURE'
+  | 'ERR_MPC_UNIDENTIFIED'
   | 'ERR_MPC_PRESIGNATURE_USED'
   | 'ERR_MPC_USAGE';
 

@@ -298,7 +298,8 @@ export class PartyNode {
       const result = await run;
       if (outcomes) {
         for (const o of await outcomes.wait(this.roundTimeout(start))) {
-          if (!o.ok) throw new PartyError(o.code === 'ERR_MPC_ABORT' ? 'ERR_MPC_ABORT' : 'ERR_SESSION_REFUSED', `${o.partyId} failed: ${o.reason}`, { culprits: o.culprits.length ? o.culprits : [o.partyId] });
+          // An MPC abort names its own culprits; none means its identification cleared everybody.
+          if (!o.ok) throw new PartyError(o.code === 'ERR_MPC_ABORT' ? 'ERR_MPC_ABORT' : 'ERR_SESSION_REFUSED', `${o.partyId} failed: ${o.reason}`, { culprits: o.code === 'ERR_MPC_ABORT' || o.culprits.length ? o.culprits : [o.partyId] });
         }
       }
       return result;

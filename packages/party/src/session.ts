@@ -89,6 +89,8 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
       } catch (err) {
         if (err instanceof MpcError && ROUTING.has(err.code)) continue;
         if (err instanceof MpcAbort) throw new PartyError('ERR_MPC_ABORT', err.message, { cause: err, culprits: toParty(err.culprits) });
+        // A failure whose identification cleared everybody names nobody (never the others).
+        if (err instanceof MpcError && err.code === 'ERR_MPC_UNIDENTIFIED') throw new PartyError('ERR_MPC_ABORT', err.message, { cause: err, culprits: [] });
         if (err instanceof MpcError) throw new PartyError('ERR_MPC_ABORT', err.message, { cause: err, culprits: [e.from] });
         throw err;
       }

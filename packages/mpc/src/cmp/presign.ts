@@ -489,8 +489,9 @@ export class CmpPresignParty extends RoundParty<CmpPresignature[]> {
       }
     }
     if (culprits.length > 0) throw new MpcAbort('ERR_MPC_PROOF', culprits, 'presigning: δ check failed; identified by Π^mul/Π^dec');
-    // Every proof holds, yet δ·G != ΣΔ: cannot happen with an honest self; blame nobody specific.
-    throw new MpcAbort('ERR_MPC_PROOF', this.others, 'presigning: δ check failed and no party could be identified');
+    // Every other party proved its δ_j, yet δ·G != ΣΔ: the fault is not attributable to any of
+    // them (with sound proofs, it is this party's own state). Name nobody rather than the honest.
+    throw new MpcError('ERR_MPC_UNIDENTIFIED', 'presigning: δ check failed, but every other party proved its δ_j (Π^mul, Π^dec); nobody is blamed');
   }
 }
 

@@ -263,6 +263,8 @@ export class CmpSignParty extends RoundParty<EcdsaSignature> {
       }
     }
     if (culprits.length > 0) throw new MpcAbort('ERR_MPC_SIGNATURE', culprits, 'signature did not verify; identified by Π^mul*/Π^dec');
-    throw new MpcAbort('ERR_MPC_SIGNATURE', this.others, 'signature did not verify and no party could be identified');
+    // Every other party proved its σ_j against the presignature's ciphertexts: nobody can be
+    // blamed (e.g. this party's stored presignature differs from the one the others hold).
+    throw new MpcError('ERR_MPC_UNIDENTIFIED', 'signature did not verify, but every other party proved its σ_j (Π^mul*, Π^dec); nobody is blamed');
   }
 }

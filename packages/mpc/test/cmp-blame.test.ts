@@ -1,0 +1,86 @@
+/**
+ * Who CMP blames when things go wrong beyond a single altered message (issue 13): an
+ * identification that clears everybody names nobody (item 7).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { SECP256K1 as c } from '../src/curve.ts';
+import { MpcAbort, MpcError } from '../src/errors.ts';
+import { BROADCAST, decodeMessage, encodeMessage, type Party, type ProtocolMessage } from '../src/round.ts';
+import { cmpPresignBatch, cmpSign, type CmpKeyShare, type CmpPresignature } from '../src/cmp/index.ts';
+import { keygen } from './cmp-helpers.ts';
+import { record, replay, scalarBytes, setBytes, type Snapshot } from './cmp-tamper-lib.ts';
+
+const PARTIES = [1, 2, 3];
+const DIGEST = createHash('sha256').update('blame').digest();
+
+let shares: Map<number, CmpKeyShare> | undefined;
+const keys = (): Map<number, CmpKeyShare> => (shares ??= keygen(c, 3, 2));
+
+/** Runs parties to the end, delivering every message; a party that throws stops, the others go on. */
+function runCollect<Out>(parties: Party<Out>[]): { errors: Map<number, MpcError>; outputs: Map<number, Out> } {
+  const errors = new Map<number, MpcError>();
+  const outputs = new Map<number, Out>();
+  const queue: ProtocolMessage[] = [];
+  for (const p of parties) {
+    const s = p.start();
+    if (s.kind !== 'wait') queue.push(...s.messages);
+  }
+  while (queue.length > 0) {
+    const m = queue.shift()!;
+    for (const p of parties) {
+      if (p.self === m.from || (m.to !== BROADCAST && m.to !== p.self) || errors.has(p.self)) continue;
+      try {
+        const s = p.receive(decodeMessage(encodeMessage(m)));
+        if (s.kind !== 'wait') queue.push(...s.messages);
+        if (s.kind === 'done') outputs.set(p.self, s.output);
+      } catch (e) {
+        if (!(e instanceof MpcError)) throw e;
+        errors.set(p.self, e);
+      }
+    }
+  }
+  return { errors, outputs };
+}
+
+function presignRun(): { snaps: Snapshot<CmpPresignature[]>[]; outputs: Map<number, CmpPresignature[]> } {
+  const s = randomBytes(32);
+  return record(PARTIES.map((i) => cmpPresignBatch({ session: s, share: keys().get(i)!, signers: PARTIES })));
+}
+
+test('item 7: a cheater whose own δ is wrong is named by the honest parties; its own identification finds nobody and names nobody', () => {
+  const run = presignRun();
+  const snap = run.snaps.find((s) => s.round === 3)!;
+  const which = (m: ProtocolMessage): boolean => m.from === 2 && m.to === BROADCAST;
+  const bad = c.mod(12345n);
+  const out = replay(snap, which, (m) => ({ ...m, body: setBytes(m.body, 4, scalarBytes(bad)) }), (p) => {
+    // The cheater believes what it sent, so it runs identification like everyone else.
+    (p as unknown as { entries: Array<{ delta: bigint }> }).entries[0]!.delta = bad;
+  });
+  for (const i of [1, 3]) {
+    const e = out.errors.get(i);
+    assert.ok(e instanceof MpcAbort, `party ${i}: ${String(e)}`);
+    assert.deepEqual(e.culprits, [2]);
+  }
+  const own = out.errors.get(2);
+  assert.ok(own instanceof MpcError && !(own instanceof MpcAbort), `party 2: ${String(own)}`);
+  assert.equal(own.code, 'ERR_MPC_UNIDENTIFIED');
+  assert.match(own.message, /nobody is blamed/);
+});
+
+test('item 7: signing with a presignature every signer holds in the same corrupted form fails at every party, and nobody is named', () => {
+  const run = presignRun();
+  // The same corruption at every signer (e.g. a restored store of another run): R replaced by
+  // R + G everywhere. Every σ_j matches the ciphertexts, so every proof holds.
+  const pres = new Map([...run.outputs].map(([i, ps]) => [i, { ...ps[0]!, R: ps[0]!.R.add(c.G), binding: undefined }]));
+  const s = randomBytes(32);
+  const parties = PARTIES.map((i) => cmpSign({ session: s, share: keys().get(i)!, presignature: pres.get(i)!, digest: DIGEST, signers: PARTIES }));
+  const out = runCollect(parties);
+  assert.equal(out.outputs.size, 0);
+  assert.equal(out.errors.size, 3, 'every party ends with an error');
+  for (const [i, e] of out.errors) {
+    assert.ok(!(e instanceof MpcAbort), `party ${i} blamed ${(e as MpcAbort).culprits?.join(',')}`);
+    assert.equal(e.code, 'ERR_MPC_UNIDENTIFIED');
+  }
+});
