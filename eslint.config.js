@@ -25,4 +25,13 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  {
+    // Production code never imports test support: `@cosigner/party/testing` reaches behind the
+    // enclave boundary, `@cosigner/platform/testing` starts servers (docs/architecture.md).
+    files: ['packages/*/src/**/*.ts', 'services/*/src/**/*.ts', 'examples/*/src/**/*.ts'],
+    ignores: ['**/src/testing.ts', '**/src/testing/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['@cosigner/*/testing', '@cosigner/*/testing/*'], message: 'test support stays out of production code' }] }],
+    },
+  },
 );

@@ -16,7 +16,8 @@ import type { PartyInfo, SessionStart } from '@cosigner/proto';
 import { checkEntry, verifyApproval } from './approval.ts';
 import { decodeIdentity, encodeIdentity, generateIdentity, openFrom, rawPublic, signEd25519, type IdentityKeys } from './crypto.ts';
 import { PartyError } from './errors.ts';
-import { token, type EnclaveProvider, type SealedStore } from './sealed.ts';
+import { IDENTITY_RECORD, bindingRecord, presignatureRecord, sharePrefix, shareRecord } from './records.ts';
+import type { EnclaveProvider, SealedStore } from './sealed.ts';
 import type { EcdsaScheme } from './ecdsa.ts';
 import { ProtocolWorker, type WorkerStep } from './worker.ts';
 
@@ -158,16 +159,12 @@ export class Enclave {
   /** Opens the enclave: loads the sealed identity, or generates and seals one on first start. */
   static async open(o: EnclaveOptions): Promise<Enclave> {
     await o.store.init();
-    let raw = await o.store.getOrLost('identity');
+    let raw = await o.store.getOrLost(IDENTITY_RECORD);
     if (!raw) {
       raw = encodeIdentity(generateIdentity());
-      await o.store.put('identity', raw);
+      await o.store.put(IDENTITY_RECORD, raw);
     }
     return new Enclave(o, decodeIdentity(raw));
-  }
-
-  get store(): SealedStore {
-    return this.#store;
   }
 
   info(): PartyInfo {
@@ -193,12 +190,8 @@ export class Enclave {
 
   // ---- keys ----
 
-  private shareName(keyId: string, epoch: number): string {
-    return `share.${token(keyId)}.${epoch}`;
-  }
-
   private async loadKey(keyId: string, epoch: number): Promise<KeyRecord> {
-    const name = this.shareName(keyId, epoch);
+    const name = shareRecord(keyId, epoch);
     const hit = this.#cache.get(name);
     if (hit) return hit;
     const b = await this.#store.get(name);
@@ -209,7 +202,7 @@ export class Enclave {
   }
 
   private async saveKey(r: KeyRecord): Promise<void> {
-    const name = this.shareName(r.keyId, r.epoch);
+    const name = shareRecord(r.keyId, r.epoch);
     await this.#store.put(name, encodeRecord(r));
     this.#cache.set(name, r);
   }
@@ -217,7 +210,7 @@ export class Enclave {
   /** Public description of the newest share this party holds for a key (optionally a given epoch). */
   async keyMeta(keyId: string, epoch?: number): Promise<KeyMeta | undefined> {
     if (epoch !== undefined) return meta(await this.loadKey(keyId, epoch));
-    const names = await this.#store.list(`share.${token(keyId)}.`);
+    const names = await this.#store.list(sharePrefix(keyId));
     const epochs = names.map((n) => Number(n.split('.').pop())).filter((e) => Number.isInteger(e)).sort((a, b) => b - a);
     for (const e of epochs) {
       try {
@@ -234,7 +227,7 @@ export class Enclave {
     // Once per key and epoch (it lists the store directory).
     if ((this.#dropped.get(keyId) ?? -1) >= epoch) return;
     this.#dropped.set(keyId, epoch);
-    for (const n of await this.#store.list(`share.${token(keyId)}.`)) {
+    for (const n of await this.#store.list(sharePrefix(keyId))) {
       const e = Number(n.split('.').pop());
       if (Number.isInteger(e) && e < epoch) {
         this.#cache.delete(n);
@@ -301,14 +294,6 @@ export class Enclave {
     });
   }
 
-  private presigName(keyId: string, epoch: number, id: string): string {
-    return `presig.${token(keyId)}.${epoch}.${id}`;
-  }
-
-  private bindName(keyId: string, id: string): string {
-    return `bind.${token(keyId)}.${id}`;
-  }
-
   private signers(start: SessionStart, r: KeyRecord): number[] {
     const names = start.parties;
     if (!names.includes(CUSTOMER_PARTY)) throw new PartyError('ERR_SIGNING_SET', 'the customer party must be in every signing set');
@@ -339,7 +324,7 @@ export class Enclave {
       const ids: string[] = [];
       for (let i = 0; i < out.length; i++) {
         const id = presignatureId(start.sessionId, i);
-        await this.#store.put(this.presigName(r.keyId, r.epoch, id), encodeSigners(signers, out[i]!));
+        await this.#store.put(presignatureRecord(r.keyId, r.epoch, id), encodeSigners(signers, out[i]!));
         ids.push(id);
       }
       return utf8(JSON.stringify({ presignatureIds: ids, epoch: r.epoch }));
@@ -364,7 +349,7 @@ export class Enclave {
       const out = s.output ?? [];
       for (let i = 0; i < out.length; i++) {
         const id = presignatureId(start.sessionId, i);
-        await this.#store.put(this.presigName(r.keyId, r.epoch, id), encodeSigners(signers, out[i]!));
+        await this.#store.put(presignatureRecord(r.keyId, r.epoch, id), encodeSigners(signers, out[i]!));
         ids.push(id);
       }
       return { messages, done: true, result: utf8(JSON.stringify({ presignatureIds: ids, epoch: r.epoch })) };
@@ -390,17 +375,6 @@ export class Enclave {
     const w = this.#worker;
     this.#worker = undefined;
     if (w) await w.terminate();
-  }
-
-  /** Presignatures this party holds for a key and epoch (ids). */
-  async presignatures(keyId: string, epoch: number): Promise<string[]> {
-    const prefix = `presig.${token(keyId)}.${epoch}.`;
-    return (await this.#store.list(prefix)).map((n) => n.slice(prefix.length));
-  }
-
-  /** Drops a presignature (the coordinator calls this once the signature it made is durable). */
-  async releasePresignature(keyId: string, epoch: number, id: string): Promise<void> {
-    await this.#store.delete(this.presigName(keyId, epoch, id));
   }
 
   /**
@@ -437,7 +411,7 @@ export class Enclave {
     }
     const pid = Buffer.from(start.presignatureId).toString('utf8');
     if (!/^[0-9a-f]{32}$/.test(pid)) throw new PartyError('ERR_PRESIGNATURE_NOT_FOUND', 'ECDSA signing needs a presignature id');
-    const bindName = this.bindName(r.keyId, pid);
+    const bindName = bindingRecord(r.keyId, pid);
     const binding = { requestId: v.request.requestId, entry: start.entryIndex, digest: b64(message), path, session: b64(start.sessionId) };
     const what = JSON.stringify([binding.requestId, binding.entry, binding.digest, binding.path]);
     // Two sessions in this process racing for one presignature: the first claim wins, synchronously.
@@ -454,7 +428,7 @@ export class Enclave {
     }
     // Otherwise the binding is sealed together with the share, before the share leaves (beforeSend).
     if (this.#claims.size > 10_000) this.#claims.delete(this.#claims.keys().next().value!);
-    const presigBytes = await this.#store.get(this.presigName(r.keyId, r.epoch, pid));
+    const presigBytes = await this.#store.get(presignatureRecord(r.keyId, r.epoch, pid));
     if (!presigBytes) {
       if (sent && !o.coordinator) return replay(sent.map((s) => decodeMessage(unb64(s))), this.index, signers);
       throw new PartyError('ERR_PRESIGNATURE_NOT_FOUND', `presignature ${pid} not found on ${this.partyId}`);
@@ -466,7 +440,7 @@ export class Enclave {
     let persisted = sent !== undefined;
     return this.wrap('SIGN', party, async (out) => {
       if (!out) throw new PartyError('ERR_MPC_ABORT', 'ECDSA signing ended without a signature');
-      if (!o.coordinator) await store.delete(this.presigName(r.keyId, r.epoch, pid));
+      if (!o.coordinator) await store.delete(presignatureRecord(r.keyId, r.epoch, pid));
       return finish({ signature: out.signature, publicKey: out.publicKey, ...(out.recoveryId !== undefined ? { recovery: out.recoveryId } : {}) });
     }, async (msgs) => {
       if (persisted) {
@@ -558,7 +532,7 @@ export class Enclave {
       await this.saveKey(rec);
       if (!Buffer.from(restoredId.signPublic).equals(Buffer.from(this.#id.signPublic))) {
         // The peers pinned this identity when the key was made: take it back.
-        await this.#store.put('identity', identity);
+        await this.#store.put(IDENTITY_RECORD, identity);
         this.#id = restoredId;
       }
       return meta(rec);

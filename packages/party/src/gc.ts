@@ -15,6 +15,7 @@
  *   used (a presignature belongs to one epoch's shares) and is collected after `graceMs`. A bound
  *   one is left to the release path: its signature may still be in flight.
  */
+import { BINDING_PREFIX, OUTCOME_PREFIX, PRESIGNATURE_PREFIX, SHARE_PREFIX, parseBindingRecord, parsePresignatureRecord, parseShareRecord } from './records.ts';
 import type { SealedStore } from './sealed.ts';
 
 /** Longer than a request can live (intake caps expiries at 7 days): a retry always finds its binding. */
@@ -38,7 +39,7 @@ export async function collectGarbage(store: SealedStore, o: GcOptions = {}): Pro
   const retention = o.bindRetentionMs ?? DEFAULT_BIND_RETENTION_MS;
   const grace = o.graceMs ?? DEFAULT_GC_GRACE_MS;
   const report: GcReport = { bindings: 0, presignatures: 0, outcomes: 0 };
-  for (const name of await store.list('done.')) {
+  for (const name of await store.list(OUTCOME_PREFIX)) {
     const age = await store.age(name, now);
     if (age !== undefined && age > retention) {
       await store.forget(name);
@@ -48,24 +49,23 @@ export async function collectGarbage(store: SealedStore, o: GcOptions = {}): Pro
 
   // presig.<key>.<epoch>.<id> -> present ids per key, and the newest share epoch per key.
   const presigs = new Map<string, { epoch: number; id: string; name: string }[]>();
-  for (const name of await store.list('presig.')) {
-    const m = /^presig\.(.+)\.(\d+)\.([0-9a-f]+)$/.exec(name);
+  for (const name of await store.list(PRESIGNATURE_PREFIX)) {
+    const m = parsePresignatureRecord(name);
     if (!m) continue;
-    const list = presigs.get(m[1]!) ?? [];
-    list.push({ epoch: Number(m[2]), id: m[3]!, name });
-    presigs.set(m[1]!, list);
+    const list = presigs.get(m.key) ?? [];
+    list.push({ epoch: m.epoch, id: m.id, name });
+    presigs.set(m.key, list);
   }
   const newest = new Map<string, number>();
-  for (const name of await store.list('share.')) {
-    const m = /^share\.(.+)\.(\d+)$/.exec(name);
-    if (m) newest.set(m[1]!, Math.max(newest.get(m[1]!) ?? -1, Number(m[2])));
+  for (const name of await store.list(SHARE_PREFIX)) {
+    const m = parseShareRecord(name);
+    if (m) newest.set(m.key, Math.max(newest.get(m.key) ?? -1, m.epoch));
   }
   const bound = new Set<string>();
-  for (const name of await store.list('bind.')) {
-    const m = /^bind\.(.+)\.([0-9a-f]+)$/.exec(name);
+  for (const name of await store.list(BINDING_PREFIX)) {
+    const m = parseBindingRecord(name);
     if (!m) continue;
-    const key = m[1]!;
-    const id = m[2]!;
+    const { key, id } = m;
     if ((presigs.get(key) ?? []).some((p) => p.id === id)) {
       bound.add(`${key}.${id}`);
       continue;

@@ -4,6 +4,8 @@ export * from './sealed.ts';
 export * from './crypto.ts';
 export * from './approval.ts';
 export * from './enclave.ts';
+export * from './records.ts';
+export * from './coordinator.ts';
 export * from './transport.ts';
 export * from './session.ts';
 export * from './node.ts';

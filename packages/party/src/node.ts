@@ -8,9 +8,11 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { ThresholdScheme } from '@cosigner/mpc';
-import { SessionOutcome, type SessionStart } from '@cosigner/proto';
+import { SessionOutcome, type PartyInfo, type SessionStart } from '@cosigner/proto';
 import { ROOT_CONTEXT, SpanKind, contextFromTraceparent, recordError, traceparentOf, tracer, withSpan, type Span } from '@cosigner/platform';
-import { CUSTOMER_PARTY, Enclave, type Algorithm, type EnclaveSession, type EnclaveStep, type PartyRef } from './enclave.ts';
+import { CoordinatorRecords } from './coordinator.ts';
+import { CUSTOMER_PARTY, Enclave, type Algorithm, type EnclaveSession, type EnclaveStep, type KeyMeta, type PartyRef } from './enclave.ts';
+import { registerInternals } from './internal.ts';
 import { PartyError } from './errors.ts';
 import { SEALED_VERSIONS_BUCKET, SealedStore, kvVersionCounter, type EnclaveProvider } from './sealed.ts';
 import { runSession } from './session.ts';
@@ -82,8 +84,11 @@ export class PartyNode {
   readonly partyId: string;
   readonly index: number;
   readonly nc: NatsConnection;
-  readonly enclave: Enclave;
+  /** The coordinator's narrow view of this party's sealed store (the store itself stays private). */
+  readonly records: CoordinatorRecords;
   readonly transport: PartyTransport;
+  #enclave: Enclave;
+  #store: SealedStore;
   readonly roundTimeoutMs: number;
   readonly log: Log;
   #running = new Map<string, Promise<unknown>>();
@@ -91,11 +96,14 @@ export class PartyNode {
   #onEnd: PartyNodeOptions['onSessionEnd'];
   #sendDelayMs: number;
 
-  private constructor(o: PartyNodeOptions, enclave: Enclave, transport: PartyTransport, log: Log) {
+  private constructor(o: PartyNodeOptions, enclave: Enclave, store: SealedStore, transport: PartyTransport, log: Log) {
     this.partyId = o.partyId;
     this.index = o.index;
     this.nc = o.nc;
-    this.enclave = enclave;
+    this.#enclave = enclave;
+    this.#store = store;
+    this.records = new CoordinatorRecords(store);
+    registerInternals(this, { enclave, store });
     this.transport = transport;
     this.roundTimeoutMs = o.roundTimeoutMs ?? DEFAULT_ROUND_TIMEOUT_MS;
     this.log = log;
@@ -117,7 +125,7 @@ export class PartyNode {
     // then finds no responder).
     await retryingAtStart(() => registry.publish(enclave.info()));
     const transport = new PartyTransport(o.nc, enclave, registry, log);
-    const node = new PartyNode(o, enclave, transport, log);
+    const node = new PartyNode(o, enclave, store, transport, log);
     transport.onStart = (s, from) => node.onStart(s, from);
     await transport.listen();
     node.#startGc(o.gc ?? {});
@@ -133,7 +141,7 @@ export class PartyNode {
     this.#gcTimer = setInterval(() => {
       if (running) return;
       running = true;
-      collectGarbage(this.enclave.store, o).then(
+      collectGarbage(this.#store, o).then(
         (r) => { if (r.bindings + r.presignatures + r.outcomes > 0) this.log('info', 'sealed store collected', { ...r }); },
         (e: unknown) => this.log('warn', 'sealed store collection failed', { code: (e as PartyError).code, err: (e as Error).message }),
       ).finally(() => { running = false; });
@@ -143,14 +151,29 @@ export class PartyNode {
 
   /** Re-publish our PartyInfo (after a restore brought back the original identity). */
   async republish(): Promise<void> {
-    await this.transport.registry.publish(this.enclave.info());
+    await this.transport.registry.publish(this.#enclave.info());
+  }
+
+  /** This party's public description (identity and encryption keys, attestation). */
+  info(): PartyInfo {
+    return this.#enclave.info();
+  }
+
+  /** The newest share of `keyId` and the identity key, encrypted to a recovery public key (Enclave.backup). */
+  async backup(keyId: string, recoveryPublicKeyPem: string): Promise<Uint8Array> {
+    return this.#enclave.backup(keyId, recoveryPublicKeyPem);
+  }
+
+  /** Opens a backup with the recovery private key and seals its share here (Enclave.restore). */
+  async restore(backup: Uint8Array, recoveryPrivateKeyPem: string): Promise<KeyMeta> {
+    return this.#enclave.restore(backup, recoveryPrivateKeyPem);
   }
 
   async stop(): Promise<void> {
     clearInterval(this.#gcTimer);
     await this.transport.close();
     await Promise.race([Promise.allSettled([...this.#running.values()]), new Promise((r) => setTimeout(r, 2000).unref())]);
-    await this.enclave.close();
+    await this.#enclave.close();
   }
 
   private async refs(names: readonly string[]): Promise<PartyRef[]> {
@@ -164,10 +187,10 @@ export class PartyNode {
 
   private async open(start: SessionStart, parties: PartyRef[], coordinator: boolean): Promise<EnclaveSession> {
     switch (start.kind) {
-      case 'KEYGEN': return this.enclave.keygen(start, parties);
-      case 'REFRESH': return this.enclave.refresh(start);
-      case 'PRESIGN': return this.enclave.presign(start);
-      case 'SIGN': return this.enclave.sign(start, { coordinator });
+      case 'KEYGEN': return this.#enclave.keygen(start, parties);
+      case 'REFRESH': return this.#enclave.refresh(start);
+      case 'PRESIGN': return this.#enclave.presign(start);
+      case 'SIGN': return this.#enclave.sign(start, { coordinator });
       default: throw new PartyError('ERR_UNSUPPORTED', `session kind ${start.kind}`);
     }
   }

@@ -27,6 +27,7 @@ import { PartyEnvelope, PartyInfo, SessionOutcome, SessionStart } from '@cosigne
 import { publicFromRaw, sealTo, verifyEd25519Key } from './crypto.ts';
 import type { Enclave, PartyRef } from './enclave.ts';
 import { PartyError } from './errors.ts';
+import { PINS_RECORD } from './records.ts';
 import type { SealedStore } from './sealed.ts';
 
 export const PARTIES_BUCKET = 'cosigner-parties';
@@ -65,7 +66,7 @@ export class PartyRegistry {
   }
 
   async load(): Promise<void> {
-    const b = await this.#store.getOrLost('pins');
+    const b = await this.#store.getOrLost(PINS_RECORD);
     if (b) for (const [k, v] of Object.entries(JSON.parse(new TextDecoder().decode(b)) as Record<string, { sign: string; enc: string; index: number }>)) this.#pins.set(k, v);
   }
 
@@ -85,7 +86,7 @@ export class PartyRegistry {
     const cur = this.#pins.get(id);
     if (cur && cur.sign === p.sign && cur.enc === p.enc && cur.index === p.index) return;
     this.#pins.set(id, p);
-    await this.#store.put('pins', new TextEncoder().encode(JSON.stringify(Object.fromEntries(this.#pins))));
+    await this.#store.put(PINS_RECORD, new TextEncoder().encode(JSON.stringify(Object.fromEntries(this.#pins))));
   }
 
   /** The identity-bound keys a PartyInfo publishes, after checking the binding. */

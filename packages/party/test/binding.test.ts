@@ -14,6 +14,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { startNats } from '@cosigner/platform/testing';
 import { PartyNode, SoftwareEnclaveProvider, schemeFor, decodeSignResult, DEFAULT_PARTIES, primeExtras, type PartyError } from '../src/index.ts';
 import { approvalKeys, approvedEvent } from './helpers.ts';
+import { enclaveOf } from '../src/testing.ts';
 
 /** nats-server and the three parties in this process (fixture primes), stopped after the test. */
 async function threeParties(t: TestContext): Promise<{ ak: ReturnType<typeof approvalKeys>; nodes: PartyNode[] }> {
@@ -55,7 +56,7 @@ test('CMP presignature: bound on first use, refused for another message, same si
   const a2 = approvedEvent({ key: ak.privateKey, requestId: 'r2', workspaceId: 'ws1', entries: [{ keyId, path, payload: d2 }] });
   await assert.rejects(sign(a2.bytes, 'r2', p1!), (e: PartyError) => e.code === 'ERR_PRESIGNATURE_BOUND');
   // ... and by a cloud party asked directly.
-  await assert.rejects(cloud1!.enclave.sign({ ...base, sessionId: Buffer.from(randomBytes(32)), initiator: 'customer', deadlineMs: 0, traceparent: '', kind: 'SIGN', context: Buffer.from(a2.bytes), count: 0, presignatureId: Buffer.from(p1!), requestId: 'r2' }, { coordinator: false }),
+  await assert.rejects(enclaveOf(cloud1!).sign({ ...base, sessionId: Buffer.from(randomBytes(32)), initiator: 'customer', deadlineMs: 0, traceparent: '', kind: 'SIGN', context: Buffer.from(a2.bytes), count: 0, presignatureId: Buffer.from(p1!), requestId: 'r2' }, { coordinator: false }),
     (e: PartyError) => e.code === 'ERR_PRESIGNATURE_BOUND');
 
   // The same entry again (as after a coordinator restart): the cloud parties resend their stored shares.

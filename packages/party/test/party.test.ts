@@ -11,6 +11,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { PartyNode, SoftwareEnclaveProvider, schemeFor, decodeSignResult, DEFAULT_PARTIES, PartyError, SealedStore, kvVersionCounter, openKv } from '../src/index.ts';
 import { PartyEnvelope } from '@cosigner/proto';
 import { approvalKeys, approvedEvent } from './helpers.ts';
+import { enclaveOf, sealedStoreOf } from '../src/testing.ts';
 
 test('three parties: FROST keygen + sign over NATS, forged approval and wrong workspace refused, no plaintext in sealed files, rollback refused', async (t) => {
   const nats = await startNats();
@@ -63,7 +64,7 @@ test('three parties: FROST keygen + sign over NATS, forged approval and wrong wo
   }
 
   // Rollback: keep a copy of the pins record, write a new version, put the old bytes back: refused.
-  const store = customer!.enclave.store;
+  const store = sealedStoreOf(customer!);
   await store.put('test.rollback', new TextEncoder().encode('v1'));
   const f1 = readdirSync(dirs[0]!).find((f) => f.startsWith('test.rollback.'))!;
   const old = readFileSync(join(dirs[0]!, f1));
@@ -125,5 +126,5 @@ test('FROST 2-of-3 over NATS: the customer with either cloud party signs; the si
   const ev = approvedEvent({ key: ak.privateKey, requestId: 'r-clouds', workspaceId: 'ws1', entries: [{ keyId, path: [], payload: Buffer.from('x'), algorithm: 'EDDSA_ED25519' }] });
   await assert.rejects(customer!.coordinate(start(['cloud-1', 'cloud-2'], 'r-clouds', ev.bytes)), (e: PartyError) => e.code === 'ERR_SIGNING_SET');
   const startOnCloud = { ...start(['cloud-1', 'cloud-2'], 'r-clouds', ev.bytes), sessionId: Buffer.from(randomBytes(32)), initiator: 'customer', deadlineMs: 0, traceparent: '' };
-  await assert.rejects(cloud1!.enclave.sign(startOnCloud, { coordinator: false }), (e: PartyError) => e.code === 'ERR_SIGNING_SET');
+  await assert.rejects(enclaveOf(cloud1!).sign(startOnCloud, { coordinator: false }), (e: PartyError) => e.code === 'ERR_SIGNING_SET');
 });

@@ -39,7 +39,7 @@ test('configured identities: the parties work with the right keys; a party with 
   });
   // First start: each party makes its identity; the operator reads them (as `cosigner parties list` does).
   let nodes = await Promise.all(DEFAULT_PARTIES.map((_, i) => start(i, new Map())));
-  const infos = nodes.map((n) => n.enclave.info());
+  const infos = nodes.map((n) => n.info());
   for (const info of infos) assert.equal(attestationBinds(info), true, info.partyId);
   for (const n of nodes) await n.stop();
   const pins = new Map(infos.map((i) => [i.partyId, new Uint8Array(i.identityPublicKey)]));

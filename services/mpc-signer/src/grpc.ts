@@ -71,7 +71,7 @@ export function keyService(m: KeyManager) {
     getPoolStatus: mapped(async (r: PoolStatusRequest): Promise<PoolStatusResponse> => ({ pools: m.pool.status(r.keyId || undefined) })),
     backupKey: mapped(async (r: BackupKeyRequest): Promise<BackupKeyResponse> => {
       if (!(await m.keys.get(r.keyId))) throw new PartyError('ERR_KEY_NOT_FOUND', `no key ${r.keyId}`);
-      return { keyId: r.keyId, backup: Buffer.from(await m.node.enclave.backup(r.keyId, r.recoveryPublicKeyPem)) };
+      return { keyId: r.keyId, backup: Buffer.from(await m.node.backup(r.keyId, r.recoveryPublicKeyPem)) };
     }),
     restoreKey: mapped(async (r: RestoreKeyRequest): Promise<KeyInfo> => m.restore(r.backup, r.recoveryPrivateKeyPem)),
   });

@@ -79,7 +79,7 @@ export class KeyManager {
   }
 
   async restore(backup: Uint8Array, privPem: string): Promise<KeyInfo> {
-    const m = await this.node.enclave.restore(backup, privPem);
+    const m = await this.node.restore(backup, privPem);
     await this.node.republish();
     const existing = await this.keys.get(m.keyId, true);
     if (existing) return existing.info;

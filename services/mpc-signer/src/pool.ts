@@ -95,9 +95,7 @@ export class PresignPool {
   async track(keyId: string): Promise<void> {
     const k = await this.#keys.get(keyId, true);
     if (!k || !schemeFor(k.info.algorithm as Algorithm).needsPresignature) return;
-    const held = await this.#node.enclave.presignatures(keyId, k.info.epoch);
-    const free: string[] = [];
-    for (const id of held) if (!this.#planned.has(id) && !(await this.#node.enclave.store.list(`bind.${keyId}.${id}`)).length) free.push(id);
+    const free = (await this.#node.records.freePresignatures(keyId, k.info.epoch)).filter((id) => !this.#planned.has(id));
     const prev = this.#pools.get(keyId);
     this.#pools.set(keyId, { keyId, epoch: k.info.epoch, ready: free, waiting: prev && prev.epoch === k.info.epoch ? prev.waiting : [], refilling: true, inFlight: prev?.inFlight ?? 0, consumed: prev?.consumed ?? 0, failures: 0 });
     this.pump();

@@ -101,7 +101,7 @@ export class Signer {
   }
 
   private async handleOnce(bytes: Uint8Array, approved: RequestApproved, firstDelivery: boolean): Promise<void> {
-    const store = this.#o.node.enclave.store;
+    const records = this.#o.node.records;
     const rt = token(approved.requestId);
     // Fail closed: a proof that does not verify signs nothing and publishes nothing in this request's name.
     let v;
@@ -111,7 +111,7 @@ export class Signer {
       this.#o.log('warn', 'approval proof refused; nothing signed', { requestId: approved.requestId, reason: (e as Error).message });
       return;
     }
-    const done = await store.get(`done.${rt}`);
+    const done = await records.outcome(approved.requestId);
     if (done) {
       await this.republish(approved.requestId, done);
       // A run that stopped between sealing the outcome and tidying up left its presignatures
@@ -133,7 +133,7 @@ export class Signer {
       }
       const ev: RequestSigned = { requestId: req.requestId, signatures: sigs, signedAtMs: this.#now() };
       const out = RequestSigned.encode(ev).finish();
-      const seal = () => withSpan('seal result', () => store.put(`done.${rt}`, Buffer.concat([Buffer.from('S'), out])));
+      const seal = () => withSpan('seal result', () => records.sealOutcome(req.requestId, Buffer.concat([Buffer.from('S'), out])));
       const publish = () => this.publish(`cosigner.requests.signed.${req.requestId}`, out, `${req.requestId}:signed`);
       if (release.length === req.entries.length) {
         // Every entry came from a presignature whose plan and bindings are durable: a restart
@@ -151,9 +151,9 @@ export class Signer {
       // TEST ONLY: stop as a crash would, right after the outcome is durable.
       if (CRASH_AFTER_OUTCOME) process.kill(process.pid, 'SIGKILL');
       // Presignatures go only once the signatures they made are durable.
-      for (const [k, e, p] of release) await this.#o.node.enclave.releasePresignature(k, e, p).catch(() => undefined);
+      for (const [k, e, p] of release) await this.#o.node.records.releasePresignature(k, e, p).catch(() => undefined);
       this.#o.onSigned?.(req.requestId, this.#now() - (approved.approvedAtMs || this.#now()));
-      await this.cleanup(rt, req.entries.length);
+      await this.cleanup(req.requestId, req.entries.length);
     } catch (e) {
       const code = (e as { code?: string }).code ?? 'ERR_INTERNAL';
       if (!(e instanceof Terminal) && (e instanceof RetryableError || RETRYABLE.has(code))) {
@@ -168,7 +168,7 @@ export class Signer {
       this.#o.log('warn', 'request failed', { requestId: req.requestId, code: f.code, culprits: f.culprits, reason: f.reason });
       this.#o.onFailed?.(req.requestId, f.code);
       const out = RequestFailed.encode(f).finish();
-      await store.put(`done.${rt}`, Buffer.concat([Buffer.from('F'), out]));
+      await records.sealOutcome(req.requestId, Buffer.concat([Buffer.from('F'), out]));
       await this.publish(`cosigner.requests.failed.${req.requestId}`, out, `${req.requestId}:failed`);
       // The outcome is final: the presignatures its plans named are never used again.
       await this.tidy(rt, req);
@@ -181,17 +181,17 @@ export class Signer {
       const plan = await this.#o.plans.get(rt, i);
       if (!plan?.presig) continue;
       const k = await this.#o.keys.get(req.entries[i]!.keyId);
-      if (k) await this.#o.node.enclave.releasePresignature(k.info.keyId, plan.epoch, plan.presig).catch(() => undefined);
+      if (k) await this.#o.node.records.releasePresignature(k.info.keyId, plan.epoch, plan.presig).catch(() => undefined);
     }
-    await this.cleanup(rt, req.entries.length);
+    await this.cleanup(req.requestId, req.entries.length);
   }
 
   /** Plans and per-entry signatures are only needed until `done` is durable. */
-  private async cleanup(rt: string, entries: number): Promise<void> {
-    const store = this.#o.node.enclave.store;
+  private async cleanup(requestId: string, entries: number): Promise<void> {
+    const rt = token(requestId);
     for (let i = 0; i < entries; i++) {
       await this.#o.plans.delete(rt, i).catch(() => undefined);
-      if (entries > 1) await store.delete(`sig.${rt}.${i}`).catch(() => undefined);
+      if (entries > 1) await this.#o.node.records.dropEntrySignature(requestId, i).catch(() => undefined);
     }
   }
 
@@ -229,7 +229,7 @@ export class Signer {
   /** Drops an entry's plan and its (never sent) presignature; false when the release failed. */
   private async dropPlan(rt: string, entry: number, keyId: string, epoch: number, presig: string): Promise<boolean> {
     try {
-      await this.#o.node.enclave.releasePresignature(keyId, epoch, presig);
+      await this.#o.node.records.releasePresignature(keyId, epoch, presig);
       await this.#o.plans.delete(rt, entry);
       return true;
     } catch {
@@ -238,7 +238,7 @@ export class Signer {
   }
 
   private async signEntry(approvedBytes: Uint8Array, req: TransactionSignRequest, i: number, release: [string, number, string][], firstDelivery: boolean): Promise<EntrySignature> {
-    const store = this.#o.node.enclave.store;
+    const records = this.#o.node.records;
     const rt = token(req.requestId);
     const entry = req.entries[i]!;
     const k = await this.#o.keys.get(entry.keyId);
@@ -248,10 +248,9 @@ export class Signer {
     if (entry.algorithm !== 'ALGORITHM_UNSPECIFIED' && entry.algorithm !== info.algorithm) throw new Terminal('ERR_INVALID_ARGUMENT', `entry ${i}: algorithm does not match key`);
     const alg = info.algorithm as Algorithm;
     const scheme = schemeFor(alg);
-    const sigName = `sig.${rt}.${i}`;
     let result: SignResult | undefined;
     // Per-entry copies exist only for requests with several entries (see below).
-    const stored = req.entries.length > 1 ? await store.get(sigName) : undefined;
+    const stored = req.entries.length > 1 ? await records.entrySignature(req.requestId, i) : undefined;
     if (stored) result = decodeSignResult(stored);
     // Parties that did not answer recently (keys of threshold t < n move to another cloud party).
     const unavailable = this.#o.pool.downParties();
@@ -279,7 +278,7 @@ export class Signer {
         plan = await this.#o.plans.create(rt, i, { presig, epoch: info.epoch, ...(other ? { parties: set } : {}) });
         fresh = plan.presig === presig;
         if (!fresh) {
-          if (other) await this.#o.node.enclave.releasePresignature(info.keyId, info.epoch, presig).catch(() => undefined);
+          if (other) await this.#o.node.records.releasePresignature(info.keyId, info.epoch, presig).catch(() => undefined);
           else this.#o.pool.giveBack(info.keyId, info.epoch, presig);
         }
       }
@@ -305,7 +304,7 @@ export class Signer {
         if ((code === 'ERR_PRESIGNATURE_NOT_FOUND') && attempt < 2 && plan.presig) {
           // Ours may be bound already (our share is sealed while the others are asked): it is
           // never sent, and never used again; drop it.
-          await this.#o.node.enclave.releasePresignature(info.keyId, plan.epoch, plan.presig).catch(() => undefined);
+          await this.#o.node.records.releasePresignature(info.keyId, plan.epoch, plan.presig).catch(() => undefined);
           await this.#o.plans.delete(rt, i);
           continue;
         }
@@ -353,7 +352,7 @@ export class Signer {
         throw new Terminal('ERR_SIGNATURE_INVALID', `entry ${i}: the signature does not verify under the derived public key`);
       // One entry: the request's own `done` record is the durable copy (a restart before it repeats
       // the same session: same presignature, same shares, same signature); several: each entry's.
-      if (req.entries.length > 1) await store.put(sigName, encodeSignResult(result));
+      if (req.entries.length > 1) await records.sealEntrySignature(req.requestId, i, encodeSignResult(result));
       if (plan.presig) release.push([info.keyId, plan.epoch, plan.presig]);
     }
     return entrySignature(i, info.keyId, alg, entry.path, result);
