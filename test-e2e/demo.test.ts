@@ -2,7 +2,7 @@
  * End to end: nats-server and every service as real processes (the same supervisor `cosigner up`
  * uses), driven only through the public gRPC contracts. A workspace pairs an API user, a
  * secp256k1 key is made by DKG among the three parties, a real EIP-1559 transfer is approved
- * (no handler: auto-approve) and signed; the signed transaction's sender, recovered independently
+ * (by the example callback handler) and signed; the signed transaction's sender, recovered independently
  * with viem, is the key's derived address.
  */
 import { test } from 'node:test';

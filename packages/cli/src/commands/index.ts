@@ -18,5 +18,7 @@ import auditVerify from './audit.ts';
 import parties from './parties.ts';
 import benchDispatch from './bench-dispatch.ts';
 import natsAuth from './nats-auth.ts';
+import demo from './demo.ts';
+import status from './status.ts';
 
-export const commands: Command[] = [up, ...workspace, ...pair, ...users, ...callback, printPublicKey, ...keys, pool, benchSign, mpcDemo, benchMpc, transfer, configChange, ...requests, auditVerify, ...parties, benchDispatch, ...natsAuth];
+export const commands: Command[] = [up, ...workspace, ...pair, ...users, ...callback, printPublicKey, ...keys, pool, benchSign, mpcDemo, benchMpc, transfer, configChange, ...requests, auditVerify, ...parties, benchDispatch, ...natsAuth, demo, status];

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { CliError, type Command } from '../command.ts';
 import { DEFAULT_DATA_DIR } from '../config.ts';
 import { LOCAL_CALLBACK_ALLOW, startSystem } from '../system.ts';
-import { runDemo } from '../demo.ts';
+import { demoLines, runDemo } from '../demo.ts';
 
 const COLORS = [36, 32, 35, 33, 34, 91, 92, 96, 95];
 
@@ -30,20 +30,30 @@ export function formatLine(service: string, line: string, color: number | undefi
 const up: Command = {
   name: ['up'],
   summary: 'Start nats-server and every service locally (Ctrl-C stops them); --demo signs a demo transfer',
-  usage: '[--demo] [--exit] [--data-dir DIR] [--dispatchers N] [--quiet]',
+  usage: '[--demo] [--exit] [--data-dir DIR] [--dispatchers N] [--port-base N] [--quiet]',
   options: {
     demo: { type: 'boolean' },
     exit: { type: 'boolean' },
     'data-dir': { type: 'string' },
     dispatchers: { type: 'string' },
     quiet: { type: 'boolean' },
+    'port-base': { type: 'string' },
   },
   async run(io) {
     const dataDir = typeof io.values['data-dir'] === 'string' ? io.values['data-dir'] : (process.env.COSIGNER_DATA_DIR ?? DEFAULT_DATA_DIR);
     const colors = new Map<string, number>();
     const quiet = io.values.quiet === true;
+    const base = io.values['port-base'];
+    let ports: Parameters<typeof startSystem>[0]['ports'];
+    if (typeof base === 'string') {
+      const b = Number(base);
+      if (!Number.isInteger(b) || b < 1024 || b > 65530) throw new CliError('ERR_USAGE', '--port-base must be a port number (1024-65530); the system uses it and the next four', 2);
+      // pairing, intake, keys, workspace, NATS: the same order as the defaults (50051.. and 4222).
+      ports = { pairing: b, intake: b + 1, keys: b + 2, workspace: b + 3, nats: b + 4 };
+    }
     const sys = await startSystem({
       dataDir,
+      ports,
       dispatchers: Number(io.values.dispatchers ?? 1),
       onLine: (svc, line) => {
         if (quiet) return;
@@ -51,15 +61,19 @@ const up: Command = {
         process.stderr.write(formatLine(svc, line, colors.get(svc)) + '\n');
       },
     });
-    io.info(`up: ${[...sys.services.keys()].join(', ')} running; data in ${dataDir}; CLI config ${join(dataDir, 'cli.json')}`);
     io.info(`up: callbacks to ${LOCAL_CALLBACK_ALLOW} addresses are allowed for this local system (COSIGNER_CALLBACK_ALLOW=${LOCAL_CALLBACK_ALLOW}); its own ports are not`);
+    // The one line a script (or a person) waits for: every service is ready.
+    io.info(
+      `up: ready: ${[...sys.services.keys()].join(', ')}; pairing ${sys.config.pairingUrl}, intake ${sys.config.intakeUrl}, keys ${sys.config.keysUrl}, ` +
+        `workspace ${sys.config.workspaceUrl}, NATS ${sys.config.natsUrl}; data in ${dataDir}; CLI config ${join(dataDir, 'cli.json')}`,
+    );
     let code = 0;
     try {
       if (io.values.demo === true) {
         const demo = runDemo(sys.config, (l) => io.info(l));
         const res = await Promise.race([demo, io.interrupted.then(() => undefined)]);
         if (res) {
-          io.result(res, [`status    ${res.status}${res.reason ? ` (${res.reason})` : ''}`, `request   ${res.requestId}`, `from      ${res.from}`, `signedTx  ${res.signedTx}`, `trace     ${res.traceId}`].join('\n'));
+          io.result(res, demoLines(res));
           if (res.status !== 'SIGNED') code = 1;
         }
       }
