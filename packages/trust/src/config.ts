@@ -133,6 +133,7 @@ export function parseTrustConfig(json: string | unknown): TrustConfig {
   const entries: TrustEntry[] = [];
   const issuers = new Set<string>();
   const prefixes: string[] = [];
+  const workspaceIds = new Map<string, string>();
   v.forEach((e: unknown, i: number) => {
     const where = `entry ${i}`;
     if (!e || typeof e !== 'object') fail(`${where} is not an object`);
@@ -144,6 +145,10 @@ export function parseTrustConfig(json: string | unknown): TrustConfig {
       if (issuers.has(o.issuer)) fail(`${where}: issuer ${o.issuer} listed twice`);
       issuers.add(o.issuer);
       const workspaceId = typeof o.workspaceId === 'string' && o.workspaceId !== '' ? o.workspaceId : defaultWorkspaceId(o.issuer);
+      // API users and keys are scoped by workspace id: two issuers mapped to one id could act for
+      // each other's API users, so a configuration that does that is refused at start.
+      if (workspaceIds.has(workspaceId)) fail(`${where}: workspace id ${workspaceId} is already mapped to issuer ${workspaceIds.get(workspaceId)}`);
+      workspaceIds.set(workspaceId, o.issuer);
       entries.push({ kind: 'issuer', issuer: o.issuer, jwks: parseJwks(o.jwks, where), workspaceId, ...(typeof o.platform === 'string' ? { platform: o.platform } : {}), ...parseTls(o.tls, where) });
     } else if (typeof o.platform === 'string') {
       if (!HOST_PORT.test(o.platform)) fail(`${where}: platform must be host:port`);
@@ -157,6 +162,13 @@ export function parseTrustConfig(json: string | unknown): TrustConfig {
       fail(`${where}: needs "issuer" (with "jwks") or "platform" (with "issuerPrefix")`);
     }
   });
+  // An inline issuer that a platform prefix also covers would be one workspace id reachable
+  // through two trust paths (the prefix maps `<prefix><id>` to workspace `<id>`).
+  for (const e of entries) {
+    if (e.kind !== 'issuer') continue;
+    const p = prefixes.find((x) => e.issuer.startsWith(x));
+    if (p !== undefined) fail(`issuer ${e.issuer} is also covered by the platform issuerPrefix ${p}`);
+  }
   return { entries };
 }
 

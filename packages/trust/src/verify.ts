@@ -148,11 +148,13 @@ export function createTrust(config: TrustConfig, options: TrustOptions = {}): Tr
   };
   const inflight = new Map<string, Promise<CachedKeys>>();
 
+  const inlineWorkspaceIds = new Set(config.entries.flatMap((e) => (e.kind === 'issuer' ? [e.workspaceId] : [])));
   const platformFor = (issuer: string): { p: PlatformEntry; workspaceId: string } | undefined => {
     for (const p of platforms) {
       if (issuer.startsWith(p.issuerPrefix)) {
         const workspaceId = issuer.slice(p.issuerPrefix.length);
-        if (/^[A-Za-z0-9._-]{1,128}$/.test(workspaceId)) return { p, workspaceId };
+        // A workspace id an inline issuer entry already names belongs to that issuer only.
+        if (/^[A-Za-z0-9._-]{1,128}$/.test(workspaceId) && !inlineWorkspaceIds.has(workspaceId)) return { p, workspaceId };
       }
     }
     return undefined;

@@ -119,6 +119,27 @@ test('parseTrustConfig refuses malformed configuration', () => {
   assert.equal(parseTrustConfig('[{"platform": "127.0.0.1:50054", "issuerPrefix": "cosigner-sim/"}]').entries.length, 1);
 });
 
+test('trust entries mapping one workspace id twice are refused at start (issue 15 item 5)', async () => {
+  const dup = JSON.stringify([{ issuer: 'a', workspaceId: 'ws1', jwks: { keys: [es.jwk] } }, { issuer: 'b', workspaceId: 'ws1', jwks: { keys: [ed.jwk] } }]);
+  assert.throws(() => parseTrustConfig(dup), (e: unknown) => e instanceof TrustError && e.code === 'ERR_TRUST_CONFIG' && /workspace id ws1/.test(e.message));
+  // Same id by default (issuer suffix) and explicitly.
+  const dup2 = JSON.stringify([{ issuer: 'x/ws1', jwks: { keys: [es.jwk] } }, { issuer: 'y', workspaceId: 'ws1', jwks: { keys: [ed.jwk] } }]);
+  assert.throws(() => parseTrustConfig(dup2), (e: unknown) => e instanceof TrustError && e.code === 'ERR_TRUST_CONFIG');
+  // An inline issuer that a platform prefix also covers.
+  const covered = JSON.stringify([{ platform: 'h:1', issuerPrefix: 'cosigner-sim/' }, { issuer: 'cosigner-sim/ws1', jwks: { keys: [es.jwk] } }]);
+  assert.throws(() => parseTrustConfig(covered), (e: unknown) => e instanceof TrustError && e.code === 'ERR_TRUST_CONFIG');
+  // A platform-derived id equal to an inline entry's workspace id is not trusted through the platform.
+  let calls = 0;
+  const fetchKeys: KeysFetcher = async (_p, workspaceId) => {
+    calls++;
+    return { issuer: `cosigner-sim/${workspaceId}`, jwksJson: JSON.stringify({ keys: [es.jwk] }) };
+  };
+  const t = createTrust(parseTrustConfig(JSON.stringify([{ platform: '127.0.0.1:50054', issuerPrefix: 'cosigner-sim/' }, { issuer: 'inline-issuer', workspaceId: 'wsX', jwks: { keys: [es.jwk] } }])), { now: () => NOW, fetchKeys });
+  assert.equal(t.isTrustedIssuer('cosigner-sim/wsX'), false);
+  await assert.rejects(t.verify(await sign(base({ iss: 'cosigner-sim/wsX' })), opts), (e: unknown) => e instanceof TrustError && e.code === 'ERR_WORKSPACE_UNTRUSTED');
+  assert.equal(calls, 0);
+});
+
 test('platform entries: fetch, cache, refetch on unknown kid with a rate limit', async () => {
   let clock = NOW;
   let calls = 0;

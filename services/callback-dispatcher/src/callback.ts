@@ -59,7 +59,7 @@ const prepared = new Map<string, PreparedCallback>();
 
 /** Parses the API user's callback config once (cached by content); throws CallbackConfigError. */
 export function prepareCallback(cb: CallbackConfig): PreparedCallback {
-  const cacheKey = JSON.stringify(ApiUser.toJSON({ apiUserId: '', workspaceId: '', state: 'ACTIVE', pairedAtMs: 0, revision: 0, callback: cb }));
+  const cacheKey = JSON.stringify(ApiUser.toJSON({ apiUserId: '', workspaceId: '', state: 'ACTIVE', pairedAtMs: 0, revision: 0, autoApprove: false, callback: cb }));
   const hit = prepared.get(cacheKey);
   if (hit) return hit;
   let baseUrl: URL;

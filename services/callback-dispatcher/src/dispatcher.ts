@@ -1,7 +1,10 @@
 /**
  * Deciding one received request (DESIGN.md step 3; callback-protocol.md "Actions"):
  *
- * - no handler configured: approve automatically;
+ * - no handler configured: approve automatically only when the API user's record says so
+ *   explicitly (`auto_approve`, set at pairing or when clearing the callback) and no handler has
+ *   been asked about this request before (a RETRY whose handler was then removed ends FAILED
+ *   ERR_CALLBACK_REMOVED); otherwise the request waits. A record missing the flag never approves;
  * - otherwise ask it; within one attempt's deadline (30 s by default) failures are retried with
  *   backoff, and an attempt that finds no valid answer ends the request FAILED, never approved;
  * - RETRY: the request is asked again later with the identical payload. The consumer slot is not
@@ -198,7 +201,17 @@ export class Dispatcher {
     if (!user || user.state !== 'ACTIVE' || user.workspaceId !== ev.workspaceId) {
       outcome = { kind: 'fail', code: 'ERR_API_USER_NOT_PAIRED', reason: `API user ${ev.apiUserId} is not paired`, handlerUrl: '' };
     } else if (!user.callback || user.callback.url === '') {
-      outcome = { kind: 'approve', auto: true, handlerUrl: '' };
+      if (retries > 0) {
+        // A handler answered RETRY for this request and has been removed since: the request was
+        // put to that handler, and dropping it must not turn into an approval.
+        outcome = { kind: 'fail', code: 'ERR_CALLBACK_REMOVED', reason: 'the callback handler was removed while the request awaited its retry', handlerUrl: '' };
+      } else if (user.autoApprove === true) {
+        outcome = { kind: 'approve', auto: true, handlerUrl: '' };
+      } else {
+        // No handler and no explicit auto-approve: nobody may approve yet. The request waits for a
+        // handler to be configured (or for its expiry); it is never approved by default.
+        throw new RetryLater(this.#o.configRetryMs ?? DEFAULT_CONFIG_RETRY_MS, 'no callback handler and auto-approve is off');
+      }
     } else {
       let cb;
       try {

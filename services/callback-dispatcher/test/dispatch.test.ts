@@ -189,6 +189,32 @@ test('a callback config that cannot be read fails closed: the request waits', as
   assert.equal(s2.status, 'APPROVED');
 });
 
+test('auto-approve is a setting: no handler and no explicit auto-approve waits, never approved', async () => {
+  await seedApiUser(nc, 'u-noauto', { autoApprove: false });
+  const r = await submitEth('u-noauto');
+  await new Promise((res) => setTimeout(res, 1500));
+  assert.equal((await waitFor(client, r.requestId, () => true)).status, 'RECEIVED');
+  assert.equal(approved.has(r.requestId), false);
+  // Saying so explicitly lets it through.
+  await seedApiUser(nc, 'u-noauto', { autoApprove: true });
+  assert.equal((await waitFor(client, r.requestId, (x) => x.status !== 'RECEIVED')).status, 'APPROVED');
+});
+
+test('clearing the callback while a request awaits its RETRY approves nothing (even with auto-approve on)', async () => {
+  await seedApiUser(nc, 'u-retry-clear', { callback: { url: handler.url, mode: 'JWT', publicKeyPem: handler.publicKeyPem, certPem: '', updatedAtMs: 0 } });
+  const r = ethRequest({ apiUserId: 'u-retry-clear' });
+  const id = r.request.requestId;
+  handler.set(id, { action: 'RETRY' });
+  await submitTx(client, r.bytes, await submissionJwt(ws, r.bytes, { apiUserId: 'u-retry-clear' }));
+  await handler.asked(id, 1);
+  await seedApiUser(nc, 'u-retry-clear', { autoApprove: true });
+  const s = await waitFor(client, id, (x) => x.status !== 'RECEIVED');
+  assert.equal(s.status, 'FAILED');
+  assert.equal(s.errorCode, 'ERR_CALLBACK_REMOVED');
+  await new Promise((res) => setTimeout(res, 200));
+  assert.equal(approved.has(id), false);
+});
+
 test('RETRY survives a dispatcher restart (the retry lives in JetStream and KV, not in memory)', async () => {
   const r = ethRequest({ apiUserId: 'u-cb' });
   const id = r.request.requestId;

@@ -53,6 +53,10 @@ export interface RegistryOptions {
   tls?: ClientTlsConfig;
 }
 
+function otherWorkspace(apiUserId: string): PairingError {
+  return new PairingError('ERR_API_USER_OTHER_WORKSPACE', `api user ${apiUserId} is paired for another workspace`, grpc.status.ALREADY_EXISTS);
+}
+
 function checkApiUserId(id: string): void {
   if (typeof id !== 'string' || !API_USER_ID_RE.test(id)) throw invalid('ERR_INVALID_ARGUMENT', 'api_user_id is malformed');
 }
@@ -149,11 +153,19 @@ export class Registry {
     if ((await this.#o.claims.update(key, fresh, cur.revision)) === undefined) throw new PairingError('ERR_TOKEN_SPENT', 'pairing token already spent');
   }
 
-  async pair(token: string): Promise<ApiUser> {
+  /**
+   * Pairs the API user named by the token. `autoApprove` is recorded explicitly: only an API user
+   * paired (or cleared) with it set is approved without a handler. An API user id already held by
+   * another workspace is refused (ERR_API_USER_OTHER_WORKSPACE): ids are chosen by workspaces, so
+   * one workspace must not be able to take over (and drop the callback of) another's API user.
+   */
+  async pair(token: string, autoApprove = false): Promise<ApiUser> {
     if (typeof token !== 'string' || token.trim() === '') throw new TrustError('ERR_TOKEN_MALFORMED', 'no token');
     const v = await this.#o.trust.verify(token.trim(), { audience: PAIRING_AUDIENCE, maxLifetimeS: PAIRING_TOKEN_LIFETIME_S });
     if (!API_USER_ID_RE.test(v.apiUserId)) throw new TrustError('ERR_TOKEN_MALFORMED', 'token subject is not a valid API user id');
     const platform = this.#platformOf(v.issuer);
+    const existing = await this.#o.apiUsers.get(v.apiUserId);
+    if (existing && existing.value.workspaceId !== v.workspaceId) throw otherWorkspace(v.apiUserId);
     const key = Registry.claimKey(`${v.issuer}|${v.claims.jti}`);
     await this.#claim(key, v.apiUserId);
     let res: CompletePairingResponse;
@@ -170,12 +182,15 @@ export class Registry {
       throw e;
     }
     const now = this.#now();
+    let foreign = false;
     const stored = await this.#o.apiUsers.modify(v.apiUserId, (cur) => {
-      if (cur && cur.state === 'ACTIVE' && cur.workspaceId === v.workspaceId) return undefined;
-      return { apiUserId: v.apiUserId, workspaceId: v.workspaceId, state: 'ACTIVE', pairedAtMs: now, callback: undefined, revision: 0 };
+      foreign = !!cur && cur.workspaceId !== v.workspaceId;
+      if (foreign || (cur && cur.state === 'ACTIVE')) return undefined;
+      return { apiUserId: v.apiUserId, workspaceId: v.workspaceId, state: 'ACTIVE', pairedAtMs: now, callback: undefined, revision: 0, autoApprove };
     });
     await this.#o.claims.put(key, { state: 'DONE', apiUserId: v.apiUserId, atMs: now });
-    await this.#audit({ kind: 'pairing', apiUserId: v.apiUserId, outcome: 'PAIRED', reason: `workspace ${v.workspaceId}` });
+    if (foreign) throw otherWorkspace(v.apiUserId);
+    await this.#audit({ kind: 'pairing', apiUserId: v.apiUserId, outcome: 'PAIRED', reason: `workspace ${v.workspaceId}; auto_approve ${stored!.value.autoApprove}` });
     this.#o.log.info('paired', { apiUserId: v.apiUserId, workspaceId: v.workspaceId });
     return { ...stored!.value, revision: stored!.revision };
   }
@@ -223,18 +238,31 @@ export class Registry {
     };
     const u = await this.#get(apiUserId);
     if (u.value.state !== 'ACTIVE') throw new PairingError('ERR_API_USER_NOT_ACTIVE', `api user ${apiUserId} is ${u.value.state}`);
-    const r = await this.#o.apiUsers.modify(apiUserId, (cur) => (cur && cur.state === 'ACTIVE' ? { ...cur, callback: cb } : undefined));
+    // A handler replaces auto-approve: clearing it later approves nothing unless asked explicitly.
+    const r = await this.#o.apiUsers.modify(apiUserId, (cur) => (cur && cur.state === 'ACTIVE' ? { ...cur, callback: cb, autoApprove: false } : undefined));
     if (!r || r.value.state !== 'ACTIVE') throw new PairingError('ERR_API_USER_NOT_ACTIVE', `api user ${apiUserId} is no longer active`);
     await this.#audit({ kind: 'callback_config', apiUserId, outcome: 'CALLBACK_SET', handlerUrl: cb.url, reason: `mode ${mode}` });
     return { ...r.value, revision: r.revision };
   }
 
-  async clearCallback(apiUserId: string): Promise<ApiUser> {
+  /**
+   * Drops the handler. Afterwards the API user's requests wait for a new handler, unless
+   * `autoApprove` is given: then they are approved without asking. A request a handler already
+   * answered RETRY for is never auto-approved (the dispatcher fails it instead).
+   */
+  async clearCallback(apiUserId: string, autoApprove = false): Promise<ApiUser> {
     const u = await this.#get(apiUserId);
     const before = u.value.callback?.url ?? '';
-    const r = await this.#o.apiUsers.modify(apiUserId, (cur) => (cur && cur.callback ? { ...cur, callback: undefined } : undefined));
+    const r = await this.#o.apiUsers.modify(apiUserId, (cur) => {
+      if (!cur) return undefined;
+      if (!cur.callback && cur.autoApprove === autoApprove) return undefined;
+      if (autoApprove && cur.state !== 'ACTIVE') return undefined;
+      return { ...cur, callback: undefined, autoApprove };
+    });
     if (!r) throw notFound(`api user ${apiUserId} is not paired with this co-signer`);
-    if (before) await this.#audit({ kind: 'callback_config', apiUserId, outcome: 'CALLBACK_CLEARED', handlerUrl: before });
+    if (before || u.value.autoApprove !== autoApprove) {
+      await this.#audit({ kind: 'callback_config', apiUserId, outcome: 'CALLBACK_CLEARED', handlerUrl: before, reason: `auto_approve ${autoApprove}` });
+    }
     return { ...r.value, revision: r.revision };
   }
 

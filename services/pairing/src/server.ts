@@ -75,12 +75,12 @@ export async function startPairing(cfg: PairingConfig): Promise<PairingHandle> {
       auth: { tokens: cfg.adminTokens, ...(cfg.serverTls ? { tls: cfg.serverTls } : {}) },
       logger: log,
       services: [service(PairingServiceService, {
-        pair: (req) => registry.pair(req.token),
+        pair: (req) => registry.pair(req.token, req.autoApprove === true),
         unpair: async (req) => ({ apiUser: await registry.unpair(req.apiUserId) }),
         listApiUsers: async (req) => ({ apiUsers: await registry.list(req.workspaceId) }),
         getApiUser: (req) => registry.get(req.apiUserId),
         setCallback: (req) => registry.setCallback(req.apiUserId, req.url, req.publicKeyPem, req.certPem),
-        clearCallback: (req) => registry.clearCallback(req.apiUserId),
+        clearCallback: (req) => registry.clearCallback(req.apiUserId, req.autoApprove === true),
         getCosignerInfo: () => registry.info(),
       }, { auth: 'admin' })],
     });

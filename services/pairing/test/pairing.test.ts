@@ -315,3 +315,46 @@ test('unpair, audit chain, and everything survives a restart of the services and
   const kinds = new Set(records.map((r) => `${r.kind}:${r.outcome}`));
   for (const k of ['pairing:PAIRED', 'pairing:UNPAIRED', 'callback_config:CALLBACK_SET', 'callback_config:CALLBACK_CLEARED']) assert.ok(kinds.has(k), k);
 });
+
+test('pairing never overwrites another workspace\'s API user (ERR_API_USER_OTHER_WORKSPACE), its callback kept', async () => {
+  const x = await newPendingUser();
+  // Another workspace already holds this API user id here, with a callback handler.
+  const nc = await connect({ servers: nats.url });
+  const kv = await new Kvm(jetstream(nc)).open('cosigner-api-users');
+  const theirs: ApiUser = {
+    apiUserId: x.u, workspaceId: 'another-workspace', state: 'ACTIVE', pairedAtMs: 1, revision: 0, autoApprove: false,
+    callback: { url: 'https://theirs.example', mode: 'JWT', publicKeyPem: 'pem', certPem: '', updatedAtMs: 1 },
+  };
+  await kv.put(x.u, ApiUserCodec.encode(theirs).finish());
+  try {
+    await refused(pr('pair', { token: x.token }), 'ERR_API_USER_OTHER_WORKSPACE');
+    const after = ApiUserCodec.decode((await kv.get(x.u))!.value);
+    assert.equal(after.workspaceId, 'another-workspace');
+    assert.equal(after.callback?.url, 'https://theirs.example');
+    // Nor once that user is unpaired: the id stays theirs.
+    await kv.put(x.u, ApiUserCodec.encode({ ...theirs, state: 'UNPAIRED', callback: undefined }).finish());
+    const y = await ws<{ token: string }>('issuePairingToken', { apiUserId: x.u });
+    await refused(pr('pair', { token: y.token }), 'ERR_API_USER_OTHER_WORKSPACE');
+    assert.equal(ApiUserCodec.decode((await kv.get(x.u))!.value).workspaceId, 'another-workspace');
+  } finally {
+    await nc.close();
+  }
+});
+
+test('auto-approve is a setting: off unless asked for at pairing or when clearing; a handler turns it off', async () => {
+  const a = await newPendingUser();
+  const plain = await pr<ApiUser>('pair', { token: a.token });
+  assert.equal(plain.autoApprove, false, 'pairing without the setting does not auto-approve');
+  const b = await newPendingUser();
+  const auto = await pr<ApiUser>('pair', { token: b.token, autoApprove: true });
+  assert.equal(auto.autoApprove, true);
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const withCb = await pr<ApiUser>('setCallback', { apiUserId: b.u, url: 'https://h.example', publicKeyPem: rsa });
+  assert.equal(withCb.autoApprove, false, 'a handler replaces auto-approve');
+  const cleared = await pr<ApiUser>('clearCallback', { apiUserId: b.u });
+  assert.equal(cleared.callback, undefined);
+  assert.equal(cleared.autoApprove, false, 'clearing the handler does not approve by default');
+  const explicit = await pr<ApiUser>('clearCallback', { apiUserId: b.u, autoApprove: true });
+  assert.equal(explicit.autoApprove, true);
+  assert.equal((await pr<ApiUser>('getApiUser', { apiUserId: b.u })).autoApprove, true);
+});

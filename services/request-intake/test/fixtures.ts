@@ -51,9 +51,13 @@ export function cosignerKeys(): CosignerKeys {
   };
 }
 
-export async function seedApiUser(nc: NatsConnection, apiUserId: string, o: { workspaceId?: string; state?: ApiUser['state']; callback?: CallbackConfig } = {}): Promise<void> {
+/** Writes an API user as pairing would; without a callback it is auto-approved unless `autoApprove: false`. */
+export async function seedApiUser(nc: NatsConnection, apiUserId: string, o: { workspaceId?: string; state?: ApiUser['state']; callback?: CallbackConfig; autoApprove?: boolean } = {}): Promise<void> {
   const kv = await new Kvm(jetstream(nc)).create('cosigner-api-users', { history: 5 });
-  const u: ApiUser = { apiUserId, workspaceId: o.workspaceId ?? WORKSPACE_ID, state: o.state ?? 'ACTIVE', pairedAtMs: Date.now(), revision: 0, ...(o.callback ? { callback: o.callback } : {}) };
+  const u: ApiUser = {
+    apiUserId, workspaceId: o.workspaceId ?? WORKSPACE_ID, state: o.state ?? 'ACTIVE', pairedAtMs: Date.now(), revision: 0,
+    autoApprove: o.autoApprove ?? !o.callback, ...(o.callback ? { callback: o.callback } : {}),
+  };
   await kv.put(apiUserId, ApiUser.encode(u).finish());
 }
 

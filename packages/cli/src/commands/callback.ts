@@ -35,13 +35,15 @@ export const callbackSet: Command = {
 
 export const callbackClear: Command = {
   name: ['callback', 'clear'],
-  summary: "Remove an API user's callback handler (its requests are then approved automatically)",
-  usage: '--api-user ID [--json]',
-  options: { 'api-user': { type: 'string' } },
+  summary: "Remove an API user's callback handler: its requests then wait for a new one, or with --auto-approve are approved without asking",
+  usage: '--api-user ID [--auto-approve] [--json]',
+  options: { 'api-user': { type: 'string' }, 'auto-approve': { type: 'boolean' } },
   async run(io) {
     const apiUserId = str(io, 'api-user', true);
-    const u = apiUserDoc(await withPairing((c, token) => unary<object, ApiUser>(c, 'clearCallback', { apiUserId }, { token })));
-    io.result({ apiUserId: u.apiUserId, callback: u.callback }, `api user ${u.apiUserId}: no callback handler`);
+    const autoApprove = io.values['auto-approve'] === true;
+    const u = apiUserDoc(await withPairing((c, token) => unary<object, ApiUser>(c, 'clearCallback', { apiUserId, autoApprove }, { token })));
+    io.result({ apiUserId: u.apiUserId, callback: u.callback, autoApprove: u.autoApprove },
+      `api user ${u.apiUserId}: no callback handler; ${u.autoApprove ? 'requests are approved without asking' : 'requests wait for a handler'}`);
   },
 };
 

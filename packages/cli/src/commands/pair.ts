@@ -26,6 +26,8 @@ export interface ApiUserDoc {
   state: string;
   pairedAt: string | null;
   callback: null | { url: string; mode: string };
+  /** Approved without a handler (only when no callback is set). */
+  autoApprove: boolean;
 }
 
 export function apiUserDoc(u: ApiUser): ApiUserDoc {
@@ -35,21 +37,25 @@ export function apiUserDoc(u: ApiUser): ApiUserDoc {
     state: u.state,
     pairedAt: u.pairedAtMs > 0 ? new Date(u.pairedAtMs).toISOString() : null,
     callback: u.callback ? { url: u.callback.url, mode: u.callback.mode } : null,
+    autoApprove: u.autoApprove === true,
   };
 }
 
 export const pair: Command = {
   name: ['pair'],
   summary: 'Pair this co-signer with an API user, using the workspace\'s single-use pairing token (- reads it from stdin)',
-  usage: '--token TOKEN|- [--json]',
-  options: { token: { type: 'string' } },
+  usage: '--token TOKEN|- [--auto-approve] [--json]',
+  options: { token: { type: 'string' }, 'auto-approve': { type: 'boolean' } },
   async run(io) {
     let token = str(io, 'token', true);
     if (token === '-') token = readFileSync(0, 'utf8');
     token = token.trim();
     if (token === '') throw new CliError('ERR_USAGE', '--token is empty', 2);
-    const u = await withPairing((c, admin) => unary<object, ApiUser>(c, 'pair', { token }, { token: admin }));
-    io.result({ apiUserId: u.apiUserId, workspaceId: u.workspaceId, state: u.state }, `paired: api user ${u.apiUserId} of ${u.workspaceId} is ${u.state}`);
+    // Auto-approve is a setting given here explicitly; without it, requests wait for a callback handler.
+    const autoApprove = io.values['auto-approve'] === true;
+    const u = await withPairing((c, admin) => unary<object, ApiUser>(c, 'pair', { token, autoApprove }, { token: admin }));
+    io.result({ apiUserId: u.apiUserId, workspaceId: u.workspaceId, state: u.state, autoApprove: u.autoApprove === true },
+      `paired: api user ${u.apiUserId} of ${u.workspaceId} is ${u.state}; ${u.autoApprove ? 'requests approved without a handler until a callback is set' : 'requests wait until a callback handler is set'}`);
   },
 };
 

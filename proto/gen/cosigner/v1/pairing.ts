@@ -158,13 +158,21 @@ export interface ApiUser {
   workspaceId: string;
   state: ApiUserState;
   pairedAtMs: number;
-  /** absent: no handler (auto-approve) */
+  /** absent: no handler; then auto_approve decides */
   callback?: CallbackConfig | undefined;
   revision: number;
+  /**
+   * Explicit auto-approve (DESIGN.md "Auto-approve is explicit"): with no callback configured, requests
+   * are approved without asking only when this is true. False (also when absent from an older record):
+   * requests wait for a handler. Set only by Pair or ClearCallback with auto_approve; SetCallback clears it.
+   */
+  autoApprove: boolean;
 }
 
 export interface PairRequest {
   token: string;
+  /** approve this API user's requests without a handler (until a callback is set) */
+  autoApprove: boolean;
 }
 
 export interface UnpairRequest {
@@ -196,6 +204,8 @@ export interface SetCallbackRequest {
 
 export interface ClearCallbackRequest {
   apiUserId: string;
+  /** false: requests wait for a new handler; true: approve them without asking */
+  autoApprove: boolean;
 }
 
 export interface GetCosignerInfoRequest {
@@ -364,6 +374,7 @@ function createBaseApiUser(): ApiUser {
     pairedAtMs: 0,
     callback: undefined,
     revision: 0,
+    autoApprove: false,
   };
 }
 
@@ -386,6 +397,9 @@ export const ApiUser: MessageFns<ApiUser> = {
     }
     if (message.revision !== 0) {
       writer.uint32(48).uint64(message.revision);
+    }
+    if (message.autoApprove !== false) {
+      writer.uint32(56).bool(message.autoApprove);
     }
     return writer;
   },
@@ -451,6 +465,14 @@ export const ApiUser: MessageFns<ApiUser> = {
             message.revision = longToNumber(reader.uint64());
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.autoApprove = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -483,6 +505,11 @@ export const ApiUser: MessageFns<ApiUser> = {
         : 0,
       callback: isSet(object.callback) ? CallbackConfig.fromJSON(object.callback) : undefined,
       revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      autoApprove: isSet(object.autoApprove)
+        ? globalThis.Boolean(object.autoApprove)
+        : isSet(object.auto_approve)
+        ? globalThis.Boolean(object.auto_approve)
+        : false,
     };
   },
 
@@ -506,6 +533,9 @@ export const ApiUser: MessageFns<ApiUser> = {
     if (message.revision !== 0) {
       obj.revision = Math.round(message.revision);
     }
+    if (message.autoApprove !== false) {
+      obj.autoApprove = message.autoApprove;
+    }
     return obj;
   },
 
@@ -522,18 +552,22 @@ export const ApiUser: MessageFns<ApiUser> = {
       ? CallbackConfig.fromPartial(object.callback)
       : undefined;
     message.revision = object.revision ?? 0;
+    message.autoApprove = object.autoApprove ?? false;
     return message;
   },
 };
 
 function createBasePairRequest(): PairRequest {
-  return { token: "" };
+  return { token: "", autoApprove: false };
 }
 
 export const PairRequest: MessageFns<PairRequest> = {
   encode(message: PairRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.token !== "") {
       writer.uint32(10).string(message.token);
+    }
+    if (message.autoApprove !== false) {
+      writer.uint32(16).bool(message.autoApprove);
     }
     return writer;
   },
@@ -559,6 +593,14 @@ export const PairRequest: MessageFns<PairRequest> = {
             message.token = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.autoApprove = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -572,13 +614,23 @@ export const PairRequest: MessageFns<PairRequest> = {
   },
 
   fromJSON(object: any): PairRequest {
-    return { token: isSet(object.token) ? globalThis.String(object.token) : "" };
+    return {
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      autoApprove: isSet(object.autoApprove)
+        ? globalThis.Boolean(object.autoApprove)
+        : isSet(object.auto_approve)
+        ? globalThis.Boolean(object.auto_approve)
+        : false,
+    };
   },
 
   toJSON(message: PairRequest): unknown {
     const obj: any = {};
     if (message.token !== "") {
       obj.token = message.token;
+    }
+    if (message.autoApprove !== false) {
+      obj.autoApprove = message.autoApprove;
     }
     return obj;
   },
@@ -589,6 +641,7 @@ export const PairRequest: MessageFns<PairRequest> = {
   fromPartial<I extends Exact<DeepPartial<PairRequest>, I>>(object: I): PairRequest {
     const message = createBasePairRequest();
     message.token = object.token ?? "";
+    message.autoApprove = object.autoApprove ?? false;
     return message;
   },
 };
@@ -1090,13 +1143,16 @@ export const SetCallbackRequest: MessageFns<SetCallbackRequest> = {
 };
 
 function createBaseClearCallbackRequest(): ClearCallbackRequest {
-  return { apiUserId: "" };
+  return { apiUserId: "", autoApprove: false };
 }
 
 export const ClearCallbackRequest: MessageFns<ClearCallbackRequest> = {
   encode(message: ClearCallbackRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.apiUserId !== "") {
       writer.uint32(10).string(message.apiUserId);
+    }
+    if (message.autoApprove !== false) {
+      writer.uint32(16).bool(message.autoApprove);
     }
     return writer;
   },
@@ -1122,6 +1178,14 @@ export const ClearCallbackRequest: MessageFns<ClearCallbackRequest> = {
             message.apiUserId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.autoApprove = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1141,6 +1205,11 @@ export const ClearCallbackRequest: MessageFns<ClearCallbackRequest> = {
         : isSet(object.api_user_id)
         ? globalThis.String(object.api_user_id)
         : "",
+      autoApprove: isSet(object.autoApprove)
+        ? globalThis.Boolean(object.autoApprove)
+        : isSet(object.auto_approve)
+        ? globalThis.Boolean(object.auto_approve)
+        : false,
     };
   },
 
@@ -1148,6 +1217,9 @@ export const ClearCallbackRequest: MessageFns<ClearCallbackRequest> = {
     const obj: any = {};
     if (message.apiUserId !== "") {
       obj.apiUserId = message.apiUserId;
+    }
+    if (message.autoApprove !== false) {
+      obj.autoApprove = message.autoApprove;
     }
     return obj;
   },
@@ -1158,6 +1230,7 @@ export const ClearCallbackRequest: MessageFns<ClearCallbackRequest> = {
   fromPartial<I extends Exact<DeepPartial<ClearCallbackRequest>, I>>(object: I): ClearCallbackRequest {
     const message = createBaseClearCallbackRequest();
     message.apiUserId = object.apiUserId ?? "";
+    message.autoApprove = object.autoApprove ?? false;
     return message;
   },
 };
