@@ -1,17 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomSigned, randomUnit, mod } from '../src/arith/bigint.ts';
+import { randomSigned, randomUnit, mod, modInv } from '../src/arith/bigint.ts';
 import { testPrimes } from '../src/arith/primes.ts';
 import { PaillierSecretKey } from '../src/arith/paillier.ts';
 import { generatePedersen } from '../src/arith/pedersen.ts';
 import { Transcript } from '../src/cmp/proofs/transcript.ts';
 import { SECP256K1 as c } from '../src/curve.ts';
-import { paillierCtx, encWith, ELL_PRIME, powN2, isUnit, isUnitN2, UnitBatch, type PedersenCtx } from '../src/cmp/proofs/common.ts';
+import { paillierCtx, encWith, ELL_PRIME, EPS, powN2, isUnit, isUnitN2, UnitBatch, type PedersenCtx } from '../src/cmp/proofs/common.ts';
 import { proveEnc, verifyEnc, encodeEncProof, decodeEncProof } from '../src/cmp/proofs/enc.ts';
 import { proveLogStar, verifyLogStar, encodeLogStarProof, decodeLogStarProof } from '../src/cmp/proofs/log-star.ts';
 import { proveAffG, verifyAffG, encodeAffGProof, decodeAffGProof } from '../src/cmp/proofs/aff-g.ts';
 import { proveMul, verifyMul, proveMulStar, verifyMulStar, encodeMulProof, decodeMulProof, encodeMulStarProof, decodeMulStarProof } from '../src/cmp/proofs/mul.ts';
-import { proveDec, verifyDec, encodeDecProof, decodeDecProof } from '../src/cmp/proofs/dec.ts';
+import { proveDec, verifyDec, encodeDecProof, decodeDecProof, DEC_MASK_BITS, DEC_REPS } from '../src/cmp/proofs/dec.ts';
+import { forgeDec } from './cmp-forge.ts';
 import { schCommit, schProve, schVerify } from '../src/cmp/proofs/sch.ts';
 
 const pr = testPrimes();
@@ -91,9 +92,58 @@ test('mul, mul*, dec', () => {
   assert.ok(!verifyMulStar(T(), c, KApub, PB, X, D, c.G.multiply(x + 1n), ps));
   const { m, rho: r2 } = skA.decryptWithNonce(C);
   assert.equal(m, k * g);
-  const pd = decodeDecProof(encodeDecProof(proveDec(T(), c.n, KA, PBpub, C, c.mod(m), m, r2)));
-  assert.ok(verifyDec(T(), c.n, KApub, PB, C, c.mod(k * g), pd));
-  assert.ok(!verifyDec(T(), c.n, KApub, PB, C, c.mod(k * g + 1n), pd));
+  const pd = decodeDecProof(encodeDecProof(proveDec(T(), c.n, KA, PBpub, [{ C, a: 1n }], c.mod(m), [{ y: m, rho: r2 }])));
+  assert.ok(verifyDec(T(), c.n, KApub, PB, [{ C, a: 1n }], c.mod(k * g), pd));
+  assert.ok(!verifyDec(T(), c.n, KApub, PB, [{ C, a: 1n }], c.mod(k * g + 1n), pd));
+  assert.ok(!verifyDec(T(), c.n, KApub, PB, [{ C, a: 2n }], c.mod(k * g), pd));
+});
+
+test('dec with two terms (the signing statement): a·ỹ1 + b·ỹ2 ≡ x, plaintexts near the bound', () => {
+  // ỹ2 as large as the MtA sums can be (ℓ' + ε + 2 bits), negative, like χ̃ in signing.
+  const y1 = c.randomScalar();
+  const y2 = -randomSigned(ELL_PRIME + EPS + 2);
+  const e1 = skA.pub.encrypt(y1);
+  const e2 = skA.pub.encrypt(y2);
+  assert.equal(skA.decrypt(e2.c), y2);
+  const a = c.randomScalar();
+  const b = c.randomScalar();
+  const terms = [{ C: e1.c, a }, { C: e2.c, a: b }];
+  const x = c.mod(a * y1 + b * y2);
+  const pd = decodeDecProof(encodeDecProof(proveDec(T(), c.n, KA, PBpub, terms, x, [{ y: y1, rho: e1.rho }, { y: y2, rho: e2.rho }])));
+  assert.equal(pd.rounds.length, DEC_REPS);
+  assert.ok(verifyDec(T(), c.n, KApub, PB, terms, x, pd));
+  assert.ok(!verifyDec(T(), c.n, KApub, PB, terms, c.mod(x + 1n), pd));
+  assert.ok(!verifyDec(T(), c.n, KApub, PB, [terms[1]!, terms[0]!], x, pd));
+  assert.ok(!verifyDec(T(), c.n, KApub, PB, terms.slice(0, 1), x, pd));
+  // A response one bit over the range is refused even if everything else were consistent.
+  const r0 = pd.rounds[0]!;
+  const big = { ...pd, rounds: [{ ...r0, z1: [r0.z1[0]! + (1n << BigInt(DEC_MASK_BITS + 1)), r0.z1[1]!] }, pd.rounds[1]!] };
+  assert.ok(!verifyDec(T(), c.n, KApub, PB, terms, x, big));
+  // Strict decoding: wrong repetition count.
+  const bytes = encodeDecProof(pd);
+  const bad = bytes.slice();
+  bad[2] = 1;
+  assert.throws(() => decodeDecProof(bad), /bad shape/);
+});
+
+test('dec: the issue-13 forgery y\' = u + kN0 with k ≡ (x − u)·N0⁻¹ (mod q) is refused', () => {
+  // The old Π^dec (a bit-length cap of 2|N0| + ε on z1 only) accepted this proof for ANY x.
+  const u = c.randomScalar();
+  const { c: C } = skA.pub.encrypt(u);
+  const { m, rho } = skA.decryptWithNonce(C);
+  const N0 = KA.N;
+  const x = c.mod(u + 12345n); // a false claim
+  const kk = c.mod((x - m) * modInv(c.mod(N0), c.n));
+  const yForged = m + kk * N0;
+  assert.equal(mod(yForged, c.n), x);
+  assert.equal(skA.pub.encryptWith(yForged, rho), C); // the very same ciphertext
+  // The honest prover code refuses to build it (the witness is out of range) ...
+  assert.throws(() => proveDec(T(), c.n, KA, PBpub, [{ C, a: 1n }], x, [{ y: yForged, rho }]), /outside the proven range/);
+  // ... and a cheater that builds it anyway (same equations, masks sized to hide y') is refused.
+  const pf = forgeDec(T(), c.n, KA, PBpub, [{ C, a: 1n }], x, [{ y: yForged, rho }]);
+  assert.ok(!verifyDec(T(), c.n, KApub, PB, [{ C, a: 1n }], x, pf));
+  // The same construction with the true plaintext verifies, so only the range check refuses it.
+  assert.ok(verifyDec(T(), c.n, KApub, PB, [{ C, a: 1n }], c.mod(m), forgeDec(T(), c.n, KA, PBpub, [{ C, a: 1n }], c.mod(m), [{ y: m, rho }])));
 });
 
 test('UnitBatch decides exactly like per-value isUnit / isUnitN2', () => {

@@ -454,7 +454,7 @@ export class CmpPresignParty extends RoundParty<CmpPresignature[]> {
       const U = this.U(e, this.self, H);
       const { m, rho: rU } = sk.decryptWithNonce(U);
       for (const j of this.others) {
-        const pd = proveDec(this.tr('dec', this.self, b, j), this.c.n, this.me, peerPedersen(this.share, j), U, e.delta, m, rU, this.rand);
+        const pd = proveDec(this.tr('dec', this.self, b, j), this.c.n, this.me, peerPedersen(this.share, j), [{ C: U, a: 1n }], e.delta, [{ y: m, rho: rU }], this.rand);
         dws.get(j)!.bytes(encodeDecProof(pd));
       }
     }
@@ -478,7 +478,7 @@ export class CmpPresignParty extends RoundParty<CmpPresignature[]> {
             const pm = decodeMulProof(r.bytes());
             const pd = decodeDecProof(rd.bytes());
             check(verifyMul(this.tr('mul', j, b, 0), this.c.n, Nj, e.K.get(j)!, e.G.get(j)!, H, pm), 'ERR_MPC_PROOF', j, 'Π^mul failed');
-            check(verifyDec(this.tr('dec', j, b, this.self), this.c.n, Nj, myPed, this.U(e, j, H), e.deltas.get(j)!, pd), 'ERR_MPC_PROOF', j, 'Π^dec: δ_j is not what its ciphertexts say');
+            check(verifyDec(this.tr('dec', j, b, this.self), this.c.n, Nj, myPed, [{ C: this.U(e, j, H), a: 1n }], e.deltas.get(j)!, pd), 'ERR_MPC_PROOF', j, 'Π^dec: δ_j is not what its ciphertexts say');
           }
           r.end();
           rd.end();

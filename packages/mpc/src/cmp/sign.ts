@@ -8,8 +8,8 @@
  *
  * If the combined signature does not verify, a second round runs the paper's identification
  * (Fig. 8, "Otherwise"): each party j broadcasts Ĥ_j = K_j^{x_j}·ν^{N_j} (an encryption of
- * k_j·x_j) with Π^mul*, and proves with Π^dec that K_j^{m+r't} · (Ĥ_j · Π_l D̂_{j,l} F̂_{l,j}^{-1})^{r'}
- * decrypts to ρ·σ_j mod q (ρ is public, so the ciphertext of the un-scaled share serves as is).
+ * k_j·x_j) with Π^mul*, and proves with Π^dec that (m + r't)·dec(K_j) + r'·dec(Ĥ_j · Π_l D̂_{j,l} F̂_{l,j}^{-1})
+ * ≡ ρ·σ_j mod q, over the centred plaintexts (ρ is public, so the un-scaled share's ciphertexts serve as is).
  * Every party whose proof fails is named.
  */
 import type { Curve, Point } from '../curve.ts';
@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { Transcript } from './proofs/transcript.ts';
 import { isUnitN2, powN2 } from './proofs/common.ts';
 import { proveMulStar, verifyMulStar, encodeMulStarProof, decodeMulStarProof } from './proofs/mul.ts';
-import { proveDec, verifyDec, encodeDecProof, decodeDecProof } from './proofs/dec.ts';
+import { proveDec, verifyDec, encodeDecProof, decodeDecProof, type DecTerm } from './proofs/dec.ts';
 import { TAG, asSender, bodyReader, bodyWriter, check, mulPub, readCipher, readScalar, writeScalar } from './messages.ts';
 import { ownPaillier, ownPedersen, peerPaillier, peerPedersen, shareFingerprint, type CmpKeyShare } from './keyshare.ts';
 import { additiveShares, checkSigners, digestScalar, rerandomize, signShare, type CmpPresignature, type Rerandomized } from './presign.ts';
@@ -200,8 +200,12 @@ export class CmpSignParty extends RoundParty<EcdsaSignature> {
     return c.mod(digestScalar(c, this.digest) + c.xModN(this.rr.R) * this.tweak);
   }
 
-  /** Ciphertext under N_j of the integer k_j·(m + r'·t) + r'·χ_j ≡ ρ·σ_j (mod q), from public data and Ĥ_j. */
-  private sigmaCipher(j: number, Hh: bigint): bigint {
+  /**
+   * The Π^dec statement for σ_j under N_j, from public data and Ĥ_j: ρ·σ_j ≡ (m + r'·t)·k̃_j +
+   * r'·χ̃_j (mod q) for the centred plaintexts k̃_j of K_j and χ̃_j of Ĥ_j·Π_l D̂_{j,l}·F̂_{l,j}^{-1}.
+   * Two terms, not the one ciphertext K_j^{m+r't}·(…)^{r'}: its plaintext could exceed N_j/2 (dec.ts).
+   */
+  private sigmaCipher(j: number, Hh: bigint): DecTerm[] {
     const Nj = j === this.self ? ownPaillier(this.share) : peerPaillier(this.share, j);
     let U = Hh;
     for (const l of this.parties) {
@@ -209,8 +213,7 @@ export class CmpSignParty extends RoundParty<EcdsaSignature> {
       U = mod(U * this.pre.Dhat.get(`${j},${l}`)!, Nj.N2);
       U = mod(U * modInv(this.pre.Fhat.get(`${l},${j}`)!, Nj.N2), Nj.N2);
     }
-    const r = this.c.xModN(this.rr.R);
-    return mod(powN2(Nj, this.pre.K.get(j)!, this.mPrime()) * powN2(Nj, U, r), Nj.N2);
+    return [{ C: this.pre.K.get(j)!, a: this.mPrime() }, { C: U, a: this.c.xModN(this.rr.R) }];
   }
 
   /** ρ·σ_j mod q: what σ_j's ciphertext must decrypt to (mod q). */
@@ -226,12 +229,12 @@ export class CmpSignParty extends RoundParty<EcdsaSignature> {
     const Kself = this.pre.K.get(this.self)!;
     const Hh = mod(powN2(me, Kself, x) * powN2(me, rho, me.N), me.N2);
     const S = this.sigmaCipher(this.self, Hh);
-    const { m, rho: rS } = this.share.paillier.decryptWithNonce(S);
+    const wit = S.map((term) => { const { m, rho } = this.share.paillier.decryptWithNonce(term.C); return { y: m, rho }; });
     const out: ProtocolMessage[] = [{ ...this.msg(0, bodyWriter(TAG.sign2b).bigint(Hh).finish()), round: 2 }];
     for (const j of this.others) {
       const P = peerPedersen(this.share, j);
       const pm = proveMulStar(this.tr('mulstar', this.self, j), c, me, P, Kself, Hh, X.get(this.self)!, x, rho, this.rand);
-      const pd = proveDec(this.tr('dec', this.self, j), c.n, me, P, S, this.scaled(this.self), m, rS, this.rand);
+      const pd = proveDec(this.tr('dec', this.self, j), c.n, me, P, S, this.scaled(this.self), wit, this.rand);
       out.push({ ...this.msg(j, bodyWriter(TAG.sign2d).bytes(encodeMulStarProof(pm)).bytes(encodeDecProof(pd)).finish()), round: 2 });
     }
     return { kind: 'send', messages: out };
