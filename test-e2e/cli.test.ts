@@ -59,7 +59,7 @@ function json(r: Run, what: string): Record<string, unknown> {
   return JSON.parse(lines[0]!) as Record<string, unknown>;
 }
 
-test('cosigner up + a command one second later + demo --json + status --json', { timeout: 600_000 }, async () => {
+test('cosigner up + a command one second later + demo --json + status --json', { timeout: 900_000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'cosigner-cli-e2e-'));
   const base = await freeBase();
   const env = { COSIGNER_DATA_DIR: dataDir, COSIGNER_CONFIG: join(dataDir, 'cli.json'), COSIGNER_WAIT_MS: '300000' };
@@ -79,7 +79,7 @@ test('cosigner up + a command one second later + demo --json + status --json', {
     assert.match(String(k.keyId), /.+/);
     assert.match(upErr, /up: ready: /, 'up prints one line when everything is ready');
 
-    const d = json(await cli(env, 'demo', '--json'), 'demo');
+    const d = json(await cli(env, 'demo', '--timeout-s', '600', '--json'), 'demo');
     assert.equal(d.status, 'SIGNED', String(d.reason));
     for (const f of ['signedTx', 'from', 'requestId', 'traceId', 'status', 'timings']) assert.ok(f in d, `demo --json has ${f}`);
     assert.match(String(d.traceId), /^[0-9a-f]{32}$/);

@@ -94,6 +94,8 @@ async function natsSection(nc: NatsConnection, url: string): Promise<StatusDoc['
   for await (const si of jsm.streams.list()) {
     const consumers = [];
     for await (const ci of jsm.consumers.list(si.config.name)) {
+      // Durable consumers are the services' work queues; ephemeral ones are KV watchers.
+      if (!ci.config.durable_name) continue;
       consumers.push({ name: ci.name, pending: ci.num_pending, ackPending: ci.num_ack_pending, waiting: ci.num_waiting });
     }
     streams.push({ name: si.config.name, messages: si.state.messages, bytes: si.state.bytes, consumers });
