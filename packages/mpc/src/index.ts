@@ -12,5 +12,7 @@ export { eddsaEd25519Scheme, demoEddsa, benchEddsa } from './frost/index.ts';
 export * as frost from './frost/index.ts';
 export * as cmp from './cmp/index.ts';
 export { demoEcdsa } from './cmp/demo.ts';
+export { ecdsaSecp256k1Scheme, ecdsaSecp256r1Scheme } from './cmp/scheme.ts';
+export { THRESHOLD_SCHEMES } from './schemes.ts';
 export * as arith from './arith/index.ts';
 export { PrimePool, testPrimes, generateBlumPrime } from './arith/primes.ts';

@@ -97,6 +97,11 @@ export interface PresignOptions {
   readonly rand?: RandomSource;
 }
 
+export interface BatchPresignOptions extends PresignOptions {
+  /** How many presignatures one run makes (CMP: 1..MAX_BATCH). */
+  readonly count: number;
+}
+
 export interface SignOptions {
   readonly session: Uint8Array;
   readonly self: number;
@@ -135,16 +140,27 @@ export interface ThresholdScheme {
   refresh(o: RefreshOptions): Party<KeyShareOutput>;
   /** ECDSA only: produce one presignature (encoded) for a later one-round `sign`. */
   presign?(o: PresignOptions): Party<Uint8Array>;
+  /** ECDSA only: `count` presignatures in one run (the same rounds as one; what the enclave's pool uses). */
+  presignBatch?(o: BatchPresignOptions): Party<Uint8Array[]>;
   /** The signature, or `null` at a signer that is not the `aggregator`. */
   sign(o: SignOptions): Party<SchemeSignature | null>;
   derivePublicKey(publicKey: Uint8Array, chainCode: Uint8Array, path: string): DerivedPublicKey;
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  /**
+   * ECDSA only: verifies a compact (r || s) signature over a 32-byte digest under the key derived
+   * from the master key and chain code along `path`, together with its recovery id (SEC 1 v2
+   * §4.1.4 and §4.1.6): r and s in [1, n-1], s low, and R = ((e + r·t)/s)·G + (r/s)·X (X the
+   * master key, t the path's tweak, so X + t·G is the derived key) has x ≡ r and the y parity and
+   * x overflow the recovery id states. Equivalent to recovering the derived key from (r, s, v, e),
+   * at the cost of two table-driven multiplications.
+   */
+  verifyRecoverable?(masterPublicKey: Uint8Array, chainCode: Uint8Array, path: string, digest: Uint8Array, signature: Uint8Array, recoveryId: number): boolean;
   /** Strictly decode an encoded share and return its public description (MpcParseError if bad). */
   shareInfo(share: Uint8Array): KeyShareInfo;
 }
 
 /**
- * Registry the service builds once: `schemes([eddsaEd25519Scheme, ecdsaSecp256k1Scheme, …])`
+ * Registry the service builds once: `schemeRegistry(THRESHOLD_SCHEMES)`
  * then `scheme('EDDSA_ED25519')`. Unknown algorithms are a usage error.
  */
 export function schemeRegistry(list: readonly ThresholdScheme[]): (algorithm: Algorithm) => ThresholdScheme {

@@ -18,7 +18,7 @@ import { decodeIdentity, encodeIdentity, generateIdentity, openFrom, rawPublic, 
 import { PartyError } from './errors.ts';
 import { IDENTITY_RECORD, bindingRecord, presignatureRecord, sharePrefix, shareRecord } from './records.ts';
 import type { EnclaveProvider, SealedStore } from './sealed.ts';
-import type { EcdsaScheme } from './ecdsa.ts';
+import { parseAlgorithm } from './schemes.ts';
 import { ProtocolWorker, type WorkerStep } from './worker.ts';
 
 export type Algorithm = MpcAlgorithm;
@@ -260,7 +260,7 @@ export class Enclave {
 
   /** KEYGEN: runs DKG; on success seals the share (epoch 0) and returns the public key and chain code. */
   async keygen(start: SessionStart, parties: PartyRef[]): Promise<EnclaveSession> {
-    const algorithm = start.algorithm as Algorithm;
+    const algorithm = parseAlgorithm(start.algorithm);
     if (start.initiator !== CUSTOMER_PARTY) throw new PartyError('ERR_SESSION_REFUSED', 'key generation is started by the customer party only');
     const existing = await this.keyMeta(start.keyId).catch(() => undefined);
     if (existing && this.#now() - existing.createdAtMs > KEYGEN_RETRY_WINDOW_MS) throw new PartyError('ERR_KEY_EXISTS', `key ${start.keyId} exists`);
@@ -315,7 +315,7 @@ export class Enclave {
     if (!scheme.presign) throw new PartyError('ERR_UNSUPPORTED', `${r.algorithm} has no presignatures`);
     const signers = this.signers(start, r);
     const count = Math.max(1, Math.min(start.count || 1, 64));
-    const batch = (scheme as Partial<EcdsaScheme>).presignBatch;
+    const batch = scheme.presignBatch?.bind(scheme);
     if (batch && this.#useWorker) return this.presignInWorker(start, r, signers, count);
     const party: Party<Uint8Array[]> = batch
       ? batch({ session: start.sessionId, self: this.index, signers, share: r.share, count })

@@ -13,5 +13,4 @@ export * from './schemes.ts';
 export * from './env.ts';
 export * from './process.ts';
 export * from './primes.ts';
-export * from './ecdsa.ts';
 export * from './gc.ts';

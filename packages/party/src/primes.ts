@@ -3,25 +3,20 @@
  * Production: a background PrimePool (generation takes a while, so it starts at boot).
  * Tests: COSIGNER_TEST_PRIMES=1 takes the mpc package's public fixture primes (never for real keys).
  */
-import * as mpc from '@cosigner/mpc';
+import { PrimePool, testPrimes, type Algorithm } from '@cosigner/mpc';
 import { PartyError } from './errors.ts';
-import type { Algorithm } from './enclave.ts';
-
-interface PoolLike { take(): Promise<bigint>; refillInBackground(): Promise<void> }
 
 export function primeExtras(env: NodeJS.ProcessEnv): (a: Algorithm, kind: 'keygen' | 'refresh', self: number) => Promise<Record<string, unknown>> {
-  const lib = mpc as unknown as { testPrimes?: () => bigint[]; PrimePool?: new (o?: { target?: number }) => PoolLike };
-  let pool: PoolLike | undefined;
-  if (env.COSIGNER_TEST_PRIMES !== '1' && lib.PrimePool) {
-    pool = new lib.PrimePool({ target: 4 });
+  let pool: PrimePool | undefined;
+  if (env.COSIGNER_TEST_PRIMES !== '1') {
+    pool = new PrimePool({ target: 4 });
     void pool.refillInBackground().catch(() => undefined);
   }
   let refreshes = 0;
   return async (a, kind, self) => {
     if (a === 'EDDSA_ED25519') return {};
     if (env.COSIGNER_TEST_PRIMES === '1') {
-      if (!lib.testPrimes) throw new PartyError('ERR_UNSUPPORTED', 'fixture primes are not available');
-      const ps = lib.testPrimes();
+      const ps = testPrimes();
       const pairs = Math.floor(ps.length / 2);
       // keygen: pair self-1; refreshes: rotate through the others, never another party's keygen pair.
       const pair = kind === 'keygen' ? self - 1 : 3 + ((self - 1 + 3 * refreshes++) % (pairs - 3));

@@ -1,21 +1,12 @@
 /**
- * The one file that maps algorithms to the MPC package's threshold schemes (mpc/src/scheme.ts).
- * ECDSA (CMP) joins here when its scheme is exported.
+ * The algorithms this build signs with, mapped to the mpc package's threshold schemes (one
+ * `ThresholdScheme` per algorithm, mpc/src/scheme.ts), and `parseAlgorithm`: the one place a
+ * protobuf `Algorithm` (which may be unspecified, or a value from a newer peer) becomes one.
  */
-import * as mpc from '@cosigner/mpc';
-import type { ThresholdScheme } from '@cosigner/mpc';
+import { THRESHOLD_SCHEMES, isAlgorithm, type Algorithm, type ThresholdScheme } from '@cosigner/mpc';
 import { PartyError } from './errors.ts';
-import { ecdsaSecp256k1, ecdsaSecp256r1 } from './ecdsa.ts';
-import type { Algorithm } from './enclave.ts';
 
-const registry = new Map<string, ThresholdScheme>();
-for (const name of ['eddsaEd25519Scheme']) {
-  const s = (mpc as unknown as Record<string, ThresholdScheme | undefined>)[name];
-  if (s) registry.set(s.algorithm, s);
-}
-// Ours: adds batched presigning (see ecdsa.ts).
-registry.set('ECDSA_SECP256K1', ecdsaSecp256k1);
-registry.set('ECDSA_SECP256R1', ecdsaSecp256r1);
+const registry = new Map<Algorithm, ThresholdScheme>(THRESHOLD_SCHEMES.map((s) => [s.algorithm, s]));
 
 export function schemeFor(a: Algorithm): ThresholdScheme {
   const s = registry.get(a);
@@ -24,5 +15,15 @@ export function schemeFor(a: Algorithm): ThresholdScheme {
 }
 
 export function supportedAlgorithms(): Algorithm[] {
-  return [...registry.keys()] as Algorithm[];
+  return [...registry.keys()];
+}
+
+/**
+ * A protobuf `Algorithm` (or its name) at the boundary: ERR_INVALID_ARGUMENT when unspecified,
+ * ERR_UNSUPPORTED when this build has no scheme for it.
+ */
+export function parseAlgorithm(a: string): Algorithm {
+  if (a === 'ALGORITHM_UNSPECIFIED' || a === '') throw new PartyError('ERR_INVALID_ARGUMENT', 'algorithm is not specified');
+  if (!isAlgorithm(a) || !registry.has(a)) throw new PartyError('ERR_UNSUPPORTED', `algorithm ${a} is not available`);
+  return a;
 }

@@ -1,9 +1,7 @@
 /** Worker thread entry: runs presign parties for the main thread (see worker.ts). */
 import { parentPort } from 'node:worker_threads';
 import { MpcAbort, MpcError, decodeMessage, encodeMessage, type Party, type Step } from '@cosigner/mpc';
-import { schemeFor } from './schemes.ts';
-import type { EcdsaScheme } from './ecdsa.ts';
-import type { Algorithm } from './enclave.ts';
+import { parseAlgorithm, schemeFor } from './schemes.ts';
 
 const parties = new Map<string, Party<Uint8Array[]>>();
 const port = parentPort!;
@@ -23,7 +21,8 @@ port.on('message', (msg: { id: number; op: string; key: string; algorithm?: stri
       return;
     }
     if (op === 'create') {
-      const s = schemeFor(msg.algorithm as Algorithm) as EcdsaScheme;
+      const s = schemeFor(parseAlgorithm(msg.algorithm ?? ''));
+      if (!s.presignBatch) throw new MpcError('ERR_MPC_USAGE', `${s.algorithm} has no batched presigning`);
       parties.set(key, s.presignBatch({ session: msg.session!, self: msg.self!, signers: msg.signers!, share: msg.share!, count: msg.count! }));
       port.postMessage({ id, ok: true });
       return;

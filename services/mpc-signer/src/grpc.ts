@@ -12,7 +12,7 @@ import {
   type RefreshKeyRequest, type RestoreKeyRequest,
 } from '@cosigner/proto';
 import { DomainError, createServer, service, type GrpcServerHandle, type Logger, type ServerAuthConfig } from '@cosigner/platform';
-import { DEFAULT_PARTIES, PartyError, supportedAlgorithms, type Algorithm } from '@cosigner/party';
+import { DEFAULT_PARTIES, PartyError, parseAlgorithm } from '@cosigner/party';
 import type { KeyManager } from './manager.ts';
 import { derive } from './keys.ts';
 
@@ -54,11 +54,11 @@ export function keyService(m: KeyManager) {
   return service(KeyServiceService, {
     createKey: mapped(async (r: CreateKeyRequest): Promise<KeyInfo> => {
       if (!r.workspaceId || !/^[A-Za-z0-9_.:-]{1,128}$/.test(r.workspaceId)) throw new PartyError('ERR_INVALID_ARGUMENT', 'workspace_id is required');
-      if (!supportedAlgorithms().includes(r.algorithm as Algorithm)) throw new PartyError(r.algorithm === 'ALGORITHM_UNSPECIFIED' ? 'ERR_INVALID_ARGUMENT' : 'ERR_UNSUPPORTED', `algorithm ${r.algorithm} is not available`);
+      const algorithm = parseAlgorithm(r.algorithm);
       const n = DEFAULT_PARTIES.length;
       if (r.threshold !== 0 && (r.threshold < 2 || r.threshold > n)) throw new PartyError('ERR_INVALID_ARGUMENT', `threshold must be 0 (all) or 2..${n}`);
       if (r.keyId && !/^[A-Za-z0-9_-]{1,64}$/.test(r.keyId)) throw new PartyError('ERR_INVALID_ARGUMENT', 'key_id: 1-64 of [A-Za-z0-9_-]');
-      return m.createKey(r.workspaceId, r.algorithm as Algorithm, r.threshold || n, r.keyId || `k_${randomBytes(8).toString('hex')}`);
+      return m.createKey(r.workspaceId, algorithm, r.threshold || n, r.keyId || `k_${randomBytes(8).toString('hex')}`);
     }),
     listKeys: mapped(async (r: ListKeysRequest): Promise<ListKeysResponse> => ({ keys: (await m.keys.list()).filter((k) => !r.workspaceId || k.workspaceId === r.workspaceId) })),
     getPublicKey: mapped(async (r: GetPublicKeyRequest): Promise<GetPublicKeyResponse> => {

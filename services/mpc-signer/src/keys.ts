@@ -6,7 +6,7 @@ import type { KV } from '@nats-io/kv';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { KeyInfo } from '@cosigner/proto';
-import { PartyError, pathString, schemeFor, type Algorithm } from '@cosigner/party';
+import { PartyError, parseAlgorithm, pathString, schemeFor } from '@cosigner/party';
 
 export const KEYS_BUCKET = 'cosigner-keys';
 
@@ -66,6 +66,6 @@ export function ethereumAddress(publicKey: Uint8Array): string {
 
 export function derive(info: KeyInfo, path: readonly number[]): { publicKey: Uint8Array; address: string } {
   for (const i of path) if (!Number.isInteger(i) || i < 0 || i >= 0x80000000) throw new PartyError('ERR_INVALID_ARGUMENT', `path index ${i} is not a non-hardened index`);
-  const d = schemeFor(info.algorithm as Algorithm).derivePublicKey(info.publicKey, info.chainCode, pathString(path));
+  const d = schemeFor(parseAlgorithm(info.algorithm)).derivePublicKey(info.publicKey, info.chainCode, pathString(path));
   return { publicKey: d.publicKey, address: info.algorithm === 'ECDSA_SECP256K1' ? ethereumAddress(d.publicKey) : '' };
 }

@@ -5,7 +5,7 @@
  * presignatures of an old key epoch are dropped after a refresh.
  */
 import type { PartyNode } from '@cosigner/party';
-import { CUSTOMER_PARTY, PartyError, schemeFor, type Algorithm } from '@cosigner/party';
+import { CUSTOMER_PARTY, PartyError, parseAlgorithm, schemeFor } from '@cosigner/party';
 import type { KeyStore } from './keys.ts';
 
 export interface PoolOptions {
@@ -94,7 +94,7 @@ export class PresignPool {
 
   async track(keyId: string): Promise<void> {
     const k = await this.#keys.get(keyId, true);
-    if (!k || !schemeFor(k.info.algorithm as Algorithm).needsPresignature) return;
+    if (!k || !schemeFor(parseAlgorithm(k.info.algorithm)).needsPresignature) return;
     const free = (await this.#node.records.freePresignatures(keyId, k.info.epoch)).filter((id) => !this.#planned.has(id));
     const prev = this.#pools.get(keyId);
     this.#pools.set(keyId, { keyId, epoch: k.info.epoch, ready: free, waiting: prev && prev.epoch === k.info.epoch ? prev.waiting : [], refilling: true, inFlight: prev?.inFlight ?? 0, consumed: prev?.consumed ?? 0, failures: 0 });

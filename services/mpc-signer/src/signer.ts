@@ -19,7 +19,7 @@ import { p256 } from '@noble/curves/nist.js';
 import { RequestApproved, RequestFailed, RequestSigned, TransactionSignRequest, type EntrySignature, type KeyInfo } from '@cosigner/proto';
 import {
   CUSTOMER_PARTY as CUSTOMER, DEFAULT_PARTIES, PartyError, decodeSignResult, encodeSignResult, pathString, schemeFor, token, verifyApproval,
-  type Algorithm, type EcdsaScheme, type PartyNode, type SignResult,
+  parseAlgorithm, type Algorithm, type PartyNode, type SignResult,
 } from '@cosigner/party';
 import type { KeyObject } from 'node:crypto';
 import type { KeyStore } from './keys.ts';
@@ -246,7 +246,7 @@ export class Signer {
     const info = k.info;
     if (info.workspaceId !== req.workspaceId) throw new Terminal('ERR_WRONG_WORKSPACE', `entry ${i}: key ${entry.keyId} belongs to another workspace`);
     if (entry.algorithm !== 'ALGORITHM_UNSPECIFIED' && entry.algorithm !== info.algorithm) throw new Terminal('ERR_INVALID_ARGUMENT', `entry ${i}: algorithm does not match key`);
-    const alg = info.algorithm as Algorithm;
+    const alg = parseAlgorithm(info.algorithm);
     const scheme = schemeFor(alg);
     let result: SignResult | undefined;
     // Per-entry copies exist only for requests with several entries (see below).
@@ -345,8 +345,8 @@ export class Signer {
         throw new Terminal('ERR_SIGNATURE_INVALID', `entry ${i}: the signature is not under the derived public key`);
       // ECDSA: (r, s) and the recovery id checked together (the recovery id names the R the
       // verification equation yields, so one check covers both); EdDSA: RFC 8032 verification.
-      if (alg !== 'EDDSA_ED25519') {
-        if (result.recovery === undefined || !(scheme as EcdsaScheme).verifyRecoverable(info.publicKey, info.chainCode, pathString(entry.path), entry.payload, result.signature, result.recovery))
+      if (scheme.verifyRecoverable) {
+        if (result.recovery === undefined || !scheme.verifyRecoverable(info.publicKey, info.chainCode, pathString(entry.path), entry.payload, result.signature, result.recovery))
           throw new Terminal('ERR_SIGNATURE_INVALID', `entry ${i}: the signature and its recovery id do not verify under the derived public key`);
       } else if (!scheme.verify(derived.publicKey, entry.payload, result.signature))
         throw new Terminal('ERR_SIGNATURE_INVALID', `entry ${i}: the signature does not verify under the derived public key`);
