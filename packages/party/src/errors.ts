@@ -33,11 +33,14 @@ export class PartyError extends Error {
    * or refused the session start): what it computed for the session never left it.
    */
   readonly nothingSent: boolean;
-  constructor(code: PartyErrorCode, message: string, options?: { cause?: unknown; culprits?: readonly string[]; nothingSent?: boolean }) {
+  /** Signed digests proving the culprits' fault (evidence.ts `encodeEcho`), published with the outcome; empty when there are none. */
+  readonly evidence: Uint8Array;
+  constructor(code: PartyErrorCode, message: string, options?: { cause?: unknown; culprits?: readonly string[]; nothingSent?: boolean; evidence?: Uint8Array }) {
     super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'PartyError';
     this.code = code;
     this.culprits = [...(options?.culprits ?? [])];
     this.nothingSent = options?.nothingSent === true;
+    this.evidence = options?.evidence ?? new Uint8Array(0);
   }
 }

@@ -195,7 +195,7 @@ export class PartyNode {
     }
   }
 
-  private outcome(start: SessionStart, ok: boolean, e?: unknown, result?: Uint8Array): SessionOutcome {
+  private outcome(start: SessionStart, ok: boolean, e?: unknown, result?: Uint8Array, evidence?: Uint8Array): SessionOutcome {
     const pe = e instanceof PartyError ? e : undefined;
     return {
       sessionId: start.sessionId, partyId: this.partyId, ok,
@@ -203,6 +203,7 @@ export class PartyNode {
       reason: ok ? '' : oneLine(e),
       culprits: pe ? [...pe.culprits] : [],
       result: Buffer.from(result ?? new Uint8Array(0)),
+      evidence: Buffer.from(evidence ?? pe?.evidence ?? new Uint8Array(0)),
     };
   }
 
@@ -245,11 +246,16 @@ export class PartyNode {
     const log: import('@cosigner/mpc').ProtocolMessage[] = [];
     this.#sent.set(key, { start, parties, log });
     try {
-      const result = await runSession({ transport: this.transport, start, session, parties, roundTimeoutMs: this.roundTimeout(start), sendDelayMs: this.#sendDelayMs, sentLog: log, ...(first ? { first } : {}) });
-      const out = this.outcome(start, true, undefined, start.kind === 'SIGN' ? undefined : result);
-      // Failures are published with blame; successes of KEYGEN / REFRESH / PRESIGN too (the
-      // coordinator waits until every party has sealed its output). SIGN successes stay local.
-      if (start.kind !== 'SIGN' && start.initiator !== this.partyId) this.transport.publishOutcome(out, start.kind, start.keyId);
+      let echo: Uint8Array | undefined;
+      const result = await runSession({
+        transport: this.transport, start, session, parties, roundTimeoutMs: this.roundTimeout(start), sendDelayMs: this.#sendDelayMs, sentLog: log,
+        onFinalEcho: (b) => { echo = b; }, ...(first ? { first } : {}),
+      });
+      const out = this.outcome(start, true, undefined, start.kind === 'SIGN' ? undefined : result, echo);
+      // Failures are published with blame; successes too, with the echo of the last round (a
+      // party still in the session checks it: equivocation in the last round is named). The
+      // coordinator of KEYGEN / REFRESH / PRESIGN also waits until every party has sealed.
+      this.transport.publishOutcome(out, start.kind, start.keyId);
       this.#onEnd?.(start, out);
       return result;
     } catch (e) {

@@ -3,12 +3,19 @@
  * messages one at a time, enforces a per-round deadline and an overall deadline, and ends with a
  * result or a typed failure naming culprits (an identifiable abort from the protocol, or the
  * parties whose messages of the current round never came).
+ *
+ * Echo broadcast (evidence.ts): every message of round r+1 carries the signed digests of the round-r
+ * broadcasts its sender received, and a party's final outcome carries those of the last round.
+ * Each is checked against what this party received before the message reaches the protocol; an
+ * equivocating sender is named with its two signed digests as evidence.
  */
-import { MpcAbort, MpcError, type ProtocolMessage } from '@cosigner/mpc';
+import type { KeyObject } from 'node:crypto';
+import { BROADCAST, MpcAbort, MpcError, type ProtocolMessage } from '@cosigner/mpc';
 import type { SessionStart } from '@cosigner/proto';
 import type { EnclaveSession, EnclaveStep, PartyRef } from './enclave.ts';
 import { PartyError } from './errors.ts';
 import type { PartyTransport, SessionEvent } from './transport.ts';
+import { EchoLedger, decodeEcho, encodeEcho, type EchoFinding, type SignedDigest } from './evidence.ts';
 
 export interface RunOptions {
   transport: PartyTransport;
@@ -25,6 +32,8 @@ export interface RunOptions {
    * other parties are being asked to join); default `session.start()`.
    */
   first?: Promise<EnclaveStep>;
+  /** Receives, when the session succeeds, the echo of its last round (published with the outcome). */
+  onFinalEcho?: (echo: Uint8Array) => void;
 }
 
 const ROUTING = new Set(['ERR_MPC_WRONG_SESSION', 'ERR_MPC_DUPLICATE', 'ERR_MPC_WRONG_SENDER', 'ERR_MPC_WRONG_ROUND']);
@@ -42,14 +51,31 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
     w?.();
   });
   const seen = new Map<number, Set<string>>(); // round -> senders
+  const self = parties.find((p) => p.id === transport.self);
+  const keys = new Map<number, KeyObject>();
+  const ledger = new EchoLedger(self?.index ?? 0, (i) => keys.get(i));
   const send = async (s: EnclaveStep): Promise<void> => {
     if (o.sendDelayMs && s.messages.length > 0) await new Promise((r) => setTimeout(r, o.sendDelayMs));
     for (const m of s.messages) {
       o.sentLog?.push(m);
-      await transport.send(header, m, parties);
+      const signed = await transport.send(header, m, parties, m.round > 1 ? ledger.echoFor(m.round - 1) : []);
+      if (m.to === BROADCAST) ledger.broadcast(signed);
     }
   };
   const toParty = (culprits: readonly number[]) => culprits.map((c) => byIndex.get(c) ?? String(c));
+  const blame = (f: EchoFinding | undefined): void => {
+    if (f) throw new PartyError('ERR_MPC_ABORT', `echo: ${f.reason}`, { culprits: toParty([f.culprit]), evidence: encodeEcho(f.evidence) });
+  };
+  const indexOf = new Map(parties.map((p) => [p.id, p.index]));
+  // Identity keys of every party, for the echo checks (a party whose key cannot be had is not
+  // checked: its own messages could not be received either).
+  await Promise.all(parties.map(async (p) => {
+    try {
+      keys.set(p.index, (await transport.registry.resolve(p.id)).verifyKey);
+    } catch {
+      // resolved again (and refused) by the transport when its messages arrive
+    }
+  }));
   try {
     let step = await (o.first ?? session.start());
     await send(step);
@@ -73,6 +99,17 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
       }
       const e = queue.shift()!;
       if (e.kind === 'outcome') {
+        const from = indexOf.get(e.outcome.partyId);
+        if (e.outcome.ok && from !== undefined && e.outcome.partyId !== transport.self && e.outcome.evidence.length > 0) {
+          // A party that finished shows the last round's broadcasts as it got them.
+          let echo: SignedDigest[];
+          try {
+            echo = decodeEcho(e.outcome.evidence);
+          } catch {
+            echo = [];
+          }
+          blame(ledger.check(from, echo));
+        }
         if (!e.outcome.ok && e.outcome.partyId !== transport.self) {
           const c = e.outcome.code;
           const code = c === 'ERR_MPC_ABORT' || c === 'ERR_SESSION_TIMEOUT' || c === 'ERR_APPROVAL_INVALID' ? c : 'ERR_SESSION_REFUSED';
@@ -84,6 +121,12 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
       let s = seen.get(m.round);
       if (!s) seen.set(m.round, (s = new Set()));
       s.add(e.from);
+      // Echo before the protocol sees the message: its own broadcast against what others
+      // forwarded, and its echo (of the round before) against what this party received.
+      if (m.to === BROADCAST) blame(ledger.broadcast(e.signed));
+      if (e.echo.some((x) => x.round !== m.round - 1))
+        blame({ culprit: m.from, reason: `party ${m.from}'s round-${m.round} echo is not of round ${m.round - 1}`, evidence: [] });
+      blame(ledger.check(m.from, e.echo));
       try {
         step = await session.receive(m);
       } catch (err) {
@@ -95,7 +138,10 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
         throw err;
       }
       await send(step);
-      if (step.done) return step.result;
+      if (step.done) {
+        o.onFinalEcho?.(encodeEcho(ledger.echoFor(ledger.lastRound)));
+        return step.result;
+      }
       if (session.round !== round) {
         round = session.round;
         roundDeadline = Math.min(overall, Date.now() + o.roundTimeoutMs);

@@ -1,7 +1,10 @@
 /**
  * Party transport on NATS (transport.proto): every protocol message travels in a PartyEnvelope
  * signed by the sender's Ed25519 identity key; point-to-point messages are encrypted end to end
- * to the receiver's X25519 key, so the NATS server sees no key material.
+ * to the receiver's X25519 key, so the NATS server sees no key material. Inside (under the
+ * encryption for direct messages) the payload is a `SignedBody` (evidence.ts): the message, the
+ * sender's identity signature over its digest, and the echo of the previous round's broadcasts,
+ * so what a party received can be shown to, and checked by, every other party.
  *
  * Subjects:
  *   cosigner.mpc.<party>.inbox   protocol messages for <party> (broadcast copies and direct ones)
@@ -25,13 +28,15 @@ import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { decodeMessage, encodeMessage, BROADCAST, type ProtocolMessage } from '@cosigner/mpc';
 import { PartyEnvelope, PartyInfo, SessionOutcome, SessionStart } from '@cosigner/proto';
 import { publicFromRaw, sealTo, verifyEd25519Key } from './crypto.ts';
+import { bodyDigest, bodyStatement, decodeBody, encodeBody, verifySignedDigest, type SignedDigest } from './evidence.ts';
 import type { Enclave, PartyRef } from './enclave.ts';
 import { PartyError } from './errors.ts';
 import { PINS_RECORD } from './records.ts';
 import type { SealedStore } from './sealed.ts';
 
 export const PARTIES_BUCKET = 'cosigner-parties';
-export const ENVELOPE_VERSION = 1;
+/** 2: the payload is a SignedBody (body signature inside the encryption, echo). */
+export const ENVELOPE_VERSION = 2;
 export const subjects = {
   inbox: (party: string) => `cosigner.mpc.${party}.inbox`,
   start: (party: string) => `cosigner.mpc.${party}.start`,
@@ -184,6 +189,10 @@ export interface IncomingProtocol {
   kind: 'message';
   from: string;
   message: ProtocolMessage;
+  /** The sender's signature over the message's digest (verified). */
+  signed: SignedDigest;
+  /** The sender's echo of the previous round's broadcasts (unchecked: the session checks it). */
+  echo: readonly SignedDigest[];
 }
 export interface IncomingOutcome {
   kind: 'outcome';
@@ -283,13 +292,19 @@ export class PartyTransport {
     return { env, peer };
   }
 
-  /** Send one protocol message: to one party (encrypted) or a signed copy to each other party. */
-  async send(h: SessionHeader, m: ProtocolMessage, parties: readonly PartyRef[]): Promise<void> {
+  /**
+   * Send one protocol message: to one party (encrypted) or a signed copy to each other party,
+   * with its body signature and `echo` (evidence.ts). Returns the body's signed digest.
+   */
+  async send(h: SessionHeader, m: ProtocolMessage, parties: readonly PartyRef[], echo: readonly SignedDigest[] = []): Promise<SignedDigest> {
     const wire = encodeMessage(m);
+    const digest = bodyDigest(wire);
+    const signed: SignedDigest = { from: m.from, round: m.round, digest, sig: this.#enclave.identitySign(bodyStatement(digest)) };
+    const body = encodeBody({ wire, sig: signed.sig, echo });
     if (m.to === BROADCAST) {
-      const env = this.envelopeOf(h, '', wire, m.round);
+      const env = this.envelopeOf(h, '', body, m.round);
       for (const p of parties) if (p.id !== this.self) this.#nc.publish(subjects.inbox(p.id), env);
-      return;
+      return signed;
     }
     const target = parties.find((p) => p.index === m.to);
     if (!target) throw new PartyError('ERR_UNKNOWN_PARTY', `no party with index ${m.to} in the session`);
@@ -298,27 +313,33 @@ export class PartyTransport {
       version: ENVELOPE_VERSION, sessionId: Buffer.from(h.sessionId), kind: h.kind, keyId: h.keyId, fromParty: this.self, toParty: target.id,
       round: m.round, payload: Buffer.alloc(0), encrypted: true, ephemeralPublicKey: Buffer.alloc(0), nonce: Buffer.alloc(0), sentAtMs: Date.now(), signature: Buffer.alloc(0),
     };
-    const sealed = sealTo(peer.encPublic, wire, headerAd(env));
+    const sealed = sealTo(peer.encPublic, body, headerAd(env));
     env.payload = Buffer.from(sealed.ciphertext);
     env.ephemeralPublicKey = Buffer.from(sealed.ephemeral);
     env.nonce = Buffer.from(sealed.nonce);
     env.signature = Buffer.from(this.#enclave.identitySign(PartyEnvelope.encode(env).finish()));
     this.#nc.publish(subjects.inbox(target.id), PartyEnvelope.encode(env).finish());
+    return signed;
   }
 
   private async onInbox(bytes: Uint8Array): Promise<void> {
     const { env, peer } = await this.verify(bytes);
     if (env.toParty !== '' && env.toParty !== this.self) throw new PartyError('ERR_ENVELOPE', 'envelope for another party');
-    let wire: Uint8Array = env.payload;
+    let plain: Uint8Array = env.payload;
     if (env.encrypted) {
       if (env.toParty !== this.self) throw new PartyError('ERR_ENVELOPE', 'encrypted envelope without receiver');
-      wire = this.#enclave.decrypt(env.ephemeralPublicKey, env.nonce, env.payload, headerAd(env));
+      plain = this.#enclave.decrypt(env.ephemeralPublicKey, env.nonce, env.payload, headerAd(env));
     }
+    const body = decodeBody(plain);
+    const wire = body.wire;
     const m = decodeMessage(wire);
+    const signed: SignedDigest = { from: m.from, round: m.round, digest: bodyDigest(wire), sig: body.sig };
+    // The body signature is what makes the message evidence; without it the message is not taken.
+    if (!verifySignedDigest(peer.verifyKey, signed)) throw new PartyError('ERR_ENVELOPE', `body from ${env.fromParty} has a bad signature`);
     if (!Buffer.from(m.session).equals(Buffer.from(env.sessionId)) || m.from !== peer.index || m.round !== env.round)
       throw new PartyError('ERR_ENVELOPE', 'envelope header does not match its message');
     if ((m.to === BROADCAST) === env.encrypted) throw new PartyError('ERR_ENVELOPE', 'direct messages must be encrypted, broadcasts not');
-    this.deliver(hex(env.sessionId), { kind: 'message', from: peer.id, message: m });
+    this.deliver(hex(env.sessionId), { kind: 'message', from: peer.id, message: m, signed, echo: body.echo });
   }
 
   private async onOutcome(bytes: Uint8Array): Promise<void> {
@@ -373,7 +394,7 @@ export class PartyTransport {
   private async onStartMsg(bytes: Uint8Array): Promise<SessionOutcome> {
     const { env } = await this.verify(bytes);
     const start = SessionStart.decode(env.payload);
-    const refuse = (code: string, reason: string): SessionOutcome => ({ sessionId: start.sessionId, partyId: this.self, ok: false, code, reason, culprits: [], result: Buffer.alloc(0) });
+    const refuse = (code: string, reason: string): SessionOutcome => ({ sessionId: start.sessionId, partyId: this.self, ok: false, code, reason, culprits: [], result: Buffer.alloc(0), evidence: Buffer.alloc(0) });
     if (env.toParty !== this.self) return refuse('ERR_ENVELOPE', 'start for another party');
     if (start.initiator !== env.fromParty) return refuse('ERR_ENVELOPE', 'initiator is not the sender');
     if (!this.onStart) return refuse('ERR_SESSION_REFUSED', 'not accepting sessions');

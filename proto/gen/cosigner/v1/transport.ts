@@ -106,7 +106,7 @@ export interface PartyEnvelope {
   /** empty: broadcast */
   toParty: string;
   round: number;
-  /** the MPC package's encoded ProtocolMessage, or its ciphertext */
+  /** a SignedBody (evidence.ts: the encoded ProtocolMessage signed by the sender, and its echo), or its ciphertext */
   payload: Buffer;
   encrypted: boolean;
   /** X25519 ephemeral key when encrypted */
@@ -157,6 +157,12 @@ export interface SessionOutcome {
   culprits: string[];
   /** public result (e.g. public key, signature), never a secret */
   result: Buffer;
+  /**
+   * Signed digests backing this outcome (packages/party/src/evidence.ts): on success the echo of
+   * the session's last round (peers check it for equivocation), on failure the signed digests
+   * that prove the culprit's fault when it has them.
+   */
+  evidence: Buffer;
 }
 
 function createBasePartyInfo(): PartyInfo {
@@ -972,6 +978,7 @@ function createBaseSessionOutcome(): SessionOutcome {
     reason: "",
     culprits: [],
     result: Buffer.alloc(0),
+    evidence: Buffer.alloc(0),
   };
 }
 
@@ -997,6 +1004,9 @@ export const SessionOutcome: MessageFns<SessionOutcome> = {
     }
     if (message.result.length !== 0) {
       writer.uint32(58).bytes(message.result);
+    }
+    if (message.evidence.length !== 0) {
+      writer.uint32(66).bytes(message.evidence);
     }
     return writer;
   },
@@ -1070,6 +1080,14 @@ export const SessionOutcome: MessageFns<SessionOutcome> = {
             message.result = Buffer.from(reader.bytes());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.evidence = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1099,6 +1117,7 @@ export const SessionOutcome: MessageFns<SessionOutcome> = {
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
       culprits: globalThis.Array.isArray(object?.culprits) ? object.culprits.map((e: any) => globalThis.String(e)) : [],
       result: isSet(object.result) ? Buffer.from(bytesFromBase64(object.result)) : Buffer.alloc(0),
+      evidence: isSet(object.evidence) ? Buffer.from(bytesFromBase64(object.evidence)) : Buffer.alloc(0),
     };
   },
 
@@ -1125,6 +1144,9 @@ export const SessionOutcome: MessageFns<SessionOutcome> = {
     if (message.result.length !== 0) {
       obj.result = base64FromBytes(message.result);
     }
+    if (message.evidence.length !== 0) {
+      obj.evidence = base64FromBytes(message.evidence);
+    }
     return obj;
   },
 
@@ -1140,6 +1162,7 @@ export const SessionOutcome: MessageFns<SessionOutcome> = {
     message.reason = object.reason ?? "";
     message.culprits = object.culprits?.map((e) => e) || [];
     message.result = object.result ?? Buffer.alloc(0);
+    message.evidence = object.evidence ?? Buffer.alloc(0);
     return message;
   },
 };
