@@ -6,16 +6,17 @@
  *   node deploy/init/generate.ts --out DIR [--namespace cosigner] [--owner 1000:1000]
  *
  * Layout (each top-level directory becomes one compose volume / one Kubernetes Secret):
- *   admin/         COSIGNER_ADMIN_TOKEN (the operator's copy, for the CLI)
+ *   admin/         COSIGNER_ADMIN_TOKEN and nats.nk (the operator's copies, for the CLI)
  *   public/        approval.pub.pem, ca.pem (public halves every workload may read)
  *   ca/            the development CA (its key never leaves this directory)
  *   nats/          server.pem, server.key, ca.pem, auth.conf (the generated authorization)
- *   pairing/       callback.key.pem, identity.key.pem, env/COSIGNER_ADMIN_TOKEN, nats credentials
- *   intake/        env/COSIGNER_ADMIN_TOKEN, nats credentials
- *   dispatcher/    callback.key.pem, approval.key.pem, nats credentials
- *   mpc-signer/    sealing.key, env/COSIGNER_ADMIN_TOKEN, nats credentials
- *   cloud-1/, cloud-2/  sealing.key, nats credentials
- *   workspace-sim/ env/COSIGNER_ADMIN_TOKEN, nats credentials
+ *   pairing/       callback.key.pem, identity.key.pem, env/COSIGNER_ADMIN_TOKEN, nats.nk
+ *   intake/        env/COSIGNER_ADMIN_TOKEN, nats.nk
+ *   dispatcher/    callback.key.pem, approval.key.pem, nats.nk
+ *   mpc-signer/    sealing.key, env/COSIGNER_ADMIN_TOKEN, nats.nk
+ *   cloud-1/, cloud-2/  sealing.key, nats.nk
+ *   workspace-sim/ env/COSIGNER_ADMIN_TOKEN, nats.nk
+ * (nats.nk: the workload's NATS nkey seed, NATS_NKEY_SEED_FILE; admin/nats.nk is the CLI's.)
  * Files under `env/` are exported as environment variables by deploy/docker-entrypoint.sh.
  *
  * These are development secrets (software sealing keys on a volume, a self-signed CA); a
@@ -26,10 +27,25 @@ import { generateKeyPairSync, createPrivateKey, createPublicKey, randomBytes } f
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { generateNatsAuth, inboxPrefix, type ServiceName } from '@cosigner/platform';
 
 /** Workloads that get a directory (and so a volume / Secret) of their own. */
 export const WORKLOADS = ['pairing', 'intake', 'dispatcher', 'mpc-signer', 'cloud-1', 'cloud-2', 'workspace-sim'] as const;
 export type Workload = (typeof WORKLOADS)[number];
+
+/**
+ * Each workload's NATS user (packages/platform/src/nats/topology.ts SERVICES); `admin` is the
+ * operator's CLI (audit verify, parties list).
+ */
+export const NATS_USER: Record<Workload | 'admin', ServiceName> = {
+  pairing: 'pairing', intake: 'request-intake', dispatcher: 'callback-dispatcher', 'mpc-signer': 'mpc-signer',
+  'cloud-1': 'cloud-1', 'cloud-2': 'cloud-2', 'workspace-sim': 'workspace-sim', admin: 'cli',
+};
+
+/** NATS_INBOX_PREFIX of a workload: its user may subscribe to replies under this prefix only. */
+export function natsInboxPrefix(workload: Workload): string {
+  return inboxPrefix(NATS_USER[workload]);
+}
 
 /** Which workloads accept the admin token (their admin gRPC APIs). */
 const ADMIN_TOKEN_HOLDERS: readonly Workload[] = ['pairing', 'intake', 'mpc-signer', 'workspace-sim'];
@@ -40,8 +56,6 @@ export interface GenerateOptions {
   namespace?: string;
   /** uid:gid to own the files (compose runs the services as the image's `node` user, 1000). */
   owner?: { uid: number; gid: number };
-  /** Produces the NATS authorization into a directory (the platform's generator); see natsAuthCommand. */
-  natsAuth?: (dir: string) => void;
   log?: (line: string) => void;
 }
 
@@ -131,9 +145,19 @@ export function generate(o: GenerateOptions): Generated {
   }
   put('public/ca.pem', readFileSync(path('ca/ca.pem')));
 
-  // The bus's authorization: one NATS user per service with its allow-lists (the platform's generator).
-  if (o.natsAuth && !existsSync(path('nats/auth.conf'))) {
-    o.natsAuth(path('nats'));
+  // The bus's authorization: one nkey user per service with exactly its allow-lists, from the
+  // platform's topology declaration (the generator behind `cosigner nats-auth generate`). Its
+  // output (every seed) stays in ca/, which only this generator mounts; each workload gets its
+  // own seed, NATS the server include (public keys only). Seeds are kept across runs; the
+  // include is rewritten when the topology of a newer image differs.
+  const auth = generateNatsAuth({ outDir: path('ca', 'nats-auth') });
+  for (const [workload, service] of Object.entries(NATS_USER)) {
+    put(`${workload}/nats.nk`, readFileSync(auth.services[service]!.seedFile));
+  }
+  const conf = readFileSync(auth.confFile);
+  if (!existsSync(path('nats/auth.conf')) || !readFileSync(path('nats/auth.conf')).equals(conf)) {
+    if (existsSync(path('nats/auth.conf'))) rmSync(path('nats/auth.conf'));
+    writeFileSync(path('nats/auth.conf'), conf, { mode: 0o444 });
     created.push('nats/auth.conf');
   }
 

@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { parse } from 'yaml';
-import { generate } from '../init/generate.ts';
-import { checkNatsConf } from './nats-conf.ts';
+import { NATS_USER, generate, type Workload } from '../init/generate.ts';
+import { checkNatsConf, nkeyUserOf } from './nats-conf.ts';
 import { DEPLOY, ROOT, requireTool, run, type Obj } from './tools.ts';
 
 const COMPOSE = join(DEPLOY, 'docker-compose.yml');
@@ -29,11 +29,6 @@ before(() => {
   tmp = mkdtempSync(join(tmpdir(), 'cosigner-compose-'));
   generated = join(tmp, 'secrets');
   generate({ out: generated });
-  // INTERIM (until `cosigner nats-auth generate` lands on main): stand-in NATS authorization files.
-  if (!existsSync(join(generated, 'nats', 'auth.conf'))) {
-    writeFileSync(join(generated, 'nats', 'auth.conf'), 'authorization { users: [ { user: interim, password: interim } ] }\n');
-    for (const w of APP_SERVICES) writeFileSync(join(generated, w, 'nats.creds'), 'interim');
-  }
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -117,6 +112,12 @@ test('init generates every secret file a service is pointed at, into that servic
     const own = mounts.get('/run/cosigner/secrets');
     assert.deepEqual(own, { vol: `secrets-${name}`, mode: 'ro' }, `${name} mounts its own secrets read-only`);
     assert.deepEqual(owners.get(`secrets-${name}`)?.sort(), ['init', name].sort(), `secrets-${name} is mounted by ${owners.get(`secrets-${name}`)}`);
+    // Its own NATS user: the seed init gives it is the nkey auth.conf grants that service's allow-lists.
+    const workload = (name === 'intake' ? 'intake' : name) as Workload;
+    assert.equal(s.environment.NATS_NKEY_SEED_FILE, '/run/cosigner/secrets/nats.nk', name);
+    assert.equal(s.environment.NATS_INBOX_PREFIX, `_INBOX_${NATS_USER[workload]}`, name);
+    const auth = readFileSync(join(generated, 'nats', 'auth.conf'), 'utf8');
+    assert.equal(nkeyUserOf(auth, readFileSync(join(generated, workload, 'nats.nk'), 'utf8')), NATS_USER[workload], `${name}: NATS user`);
     // What init writes to that volume (its mount point there) is what the service reads.
     const dir = join(generated, initMounts.get(`secrets-${name}`)!.replace('/secrets/', ''));
     for (const [k, v] of Object.entries(s.environment as Record<string, string>)) {

@@ -10,7 +10,8 @@ import { X509Certificate, createPrivateKey, createPublicKey, sign, verify } from
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { WORKLOADS, generate } from '../init/generate.ts';
+import { NATS_USER, WORKLOADS, generate } from '../init/generate.ts';
+import { nkeyUserOf } from './nats-conf.ts';
 
 function files(dir: string): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
@@ -33,11 +34,14 @@ test('generate: one directory per workload, consistent keys, a NATS certificate 
     assert.match(first.adminToken, /^[0-9a-f]{48}$/);
     const before = files(dir);
     for (const w of WORKLOADS) assert.ok([...before.keys()].some((f) => f.startsWith(`${w}/`)), w);
-    // Owner-only modes on everything secret.
-    for (const f of before.keys()) {
-      if (f.startsWith('public/') || f.endsWith('.pem') && !f.includes('key')) continue;
-      assert.equal(statSync(join(dir, f)).mode & 0o077, 0, `${f} readable by others`);
-    }
+    // Owner-only modes on everything secret (private keys, seeds, tokens).
+    const secret = [...before.keys()].filter((f) => /(\.key|\.key\.pem|\.nk|COSIGNER_ADMIN_TOKEN)$/.test(f));
+    assert.ok(secret.length >= 20);
+    for (const f of secret) assert.equal(statSync(join(dir, f)).mode & 0o077, 0, `${f} readable by others`);
+    // Each workload (and the operator's CLI) its own NATS user, in the generated authorization.
+    const auth = before.get('nats/auth.conf')!.toString();
+    for (const [w, user] of Object.entries(NATS_USER)) assert.equal(nkeyUserOf(auth, before.get(`${w}/nats.nk`)!.toString()), user, w);
+    assert.doesNotMatch(auth, /SU[A-Z0-9]{50,}/, 'no seed in the server configuration');
     // The admin token everywhere it is needed is the operator's one.
     for (const w of ['pairing', 'intake', 'mpc-signer', 'workspace-sim']) assert.equal(before.get(`${w}/env/COSIGNER_ADMIN_TOKEN`)!.toString(), first.adminToken);
     assert.ok(!before.has('dispatcher/env/COSIGNER_ADMIN_TOKEN') && !before.has('cloud-1/env/COSIGNER_ADMIN_TOKEN'));

@@ -18,7 +18,8 @@ import ts from 'typescript';
 import { parseAllDocuments } from 'yaml';
 import { parseTrustConfig } from '@cosigner/trust';
 import { parsePartyPins } from '@cosigner/party';
-import { generate } from '../init/generate.ts';
+import { NATS_USER, generate, type Workload } from '../init/generate.ts';
+import { nkeyUserOf } from './nats-conf.ts';
 import { checkNatsConf } from './nats-conf.ts';
 import { DEPLOY, ROOT, requireTool, run, scratchCopy, which, type Obj } from './tools.ts';
 
@@ -33,11 +34,6 @@ const rendered = new Map<Target, Obj[]>();
 function provideInputs(k8s: string): void {
   const dev = join(k8s, 'overlays', 'dev', 'secrets');
   generate({ out: dev, namespace: 'cosigner' });
-  // INTERIM (until `cosigner nats-auth generate` lands on main): stand-in NATS authorization files.
-  if (!existsSync(join(dev, 'nats', 'auth.conf'))) {
-    writeFileSync(join(dev, 'nats', 'auth.conf'), 'authorization { users: [ { user: interim, password: interim } ] }\n');
-    for (const w of ['pairing', 'intake', 'dispatcher', 'mpc-signer', 'cloud-1', 'cloud-2', 'workspace-sim']) writeFileSync(join(dev, w, 'nats.creds'), 'interim');
-  }
   const prod = join(k8s, 'overlays', 'production');
   copyFileSync(join(prod, 'trust.json.example'), join(prod, 'trust.json'));
   copyFileSync(join(prod, 'party-pins.env.example'), join(prod, 'party-pins.env'));
@@ -274,13 +270,13 @@ test('mpc-signer and each cloud party are StatefulSets whose sealed volume holds
 
 /** What each workload's Secret holds: exactly what it needs (DESIGN.md "Who holds which private key"). */
 const SECRET_KEYS: Record<string, string[]> = {
-  pairing: ['COSIGNER_ADMIN_TOKEN', 'callback.key.pem', 'identity.key.pem', 'nats.creds'],
-  intake: ['COSIGNER_ADMIN_TOKEN', 'nats.creds'],
-  dispatcher: ['approval.key.pem', 'callback.key.pem', 'nats.creds'],
-  'mpc-signer': ['COSIGNER_ADMIN_TOKEN', 'nats.creds', 'sealing.key'],
-  'cloud-1': ['nats.creds', 'sealing.key'],
-  'cloud-2': ['nats.creds', 'sealing.key'],
-  'workspace-sim': ['COSIGNER_ADMIN_TOKEN', 'nats.creds'],
+  pairing: ['COSIGNER_ADMIN_TOKEN', 'callback.key.pem', 'identity.key.pem', 'nats.nk'],
+  intake: ['COSIGNER_ADMIN_TOKEN', 'nats.nk'],
+  dispatcher: ['approval.key.pem', 'callback.key.pem', 'nats.nk'],
+  'mpc-signer': ['COSIGNER_ADMIN_TOKEN', 'nats.nk', 'sealing.key'],
+  'cloud-1': ['nats.nk', 'sealing.key'],
+  'cloud-2': ['nats.nk', 'sealing.key'],
+  'workspace-sim': ['COSIGNER_ADMIN_TOKEN', 'nats.nk'],
 };
 
 /** The Secrets a pod spec reads (volumes, env, envFrom). */
@@ -316,6 +312,17 @@ test('a Secret per workload, holding only what that workload needs; each workloa
         if (m) assert.ok(m[1]! in secret.data, `${app}: ${e.name} names ${m[1]}, absent from its Secret`);
       }
     }
+  }
+  // Each workload connects as its own NATS user: its seed is the nkey auth.conf gives that
+  // service's allow-lists to, and its inbox prefix is the one that user may subscribe to.
+  const authConf = Buffer.from(docs.find((d) => d.kind === 'Secret' && base(d.metadata.name) === 'nats-secrets')!.data['auth.conf'], 'base64').toString();
+  for (const w of workloads(docs)) {
+    const app = w.metadata.name as Workload;
+    if (!(app in NATS_USER)) continue;
+    const secret: Obj = docs.find((d) => d.kind === 'Secret' && base(d.metadata.name) === `${app}-secrets`)!;
+    assert.equal(nkeyUserOf(authConf, Buffer.from(secret.data['nats.nk'], 'base64').toString()), NATS_USER[app], `${app}: NATS user`);
+    const env = w.spec.template.spec.containers[0].env as Obj[];
+    assert.equal(env.find((e) => e.name === 'NATS_INBOX_PREFIX')?.value, `_INBOX_${NATS_USER[app]}`, `${app}: inbox prefix`);
   }
   // Private keys are where the design puts them and nowhere else.
   const holders = (key: string): string[] => docs.filter((d) => d.kind === 'Secret' && key in d.data).map((d) => base(d.metadata.name)).sort();

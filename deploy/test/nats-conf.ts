@@ -1,6 +1,7 @@
 /** A NATS configuration checked by the machine's nats-server. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { nkeys } from '@nats-io/nats-core';
 import { natsServerBinary } from '@cosigner/platform';
 import { run, type Run } from './tools.ts';
 
@@ -19,3 +20,13 @@ export function checkNatsConf(conf: string, dir: string, env: Record<string, str
   return run(bin, ['-t', '-c', file], { env: { ...process.env, ...env } as Record<string, string> });
 }
 
+
+/**
+ * The service whose user in a generated auth.conf has the public key of `seed` (the generator
+ * writes `# <service>` above each user), or undefined.
+ */
+export function nkeyUserOf(authConf: string, seed: string): string | undefined {
+  const pub = nkeys.fromSeed(new TextEncoder().encode(seed.trim())).getPublicKey();
+  const m = new RegExp(`# ([\\w-]+)\\n\\s*\\{ nkey: "${pub}"`).exec(authConf);
+  return m?.[1];
+}
