@@ -9,6 +9,9 @@ import { isTrustError } from '@cosigner/trust';
 /** Stable codes intake answers with, and their gRPC statuses. */
 export const INTAKE_ERROR_STATUS = {
   ERR_MALFORMED_REQUEST: status.INVALID_ARGUMENT,
+  ERR_REQUEST_TOO_LARGE: status.INVALID_ARGUMENT,
+  ERR_JSON_TOO_DEEP: status.INVALID_ARGUMENT,
+  ERR_INVALID_AMOUNT: status.INVALID_ARGUMENT,
   ERR_INVALID_REQUEST_ID: status.INVALID_ARGUMENT,
   ERR_REQUEST_EXPIRED: status.INVALID_ARGUMENT,
   ERR_UNKNOWN_ALGORITHM: status.INVALID_ARGUMENT,

@@ -31,6 +31,8 @@ export interface IntakeDeps {
   nonces: KV;
   now: () => number;
   log: Logger;
+  /** The request size budget (validate.ts requestBudget of the server's max payload). */
+  maxRequestBytes?: number;
 }
 
 export interface SubmitResult {
@@ -166,7 +168,7 @@ export class Intake {
 
   /** SubmitTransaction: every check passes before anything is written or published. */
   async submitTransaction(bytes: Uint8Array, token: string): Promise<SubmitResult> {
-    const r = parseTransactionRequest(bytes, this.#d.now());
+    const r = parseTransactionRequest(bytes, this.#d.now(), this.#d.maxRequestBytes);
     const v = await this.#authenticate(token, bytes, r.workspaceId, r.apiUserId);
     // The lookups at once; refusals keep their order (API user, then keys, then the id).
     const hash = sha256(bytes);
@@ -178,7 +180,7 @@ export class Intake {
   }
 
   async submitConfigChange(bytes: Uint8Array, token: string): Promise<SubmitResult> {
-    const r: ConfigChangeRequest = parseConfigChangeRequest(bytes, this.#d.now());
+    const r: ConfigChangeRequest = parseConfigChangeRequest(bytes, this.#d.now(), this.#d.maxRequestBytes);
     const v = await this.#authenticate(token, bytes, r.workspaceId, r.apiUserId);
     const hash = sha256(bytes);
     const [u, ex] = await Promise.allSettled([this.#checkApiUser(r.workspaceId, r.apiUserId), this.#existing(r.requestId, hash)]);

@@ -13,6 +13,7 @@ import {
 } from '@cosigner/platform';
 import { createTrust, type Trust, type TrustConfig, type TrustOptions } from '@cosigner/trust';
 import { Intake } from './intake.ts';
+import { DEFAULT_NATS_MAX_PAYLOAD, requestBudget } from './validate.ts';
 import { PROJECTOR_CONSUMER, Sweeper, startProjector } from './projector.ts';
 import { REQUESTS_BUCKET, REQUESTS_STREAM, REQUESTS_SUBJECTS } from './state.ts';
 
@@ -69,7 +70,9 @@ export async function startIntake(cfg: IntakeConfig): Promise<IntakeHandle> {
     const apiUsers = await kvm.create(API_USERS_BUCKET, { history: 5 });
     const keys = await kvm.create(KEYS_BUCKET, { history: 1 });
     trust = createTrust(cfg.trust, { ...(cfg.now ? { now: cfg.now } : {}), ...cfg.trustOptions });
-    const intake = new Intake({ js, jsm, trust, requests, apiUsers, keys, nonces, now, log });
+    // One size budget from the server's real max payload: every event the request produces fits.
+    const maxRequestBytes = requestBudget(nc.info?.max_payload ?? DEFAULT_NATS_MAX_PAYLOAD);
+    const intake = new Intake({ js, jsm, trust, requests, apiUsers, keys, nonces, now, log, maxRequestBytes });
     const sweeper = new Sweeper({ js, requests, log, now, ...(cfg.sweepIntervalMs ? { intervalMs: cfg.sweepIntervalMs } : {}) });
     const projector = await startProjector({ js, requests, log, onState: (s) => sweeper.track(s), ...(cfg.projectorConcurrency ? { concurrency: cfg.projectorConcurrency } : {}) });
     await sweeper.start();

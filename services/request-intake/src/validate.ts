@@ -19,7 +19,38 @@ export const HARDENED_OFFSET = 0x8000_0000;
 export const MAX_PATH_LENGTH = 10;
 export const MAX_ENTRIES = 64;
 export const MAX_EDDSA_MESSAGE = 64 * 1024;
-export const MAX_REQUEST_BYTES = 1024 * 1024;
+/** The NATS server's default max_payload (1 MiB); the real one is read from the server at start. */
+export const DEFAULT_NATS_MAX_PAYLOAD = 1024 * 1024;
+/**
+ * Room kept in every event beyond what the request itself accounts for: ids, hashes, times, the
+ * approval proof's fixed fields and signature, the origination proof, protobuf framing.
+ */
+export const EVENT_OVERHEAD_BYTES = 16 * 1024;
+/** The largest callback reply kept in the approval proof (callback-dispatcher MAX_REPLY_BYTES). */
+export const MAX_HANDLER_REPLY_BYTES = 64 * 1024;
+/** JSON in a request (extra_info_json): at most this many bytes and this nesting depth. */
+export const MAX_JSON_BYTES = 64 * 1024;
+export const MAX_JSON_DEPTH = 32;
+/** Amounts: decimal strings, at most this many integer and fraction digits (18: wei for ETH). */
+export const MAX_AMOUNT_INTEGER_DIGITS = 30;
+export const MAX_AMOUNT_DECIMALS = 18;
+
+/**
+ * The one size budget for a request, derived from the NATS max payload so that every event and
+ * record a request produces fits in one message (issue 15 item 3). The largest is the
+ * dispatcher's decision record in KV `cosigner-dispatch`: the `approved` event base64-encoded in
+ * JSON (x 4/3), and that event carries the request bytes, the digests again (for EdDSA the
+ * messages: at most the request's size once more), the handler's reply and fixed fields:
+ *   4/3 * (2 * R + reply + overhead) <= maxPayload
+ * so R = (3/4 * maxPayload - reply - overhead) / 2 (about 347 KiB for the default 1 MiB).
+ * `received`, `approved`, `signed` and `failed` are all smaller than that record.
+ */
+export function requestBudget(maxPayload: number): number {
+  return Math.floor((Math.floor((maxPayload * 3) / 4) - MAX_HANDLER_REPLY_BYTES - EVENT_OVERHEAD_BYTES) / 2);
+}
+
+/** The size budget for the default NATS max payload. */
+export const MAX_REQUEST_BYTES = requestBudget(DEFAULT_NATS_MAX_PAYLOAD);
 /** Expiry may lie at most this far ahead. */
 export const MAX_EXPIRY_MS = 7 * 24 * 3600_000;
 
@@ -31,9 +62,9 @@ export const CONFIG_CHANGE_TYPES = [
   'UPDATE_APPROVAL_GROUP_MAPPING', 'USERS_GROUP_APPROVAL', 'POLICY_APPROVAL',
 ] as const;
 
-function decode<T>(bytes: Uint8Array, dec: (b: Uint8Array) => T): T {
+function decode<T>(bytes: Uint8Array, dec: (b: Uint8Array) => T, maxBytes: number): T {
   if (bytes.length === 0) throw intakeError('ERR_MALFORMED_REQUEST', 'request is empty');
-  if (bytes.length > MAX_REQUEST_BYTES) throw intakeError('ERR_MALFORMED_REQUEST', 'request is too large');
+  if (bytes.length > maxBytes) throw intakeError('ERR_REQUEST_TOO_LARGE', `request is ${bytes.length} bytes; at most ${maxBytes} are admitted (derived from the NATS max payload)`, { maxBytes });
   try {
     return dec(bytes);
   } catch (e) {
@@ -111,21 +142,66 @@ export function checkEthEntry(r: TransactionSignRequest, e: PayloadEntry, i: num
   }
 }
 
+const AMOUNT_RE = new RegExp(`^(0|[1-9][0-9]{0,${MAX_AMOUNT_INTEGER_DIGITS - 1}})(\\.[0-9]{1,${MAX_AMOUNT_DECIMALS}})?$`);
+
+/**
+ * An amount as a plain decimal string in whole units: digits, at most one point, no sign, no
+ * exponent, no leading zeros, bounded precision. `1e400`, `0x10`, ` 1`, `-1`, `1.`, `NaN` are
+ * refused, so what the handler is shown (amount, amountStr) is exactly what was asked.
+ */
+export function checkAmount(value: string, field: string, required: boolean): void {
+  if (value === '' && !required) return;
+  if (!AMOUNT_RE.test(value)) {
+    throw intakeError('ERR_INVALID_AMOUNT', `${field} must be a decimal string (at most ${MAX_AMOUNT_INTEGER_DIGITS} integer digits and ${MAX_AMOUNT_DECIMALS} decimals, no sign or exponent)`, { field });
+  }
+}
+
+/**
+ * The nesting depth of a JSON text, counted without parsing (so that a hostile depth cannot
+ * exhaust the stack of a recursive parser or of JSON.stringify further down the pipeline).
+ */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
 /** Decodes and validates a transaction request (everything that needs no lookup). */
-export function parseTransactionRequest(bytes: Uint8Array, nowMs: number): TransactionSignRequest {
-  const r = decode(bytes, (b) => TransactionSignRequest.decode(b));
+export function parseTransactionRequest(bytes: Uint8Array, nowMs: number, maxBytes = MAX_REQUEST_BYTES): TransactionSignRequest {
+  const r = decode(bytes, (b) => TransactionSignRequest.decode(b), maxBytes);
   checkCommon(r, nowMs);
   if (!r.details) throw intakeError('ERR_MALFORMED_REQUEST', 'details are required');
+  const d = r.details;
+  // Every asset's amounts, not only ETH's: handlers are shown them as numbers and strings.
+  checkAmount(d.amount, 'amount', d.operation.toUpperCase() === 'TRANSFER');
+  checkAmount(d.requestedAmount, 'requested_amount', false);
+  checkAmount(d.fee, 'fee', false);
+  d.destinations.forEach((x, i) => {
+    checkAmount(x.amountNative, `destinations[${i}].amount_native`, false);
+    checkAmount(x.amountUsd, `destinations[${i}].amount_usd`, false);
+  });
   if (r.entries.length === 0 || r.entries.length > MAX_ENTRIES) throw intakeError('ERR_MALFORMED_REQUEST', `1..${MAX_ENTRIES} payload entries are required`);
   r.entries.forEach((e, i) => checkEntry(e, i));
   if (isEthTransfer(r)) r.entries.forEach((e, i) => checkEthEntry(r, e, i));
   return r;
 }
 
-export function parseConfigChangeRequest(bytes: Uint8Array, nowMs: number): ConfigChangeRequest {
-  const r = decode(bytes, (b) => ConfigChangeRequest.decode(b));
+export function parseConfigChangeRequest(bytes: Uint8Array, nowMs: number, maxBytes = MAX_REQUEST_BYTES): ConfigChangeRequest {
+  const r = decode(bytes, (b) => ConfigChangeRequest.decode(b), maxBytes);
   checkCommon(r, nowMs);
   if (!(CONFIG_CHANGE_TYPES as readonly string[]).includes(r.type)) throw intakeError('ERR_MALFORMED_REQUEST', `type must be one of ${CONFIG_CHANGE_TYPES.join(', ')}`);
+  if (Buffer.byteLength(r.extraInfoJson) > MAX_JSON_BYTES) throw intakeError('ERR_REQUEST_TOO_LARGE', `extra_info_json is larger than ${MAX_JSON_BYTES} bytes`, { field: 'extra_info_json' });
+  if (jsonDepth(r.extraInfoJson) > MAX_JSON_DEPTH) throw intakeError('ERR_JSON_TOO_DEEP', `extra_info_json nests deeper than ${MAX_JSON_DEPTH}`, { field: 'extra_info_json' });
   let extra: unknown;
   try {
     extra = JSON.parse(r.extraInfoJson === '' ? '{}' : r.extraInfoJson);
@@ -137,7 +213,7 @@ export function parseConfigChangeRequest(bytes: Uint8Array, nowMs: number): Conf
 }
 
 export function parseCancelRequest(bytes: Uint8Array): CancelRequest {
-  const r = decode(bytes, (b) => CancelRequest.decode(b));
+  const r = decode(bytes, (b) => CancelRequest.decode(b), MAX_REQUEST_BYTES);
   if (!REQUEST_ID_RE.test(r.requestId)) throw intakeError('ERR_INVALID_REQUEST_ID', 'request_id is malformed');
   if (r.reason.length > 512) throw intakeError('ERR_MALFORMED_REQUEST', 'reason is too long');
   return r;
