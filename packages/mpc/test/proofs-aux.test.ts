@@ -67,7 +67,11 @@ test('transcript: deterministic, unambiguous, fork-independent, challenges in ra
 
 test('Π^mod: honest proof verifies and round-trips; wrong transcript / N refused', () => {
   const proof = proveMod({ N, p: sk.p, q: sk.q }, tr('mod'));
+  // 128 repetitions (issue 13 item 5): a proof of the paper's 80 is refused, whatever its rounds.
+  assert.equal(MOD_ITERATIONS, 128);
   assert.equal(proof.x.length, MOD_ITERATIONS);
+  const cut = <T,>(v: readonly T[]): T[] => v.slice(0, 80);
+  assert.ok(!verifyMod(N, { w: proof.w, x: cut(proof.x), a: cut(proof.a), b: cut(proof.b), z: cut(proof.z) }, tr('mod')));
   assert.ok(verifyMod(N, proof, tr('mod')));
   const dec = decodeModProof(encodeModProof(proof));
   assert.deepEqual(dec, proof);
@@ -121,7 +125,9 @@ test('Π^mod: strict decoding', () => {
 
 test('Π^prm: honest proof verifies; tampering, other params and transcripts are refused', () => {
   const proof = provePrm(ped.params, ped.lambda, pedPhi, tr('prm'));
+  assert.equal(PRM_ITERATIONS, 128);
   assert.equal(proof.A.length, PRM_ITERATIONS);
+  assert.ok(!verifyPrm(pedPub, { A: proof.A.slice(0, 80), z: proof.z.slice(0, 80) }, tr('prm')));
   assert.ok(verifyPrm(pedPub, proof, tr('prm')));
   const dec = decodePrmProof(encodePrmProof(proof));
   assert.deepEqual(dec, proof);

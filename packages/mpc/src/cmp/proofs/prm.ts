@@ -4,7 +4,7 @@
  *
  * Prover: a_i ← Z_φ(N), A_i = t^{a_i}; challenge bits e_i; z_i = a_i + e_i λ mod φ(N).
  * Verifier: s, t, A_i ∈ Z_N^*, z_i ∈ [0, N), t^{z_i} = A_i · s^{e_i} (mod N).
- * Soundness error 2^-m, m = PRM_ITERATIONS = 80.
+ * Soundness error 2^-m, m = PRM_ITERATIONS = 128.
  */
 import { Reader, Writer } from '../../codec.ts';
 import { MpcError, MpcParseError } from '../../errors.ts';
@@ -12,8 +12,8 @@ import { CrtContext, gcd, isqrt, mod, modPow, randomBelow, type RandomSource } f
 import type { PedersenParams } from '../../arith/pedersen.ts';
 import type { Transcript } from './transcript.ts';
 
-/** Repetitions m of Π^prm (statistical security 2^-80). Not configurable by callers. */
-export const PRM_ITERATIONS = 80;
+/** Repetitions m of Π^prm (soundness 2^-128 against a prover grinding the Fiat-Shamir hash, issue 13 item 5; the paper's statistical 80 is not enough there). Not configurable by callers. */
+export const PRM_ITERATIONS = 128;
 
 const TAG = 0x62;
 const MAX_ELEM_BYTES = 512;
