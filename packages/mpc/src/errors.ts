@@ -5,6 +5,8 @@
  *   point off the curve or the identity, wrong version). Thrown by decoders.
  * - `MpcAbort`: a protocol check failed. `culprits` names the party index(es) whose message failed
  *   the check (identifiable abort, CMP §4 / RFC 9591 §5.4 "cheater detection").
+ * - `MpcRoutingError`: a message the party does not take now (other session, wrong round or kind,
+ *   duplicate); dropped, the party carries on. Names the sender.
  * - `MpcUsageError`: the caller misused the API (e.g. a presignature asked to sign a second message).
  * - `ERR_MPC_UNIDENTIFIED` (a plain `MpcError`, no culprits): a protocol failed, yet its
  *   identification step found every other party's proofs valid. Nobody is named: blaming the
@@ -48,6 +50,24 @@ export class MpcAbort extends MpcError {
     super(code, `${message} (culprit${culprits.length === 1 ? '' : 's'}: ${culprits.join(', ')})`, options);
     this.name = 'MpcAbort';
     this.culprits = [...culprits];
+  }
+}
+
+/** Routing codes: a message that is not for this party now; it is dropped, the party lives on. */
+export type MpcRoutingCode = 'ERR_MPC_WRONG_SESSION' | 'ERR_MPC_WRONG_ROUND' | 'ERR_MPC_WRONG_SENDER' | 'ERR_MPC_DUPLICATE';
+
+/**
+ * A message refused by the round engine's routing checks (another session, a round or kind the
+ * party does not take now, a duplicate). Not an abort: the party's state is unchanged and the
+ * message is dropped. `sender` is the `from` of the refused message (as claimed by its header;
+ * the transport authenticates it).
+ */
+export class MpcRoutingError extends MpcError {
+  readonly sender: number;
+  constructor(code: MpcRoutingCode, sender: number, message: string) {
+    super(code, message);
+    this.name = 'MpcRoutingError';
+    this.sender = sender;
   }
 }
 

@@ -11,7 +11,7 @@
  *
  * Party indices are the shares' x-coordinates: 1..n, never 0.
  */
-import { MpcError, MpcParseError } from './errors.ts';
+import { MpcError, MpcParseError, MpcRoutingError } from './errors.ts';
 import { Reader, Writer } from './codec.ts';
 
 /** Encoding version of `ProtocolMessage`; bumped on any incompatible change. */
@@ -136,7 +136,11 @@ export abstract class RoundParty<Out> implements Party<Out> {
     return this.parties.filter((p) => p !== this.self);
   }
 
-  /** Which messages round `r` expects: from each other party, a broadcast and/or a direct one. */
+  /**
+   * Which messages round `r` expects: from each other party, a broadcast and/or a direct one.
+   * Rounds past the protocol's last (or that this party never reaches) should expect neither,
+   * so messages claiming them are refused on arrival.
+   */
   protected abstract expects(round: number): { broadcast: boolean; direct: boolean };
   /** First round's outgoing messages. */
   protected abstract onStart(): Step<Out>;
@@ -159,17 +163,20 @@ export abstract class RoundParty<Out> implements Party<Out> {
 
   receive(m: ProtocolMessage): Step<Out> {
     return this.guard(() => {
-      if (m.protocol !== this.protocol) throw new MpcError('ERR_MPC_WRONG_SESSION', `message of ${m.protocol} in ${this.protocol}`);
-      if (!equalBytes(m.session, this.session)) throw new MpcError('ERR_MPC_WRONG_SESSION', 'message from another session');
+      if (m.protocol !== this.protocol) throw new MpcRoutingError('ERR_MPC_WRONG_SESSION', m.from, `message of ${m.protocol} in ${this.protocol}`);
+      if (!equalBytes(m.session, this.session)) throw new MpcRoutingError('ERR_MPC_WRONG_SESSION', m.from, 'message from another session');
       if (!this.parties.includes(m.from) || m.from === this.self)
-        throw new MpcError('ERR_MPC_WRONG_SENDER', `unexpected sender ${m.from}`);
-      if (m.to !== BROADCAST && m.to !== this.self) throw new MpcError('ERR_MPC_WRONG_SENDER', `message addressed to ${m.to}`);
-      if (m.round < this.round) throw new MpcError('ERR_MPC_WRONG_ROUND', `stale round ${m.round} from ${m.from}`);
+        throw new MpcRoutingError('ERR_MPC_WRONG_SENDER', m.from, `unexpected sender ${m.from}`);
+      if (m.to !== BROADCAST && m.to !== this.self) throw new MpcRoutingError('ERR_MPC_WRONG_SENDER', m.from, `message addressed to ${m.to}`);
+      if (m.round < this.round) throw new MpcRoutingError('ERR_MPC_WRONG_ROUND', m.from, `stale round ${m.round} from ${m.from}`);
       if (m.round > this.round) {
         // Parties run at different speeds: keep one round ahead, refuse anything further.
-        if (m.round !== this.round + 1 || this.round === 0) throw new MpcError('ERR_MPC_WRONG_ROUND', `round ${m.round} from ${m.from} too early`);
+        if (m.round !== this.round + 1 || this.round === 0) throw new MpcRoutingError('ERR_MPC_WRONG_ROUND', m.from, `round ${m.round} from ${m.from} too early`);
+        // Checked now, not when the round comes: a message the next round cannot take must not
+        // sit in the queue until it is replayed, after this round's own output has been made.
+        this.checkKind(m);
         if (this.early.some((e) => e.from === m.from && e.round === m.round && (e.to === BROADCAST) === (m.to === BROADCAST)))
-          throw new MpcError('ERR_MPC_DUPLICATE', `duplicate early message from ${m.from}`);
+          throw new MpcRoutingError('ERR_MPC_DUPLICATE', m.from, `duplicate early message from ${m.from}`);
         this.early.push(m);
         return { kind: 'wait' };
       }
@@ -177,13 +184,26 @@ export abstract class RoundParty<Out> implements Party<Out> {
     });
   }
 
-  private accept(m: ProtocolMessage): Step<Out> {
-    const exp = this.expects(this.round);
+  /** Messages refused by routing checks while replaying early messages (never the round's output). */
+  get dropped(): readonly MpcRoutingError[] {
+    return this.droppedLog;
+  }
+
+  private droppedLog: MpcRoutingError[] = [];
+
+  private checkKind(m: ProtocolMessage): void {
+    const exp = this.expects(m.round);
     const isB = m.to === BROADCAST;
     if ((isB && !exp.broadcast) || (!isB && !exp.direct))
-      throw new MpcError('ERR_MPC_WRONG_ROUND', `round ${this.round} takes no ${isB ? 'broadcast' : 'direct'} message (from ${m.from})`);
+      throw new MpcRoutingError('ERR_MPC_WRONG_ROUND', m.from, `round ${m.round} takes no ${isB ? 'broadcast' : 'direct'} message (from ${m.from})`);
+  }
+
+  private accept(m: ProtocolMessage): Step<Out> {
+    this.checkKind(m);
+    const exp = this.expects(this.round);
+    const isB = m.to === BROADCAST;
     const key = `${isB ? 'b' : 'd'}:${m.from}`;
-    if (this.inbox.has(key)) throw new MpcError('ERR_MPC_DUPLICATE', `duplicate message from ${m.from}`);
+    if (this.inbox.has(key)) throw new MpcRoutingError('ERR_MPC_DUPLICATE', m.from, `duplicate message from ${m.from}`);
     this.inbox.set(key, m);
     const need = this.others.length * ((exp.broadcast ? 1 : 0) + (exp.direct ? 1 : 0));
     if (this.inbox.size < need) return { kind: 'wait' };
@@ -194,12 +214,24 @@ export abstract class RoundParty<Out> implements Party<Out> {
     const step = this.onRound(this.round, b, d);
     if (step.kind === 'done') return step;
     this.round += 1;
-    // Replay messages of the new round that arrived early; the last non-wait step wins.
+    // Replay messages of the new round that arrived early; the last non-wait step wins. The
+    // round's own output (`step`) is never lost: a replayed message that fails a routing check
+    // (which the checks on arrival should have made impossible) is dropped alone, and recorded
+    // in `dropped` with its sender. A protocol abort during the replay still ends the party.
     const early = this.early.filter((e) => e.round === this.round);
     this.early = this.early.filter((e) => e.round !== this.round);
     let out: Step<Out> = step;
     for (const e of early) {
-      const s = this.accept(e);
+      let s: Step<Out>;
+      try {
+        s = this.accept(e);
+      } catch (err) {
+        if (err instanceof MpcRoutingError) {
+          this.droppedLog.push(err);
+          continue;
+        }
+        throw err;
+      }
       if (s.kind !== 'wait') out = mergeSteps(out, s);
     }
     return out;
@@ -210,8 +242,9 @@ export abstract class RoundParty<Out> implements Party<Out> {
     try {
       return f();
     } catch (e) {
-      // Routing errors (wrong session, duplicates) do not kill the party: the message is dropped.
-      if (e instanceof MpcError && (e.code === 'ERR_MPC_WRONG_SESSION' || e.code === 'ERR_MPC_DUPLICATE' || e.code === 'ERR_MPC_WRONG_SENDER' || e.code === 'ERR_MPC_WRONG_ROUND')) throw e;
+      // Routing errors (wrong session, round or kind, duplicates) do not kill the party: the
+      // message is dropped and the party's state is as before the call.
+      if (e instanceof MpcRoutingError) throw e;
       if (e instanceof MpcError) this.aborted = e;
       throw e;
     }

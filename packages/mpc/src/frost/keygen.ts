@@ -125,7 +125,7 @@ export class FrostKeygenParty extends FrostParty<FrostKeyShare> {
   }
 
   protected expects(round: number): { broadcast: boolean; direct: boolean } {
-    return round === 2 ? { broadcast: true, direct: true } : { broadcast: true, direct: false };
+    return { broadcast: round >= 1 && round <= 3, direct: round === 2 };
   }
 
   protected onStart(): Step<FrostKeyShare> {

@@ -76,7 +76,7 @@ export class FrostRefreshParty extends FrostParty<FrostKeyShare> {
   }
 
   protected expects(round: number): { broadcast: boolean; direct: boolean } {
-    return round === 2 ? { broadcast: true, direct: true } : { broadcast: true, direct: false };
+    return { broadcast: round >= 1 && round <= 3, direct: round === 2 };
   }
 
   private g(x: number): bigint {

@@ -157,8 +157,9 @@ export class FrostSignParty extends FrostParty<FrostSignOutput> {
 
   protected expects(round: number): { broadcast: boolean; direct: boolean } {
     // Only the aggregator ever reaches round 2 in aggregator mode: the shares come to it directly.
-    const direct = round === 2 && this.aggregator !== undefined;
-    return { broadcast: !direct, direct };
+    if (this.aggregator === undefined) return { broadcast: round === 1 || round === 2, direct: false };
+    if (round === 1) return { broadcast: true, direct: false };
+    return { broadcast: false, direct: round === 2 && this.aggregator === this.self };
   }
 
   protected onStart(): Step<FrostSignOutput> {
