@@ -28,10 +28,10 @@
  * is s_i + t and each verifying share Y_i + t·G; since Σ_{i∈S} λ_i = 1 for every S,
  * Σ λ_i (s_i + t) = s + t, so the protocol is unchanged and needs no extra round.
  *
- * Element checks (RFC 9591 §3.1): every peer commitment must be a canonical encoding; E_j gets
- * the full check (on the curve, prime-order subgroup, not small order) inside libsodium's
- * multiplication, D_j's subgroup membership is checked once on R (a torsion part of D_j would
- * survive into R), and when R fails every D_j, E_j is checked alone to name the sender. Group
+ * Element checks (RFC 9591 §3.1): every peer commitment D_j, E_j must be a canonical encoding
+ * (RFC 8032, no "negative zero") of an element of the prime-order subgroup other than the
+ * identity; D_j is checked on arrival, E_j inside libsodium's multiplication; either failing
+ * names the sender. A group commitment R equal to the identity names every other signer. Group
  * operations run on libsodium (fast.ts); the cheater-detection slow path uses noble.
  *
  * Nonces: a party makes its nonce pair in `start()` (or takes a `FrostNonce` made earlier) and
@@ -105,6 +105,7 @@ export function frostCommit(share: FrostKeyShare, rand: Rand = defaultRand): Fro
   return new FrostNonce(d, e);
 }
 
+const IDENTITY_BYTES = IDENTITY.toBytes();
 const TAG_CONTEXT = new TextEncoder().encode('cosigner/frost/sign-context/v1');
 const TAG_CONTEXT_AGGREGATED = new TextEncoder().encode('cosigner/frost/sign-context/v1/aggregator');
 
@@ -195,10 +196,13 @@ export class FrostSignParty extends FrostParty<FrostSignOutput> {
           const bindingBytes = body.slice(32, 64);
           if (!equalBytes(body.subarray(64, 96), this.context))
             throw new MpcAbort('ERR_MPC_INCONSISTENT_BROADCAST', [j], `party ${j} signs another message, key, path or signer set`);
-          // Canonical encodings only (the bytes enter the binding factors). E_j gets the full
-          // RFC 9591 §3.1 check inside the multiplication below; D_j's subgroup membership is
-          // checked once, on R (a torsion part of D_j would survive into R).
+          // RFC 9591 §3.1 DeserializeElement for both: canonical (the bytes enter the binding
+          // factors), not the identity, in the prime-order subgroup. D_j gets the full check
+          // here, E_j inside libsodium's multiplication below (crypto_scalarmult_ed25519 refuses
+          // non-canonical, small-order and non-subgroup points). Checking D_j only through R
+          // is not enough: two signers can put torsion into their D_j that cancels in R.
           if (!isCanonicalEncoding(hidingBytes) || !isCanonicalEncoding(bindingBytes)) throw new Error('non-canonical element encoding');
+          if (!fast.isValidElement(hidingBytes)) throw new Error('hiding commitment is not a prime-order element');
           return { id: j, hidingBytes, bindingBytes };
         }),
       );
@@ -213,7 +217,9 @@ export class FrostSignParty extends FrostParty<FrostSignOutput> {
       if (c.id === this.self) continue;
       R = this.parse(c.id, 'signing commitments', () => fast.add(R, fast.add(c.hidingBytes, fast.mul(encodeScalar(rho.get(c.id)!), c.bindingBytes))));
     }
-    if (!fast.isValidElement(R)) throw this.blameCommitments();
+    // Every term is in the prime-order subgroup (each D_j and E_j was checked), so R is; it
+    // must still not be the identity (RFC 9591 §3.1 refuses it; noble's aggregate does too).
+    if (equalBytes(R, IDENTITY_BYTES)) throw this.blameCommitments();
     this.Rbytes = R;
     this.rho = rho;
     this.c = challenge(this.Rbytes, this.pk, this.message);

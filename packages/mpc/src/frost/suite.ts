@@ -90,16 +90,19 @@ export function decodePoint(b: Uint8Array, full = true): EdPoint {
 const P_FIELD = 2n ** 255n - 19n;
 
 /**
- * RFC 8032 §5.1.3 canonical encoding test (y < p) that also refuses y = 1 (the identity, and
- * its "negative zero" twin), without decoding the point. Other small-order elements are caught
- * later: they leave torsion in whatever sum they enter.
+ * RFC 8032 §5.1.3 canonical encoding test without decoding the point: y < p, and no "negative
+ * zero" (x = 0 happens only for y = ±1, and then the sign bit must be 0, else decoding fails).
+ * y = 1 is refused outright (the identity). The order-2 point (y = -1) passes this test with
+ * its canonical encoding; it is small order, which `fast.isValidElement` refuses.
  */
 export function isCanonicalEncoding(b: Uint8Array): boolean {
   if (b.length !== 32) return false;
   const y = Uint8Array.from(b);
+  const sign = y[31]! >> 7;
   y[31] = y[31]! & 0x7f;
   const v = leToBigint(y);
-  return v < P_FIELD && v !== 1n;
+  if (v >= P_FIELD || v === 1n) return false;
+  return !(v === P_FIELD - 1n && sign === 1);
 }
 
 function sha512(...parts: Uint8Array[]): Uint8Array {
