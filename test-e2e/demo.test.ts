@@ -13,10 +13,11 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { parseTransaction, recoverTransactionAddress } from 'viem';
 import { credentials, Metadata } from '@grpc/grpc-js';
-import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { HealthClient } from '../proto/gen/grpc/health/v1/health.ts';
 import { startSystem } from '../packages/cli/src/system.ts';
+import { connectNats } from '../packages/platform/src/index.ts';
+import { cliNatsOptions } from '../packages/cli/src/nats.ts';
 import { runDemo, DEMO_DESTINATION } from '../packages/cli/src/demo.ts';
 
 async function freePort(): Promise<number> {
@@ -65,7 +66,8 @@ test('demo transfer: paired, DKG key, approved, signed; sender recovered indepen
     // One trace: the trace intake started is the one every later event carries (the dispatcher's
     // approval, the signer's signature after the MPC session).
     assert.match(res.traceId, /^[0-9a-f]{32}$/);
-    const nc = await connect({ servers: sys.config.natsUrl });
+    // The closed bus: the CLI's own NATS user (it may read request events).
+    const nc = await connectNats(cliNatsOptions(sys.config));
     try {
       const jsm = await jetstreamManager(nc);
       for (const ev of ['approved', 'signed']) {

@@ -21,10 +21,12 @@ import {
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { AuditRecord } from '@cosigner/proto';
+import { AUDIT_SUBJECT as TOPOLOGY_AUDIT_SUBJECT, BUCKETS, STREAMS, auditMsgId } from '@cosigner/platform';
 
-export const AUDIT_STREAM = 'COSIGNER_AUDIT';
-export const AUDIT_SUBJECT = 'cosigner.audit';
-export const AUDIT_HEAD_BUCKET = 'cosigner-audit-head';
+// Names of the bus are declared once, in the platform's topology.
+export const AUDIT_STREAM = STREAMS.audit.name;
+export const AUDIT_SUBJECT = TOPOLOGY_AUDIT_SUBJECT;
+export const AUDIT_HEAD_BUCKET = BUCKETS.auditHead.bucket;
 export const AUDIT_HEAD_KEY = 'head';
 /** Duplicate window of the audit stream (a republished head within it is absorbed). */
 export const AUDIT_DUPLICATE_WINDOW_MS = 120_000;
@@ -108,7 +110,7 @@ export class AuditLog {
   }
 
   async #publish(r: AuditRecord): Promise<void> {
-    await this.#js.publish(AUDIT_SUBJECT, AuditRecord.encode(r).finish(), { msgID: `audit-${r.seq}`, expect: { streamName: AUDIT_STREAM } });
+    await this.#js.publish(AUDIT_SUBJECT, AuditRecord.encode(r).finish(), { msgID: auditMsgId(r.seq), expect: { streamName: AUDIT_STREAM } });
   }
 
   async #readHead(): Promise<{ rec: AuditRecord; revision: number } | undefined> {

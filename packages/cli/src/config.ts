@@ -23,6 +23,10 @@ export interface CliConfig {
   keysUrl: string;
   workspaceUrl: string;
   natsUrl: string;
+  /** The CLI's NATS credentials on the closed bus (`cosigner up` writes them; NATS_* env overrides). */
+  natsNkeySeedFile?: string;
+  natsInboxPrefix?: string;
+  natsCaFile?: string;
   /** Bearer token for admin APIs (pairing, keys, workspace simulator). */
   adminToken: string;
   /** Directory of the local system's data (secrets, stores). */
@@ -31,6 +35,10 @@ export interface CliConfig {
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const DEFAULT_DATA_DIR = join(REPO_ROOT, '.data');
+
+function optional<K extends string>(k: K, v: string | undefined): Partial<Record<K, string>> {
+  return v ? ({ [k]: v } as Record<K, string>) : {};
+}
 
 export function loadCliConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
   const dataDir = env.COSIGNER_DATA_DIR ?? DEFAULT_DATA_DIR;
@@ -43,6 +51,9 @@ export function loadCliConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
     keysUrl: env.COSIGNER_KEYS_URL ?? fromFile.keysUrl ?? `127.0.0.1:${DEFAULT_PORTS.keys}`,
     workspaceUrl: env.COSIGNER_WORKSPACE_URL ?? fromFile.workspaceUrl ?? `127.0.0.1:${DEFAULT_PORTS.workspace}`,
     natsUrl: env.NATS_URL ?? fromFile.natsUrl ?? `nats://127.0.0.1:${DEFAULT_PORTS.nats}`,
+    ...optional('natsNkeySeedFile', env.NATS_NKEY_SEED_FILE ?? fromFile.natsNkeySeedFile),
+    ...optional('natsInboxPrefix', env.NATS_INBOX_PREFIX ?? fromFile.natsInboxPrefix),
+    ...optional('natsCaFile', env.NATS_TLS_CA_FILE ?? fromFile.natsCaFile),
     adminToken: env.COSIGNER_ADMIN_TOKEN ?? fromFile.adminToken ?? '',
     dataDir,
   };

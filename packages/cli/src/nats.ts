@@ -1,17 +1,33 @@
-/** Commands that read NATS directly (the audit stream, the parties' identities) connect here. */
-import { connect } from '@nats-io/transport-node';
+/**
+ * Commands that read NATS directly (the audit stream, the parties' identities) connect here,
+ * through the platform's one connection helper, as the CLI's own NATS user on the closed bus
+ * (its nkey seed, inbox prefix and CA from cli.json or NATS_NKEY_SEED_FILE / NATS_INBOX_PREFIX /
+ * NATS_TLS_CA_FILE).
+ */
 import type { NatsConnection } from '@nats-io/nats-core';
+import { connectNats, type NatsConnectOptions } from '@cosigner/platform';
 import { CliError } from './command.ts';
-import { loadCliConfig } from './config.ts';
+import { loadCliConfig, type CliConfig } from './config.ts';
+
+/** Connect options of the CLI's NATS user. */
+export function cliNatsOptions(cfg: CliConfig): NatsConnectOptions {
+  return {
+    servers: cfg.natsUrl.split(','),
+    name: 'cosigner-cli',
+    ...(cfg.natsNkeySeedFile ? { nkeySeedFile: cfg.natsNkeySeedFile } : {}),
+    ...(cfg.natsInboxPrefix ? { inboxPrefix: cfg.natsInboxPrefix } : {}),
+    ...(cfg.natsCaFile ? { tls: { caFile: cfg.natsCaFile } } : {}),
+  };
+}
 
 /** Runs `f` with a connection to the configured NATS_URL, closed afterwards. */
 export async function withNats<T>(f: (nc: NatsConnection) => Promise<T>): Promise<T> {
   const cfg = loadCliConfig();
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: cfg.natsUrl, name: 'cosigner-cli' });
+    nc = await connectNats(cliNatsOptions(cfg));
   } catch (e) {
-    throw new CliError('ERR_UNAVAILABLE', `cannot connect to NATS at ${cfg.natsUrl}`, 1, { cause: e });
+    throw new CliError('ERR_UNAVAILABLE', `cannot connect to NATS at ${cfg.natsUrl}: ${(e as Error).message}`, 1, { cause: e });
   }
   try {
     return await f(nc);

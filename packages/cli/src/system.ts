@@ -4,6 +4,11 @@
  *
  * Local secrets (callback RSA key, approval Ed25519 key, sealing keys, admin token) are created
  * once under `<dataDir>/secrets` with mode 0600. They are for a laptop; a deployment mounts its own.
+ *
+ * The bus is closed: nats-server runs the authorization generated from the platform's topology
+ * (`<dataDir>/nats-auth`: one nkey user per service, no anonymous access; `natsTls` adds TLS with
+ * a self-made CA) and every service connects as its own user (NATS_NKEY_SEED_FILE,
+ * NATS_INBOX_PREFIX, NATS_TLS_CA_FILE); the CLI's credentials go into cli.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, createWriteStream, type WriteStream } from 'node:fs';
@@ -11,6 +16,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { natsServerBinary } from '@cosigner/platform/server-binary';
+import { generateNatsAuth, type GeneratedNatsAuth, type ServiceName } from '@cosigner/platform';
 import { DEFAULT_PORTS, REPO_ROOT, type CliConfig } from './config.ts';
 
 /** The local system's callback egress allow-list (deployments leave it empty: public addresses only). */
@@ -19,6 +25,8 @@ export const LOCAL_CALLBACK_ALLOW = 'loopback';
 export interface ServiceSpec {
   /** Display name, e.g. `pairing`. */
   name: string;
+  /** Its NATS user on the closed bus (topology.ts). */
+  natsUser?: ServiceName;
   /** Script relative to the repo root. */
   script: string;
   args?: string[];
@@ -39,6 +47,8 @@ export interface SystemOptions {
   dispatchers?: number;
   /** Per-service env overrides. */
   serviceEnv?: Record<string, Record<string, string>>;
+  /** The bus: closed (generated authorization, the default), closed with TLS, or open (`false`: no users at all). */
+  natsAuth?: boolean | { tls?: boolean };
 }
 
 export interface RunningSystem {
@@ -125,7 +135,7 @@ export async function waitForPort(port: number, timeoutMs = 30_000, host = '127.
 }
 
 /** The services of the system, in start order; those whose script does not exist yet are skipped. */
-export function serviceSpecs(opts: SystemOptions, secrets: Secrets, cfg: CliConfig, ports: Record<keyof typeof DEFAULT_PORTS, number>): ServiceSpec[] {
+export function serviceSpecs(opts: SystemOptions, secrets: Secrets, cfg: CliConfig, ports: Record<keyof typeof DEFAULT_PORTS, number>, natsAuth?: GeneratedNatsAuth): ServiceSpec[] {
   const trust = JSON.stringify([{ platform: `127.0.0.1:${ports.workspace}`, issuerPrefix: 'cosigner-sim/' }]);
   const common: Record<string, string> = {
     NATS_URL: cfg.natsUrl,
@@ -148,12 +158,14 @@ export function serviceSpecs(opts: SystemOptions, secrets: Secrets, cfg: CliConf
   const specs: ServiceSpec[] = [
     {
       name: 'workspace-sim',
+      natsUser: 'workspace-sim',
       script: 'services/cloud-cosigner-sim/src/main.ts',
       env: { ...common, GRPC_PORT: String(ports.workspace), COSIGNER_DATA_DIR: join(opts.dataDir, 'workspace-sim') },
       port: ports.workspace,
     },
     {
       name: 'pairing',
+      natsUser: 'pairing',
       script: 'services/pairing/src/main.ts',
       env: {
         ...common,
@@ -166,6 +178,7 @@ export function serviceSpecs(opts: SystemOptions, secrets: Secrets, cfg: CliConf
     },
     {
       name: 'intake',
+      natsUser: 'request-intake',
       script: 'services/request-intake/src/main.ts',
       env: { ...common, GRPC_PORT: String(ports.intake) },
       port: ports.intake,
@@ -174,6 +187,7 @@ export function serviceSpecs(opts: SystemOptions, secrets: Secrets, cfg: CliConf
   for (let i = 1; i <= (opts.dispatchers ?? 1); i++) {
     specs.push({
       name: opts.dispatchers && opts.dispatchers > 1 ? `dispatcher-${i}` : 'dispatcher',
+      natsUser: 'callback-dispatcher',
       script: 'services/callback-dispatcher/src/main.ts',
       env: {
         ...common,
@@ -189,10 +203,11 @@ export function serviceSpecs(opts: SystemOptions, secrets: Secrets, cfg: CliConf
     });
   }
   specs.push(
-    { name: 'cloud-1', script: 'services/cloud-cosigner-sim/src/parties/main.ts', env: { ...common, ...party('cloud-1', 2) } },
-    { name: 'cloud-2', script: 'services/cloud-cosigner-sim/src/parties/main.ts', env: { ...common, ...party('cloud-2', 3) } },
+    { name: 'cloud-1', natsUser: 'cloud-1', script: 'services/cloud-cosigner-sim/src/parties/main.ts', env: { ...common, ...party('cloud-1', 2) } },
+    { name: 'cloud-2', natsUser: 'cloud-2', script: 'services/cloud-cosigner-sim/src/parties/main.ts', env: { ...common, ...party('cloud-2', 3) } },
     {
       name: 'mpc-signer',
+      natsUser: 'mpc-signer',
       script: 'services/mpc-signer/src/main.ts',
       env: { ...common, ...party('customer', 1), GRPC_PORT: String(ports.keys) },
       port: ports.keys,
@@ -200,7 +215,7 @@ export function serviceSpecs(opts: SystemOptions, secrets: Secrets, cfg: CliConf
   );
   return specs
     .filter((s) => existsSync(join(REPO_ROOT, s.script)))
-    .map((s) => ({ ...s, env: { ...s.env, ...(opts.serviceEnv?.[s.name] ?? {}) } }));
+    .map((s) => ({ ...s, env: { ...s.env, ...(natsAuth && s.natsUser ? natsAuth.services[s.natsUser]!.env : {}), ...(opts.serviceEnv?.[s.name] ?? {}) } }));
 }
 
 /** Starts nats-server (JetStream, file store under dataDir) and every existing service. */
@@ -208,12 +223,17 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
   const ports: Record<keyof typeof DEFAULT_PORTS, number> = { ...DEFAULT_PORTS, ...opts.ports };
   mkdirSync(opts.dataDir, { recursive: true });
   const secrets = ensureSecrets(opts.dataDir);
+  const authOpts = opts.natsAuth === false ? undefined : opts.natsAuth === undefined || opts.natsAuth === true ? {} : opts.natsAuth;
+  const natsAuth = authOpts ? generateNatsAuth({ outDir: join(opts.dataDir, 'nats-auth'), tls: authOpts.tls === true }) : undefined;
+  const cli = natsAuth?.services.cli;
   const cfg: CliConfig = {
     pairingUrl: `127.0.0.1:${ports.pairing}`,
     intakeUrl: `127.0.0.1:${ports.intake}`,
     keysUrl: `127.0.0.1:${ports.keys}`,
     workspaceUrl: `127.0.0.1:${ports.workspace}`,
     natsUrl: `nats://127.0.0.1:${ports.nats}`,
+    ...(cli ? { natsNkeySeedFile: cli.seedFile, natsInboxPrefix: cli.inboxPrefix } : {}),
+    ...(natsAuth?.caFile ? { natsCaFile: natsAuth.caFile } : {}),
     adminToken: secrets.adminToken,
     dataDir: opts.dataDir,
   };
@@ -256,14 +276,15 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
   const natsStore = join(opts.dataDir, 'nats');
   mkdirSync(natsStore, { recursive: true });
   const startNats = (): ChildProcess => {
-    const c = spawn(natsServerBinary(), ['-js', '-a', '127.0.0.1', '-p', String(ports.nats), '-sd', natsStore], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = [...(natsAuth ? ['-c', natsAuth.confFile] : []), '-js', '-a', '127.0.0.1', '-p', String(ports.nats), '-sd', natsStore];
+    const c = spawn(natsServerBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     pipe('nats', c);
     return c;
   };
   children.set('nats', startNats());
   await waitForPort(ports.nats);
 
-  const specs = serviceSpecs(opts, secrets, cfg, ports);
+  const specs = serviceSpecs(opts, secrets, cfg, ports, natsAuth);
   const startOne = async (s: ServiceSpec): Promise<void> => {
     const c = spawn(process.execPath, [join(REPO_ROOT, s.script), ...(s.args ?? [])], {
       cwd: REPO_ROOT,

@@ -14,7 +14,7 @@ import { CoordinatorRecords } from './coordinator.ts';
 import { CUSTOMER_PARTY, Enclave, type Algorithm, type EnclaveSession, type EnclaveStep, type KeyMeta, type PartyRef } from './enclave.ts';
 import { registerInternals } from './internal.ts';
 import { PartyError } from './errors.ts';
-import { SEALED_VERSIONS_BUCKET, SealedStore, kvVersionCounter, type EnclaveProvider } from './sealed.ts';
+import { SEALED_VERSIONS_BUCKET, SealedStore, kvVersionCounter, sealedVersionsBucketOf, type EnclaveProvider } from './sealed.ts';
 import { runSession } from './session.ts';
 import { collectGarbage, type GcOptions } from './gc.ts';
 import { PARTIES_BUCKET, PartyRegistry, PartyTransport, type Log } from './transport.ts';
@@ -80,6 +80,39 @@ export async function openKv(nc: NatsConnection, bucket: string, history = 1): P
   });
 }
 
+/**
+ * Carries this party's version counters over from the bucket every party shared before (a
+ * store sealed by an earlier version). Only when its own bucket holds none of them yet; each
+ * counter is created with compare-and-set, so a concurrent start cannot overwrite a newer one.
+ * Nothing to carry (no old bucket, or it is not readable): nothing done.
+ */
+export async function carryOverCounters(nc: NatsConnection, own: KV, party: string, log: Log): Promise<number> {
+  const prefix = `${party}.`;
+  for await (const _ of await own.keys(`${prefix}>`)) return 0;
+  let legacy: KV;
+  try {
+    legacy = await new Kvm(jetstream(nc)).open(SEALED_VERSIONS_BUCKET);
+  } catch {
+    return 0;
+  }
+  let n = 0;
+  try {
+    for await (const e of await legacy.history({ key: `${prefix}>` })) {
+      if (e.operation !== 'PUT') continue;
+      try {
+        await own.create(e.key, e.value);
+        n++;
+      } catch {
+        // already there (a concurrent start): the newer one stays
+      }
+    }
+  } catch (e) {
+    log('warn', 'could not read the shared version-counter bucket', { party, err: (e as Error).message });
+  }
+  if (n > 0) log('info', 'version counters carried over to the party\'s own bucket', { party, counters: n });
+  return n;
+}
+
 export class PartyNode {
   readonly partyId: string;
   readonly index: number;
@@ -113,7 +146,8 @@ export class PartyNode {
 
   static async start(o: PartyNodeOptions): Promise<PartyNode> {
     const log: Log = o.log ?? ((level, msg, f) => process.stderr.write(`${JSON.stringify({ level, party: o.partyId, msg, ...f })}\n`));
-    const versions = await openKv(o.nc, SEALED_VERSIONS_BUCKET);
+    const versions = await openKv(o.nc, sealedVersionsBucketOf(o.partyId));
+    await carryOverCounters(o.nc, versions, o.partyId, log);
     const store = new SealedStore({ dir: o.dataDir, party: o.partyId, provider: o.provider, counter: kvVersionCounter(versions) });
     const enclave = await Enclave.open({
       provider: o.provider, store, partyId: o.partyId, index: o.index, approvalKey: o.approvalKey, scheme: o.scheme,

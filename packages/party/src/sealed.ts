@@ -4,7 +4,7 @@
  * data binding it to the party, the record name (which embeds the key id) and a version number.
  *
  * The version counter lives outside the blob, in a JetStream KV bucket written with
- * compare-and-set (`cosigner-sealed-versions`, key `<party>.<name>`). Reading a record opens the
+ * compare-and-set (the party's own bucket `cosigner-sealed-versions-<party>`, key `<party>.<name>`). Reading a record opens the
  * file of the version the KV names: an older blob copied over it fails authentication (its AD
  * names another version) and is refused with ERR_SEALED_ROLLBACK, so a rolled-back presignature
  * or share can never be used again. Writes go file first (new version, fsync), then the counter
@@ -18,6 +18,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KV } from '@nats-io/kv';
 import { PartyError } from './errors.ts';
+import { LEGACY_SEALED_VERSIONS_BUCKET, sealedVersionsBucket } from '@cosigner/platform';
 
 /** What an enclave provider offers the rest of the party: sealing and attestation. */
 export interface EnclaveProvider {
@@ -138,8 +139,15 @@ export function kvVersionCounter(kv: KV): VersionCounter {
   };
 }
 
-/** KV bucket of the version counters. */
-export const SEALED_VERSIONS_BUCKET = 'cosigner-sealed-versions';
+/**
+ * KV bucket of a party's version counters: its own (the platform's topology), so that the bus
+ * authorization lets no other service or party write, and so roll back, its counters.
+ */
+export function sealedVersionsBucketOf(party: string): string {
+  return sealedVersionsBucket(party).bucket;
+}
+/** The bucket every party shared before (read once at start to carry a party's counters over). */
+export const SEALED_VERSIONS_BUCKET = LEGACY_SEALED_VERSIONS_BUCKET;
 
 const NAME_RE = /^[A-Za-z0-9_=-]+(\.[A-Za-z0-9_=-]+)*$/;
 

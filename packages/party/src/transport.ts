@@ -26,6 +26,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { decodeMessage, encodeMessage, BROADCAST, type ProtocolMessage } from '@cosigner/mpc';
+import { BUCKETS, MPC_SUBJECTS } from '@cosigner/platform';
 import { PartyEnvelope, PartyInfo, SessionOutcome, SessionStart } from '@cosigner/proto';
 import { publicFromRaw, sealTo, verifyEd25519Key } from './crypto.ts';
 import { bodyDigest, bodyStatement, decodeBody, encodeBody, verifySignedDigest, type SignedDigest } from './evidence.ts';
@@ -34,14 +35,11 @@ import { PartyError } from './errors.ts';
 import { PINS_RECORD } from './records.ts';
 import type { SealedStore } from './sealed.ts';
 
-export const PARTIES_BUCKET = 'cosigner-parties';
+export const PARTIES_BUCKET = BUCKETS.parties.bucket;
 /** 2: the payload is a SignedBody (body signature inside the encryption, echo). */
 export const ENVELOPE_VERSION = 2;
-export const subjects = {
-  inbox: (party: string) => `cosigner.mpc.${party}.inbox`,
-  start: (party: string) => `cosigner.mpc.${party}.start`,
-  outcome: 'cosigner.mpc.outcome',
-};
+/** The party subjects, as the platform's topology declares them (and the bus authorization grants). */
+export const subjects = MPC_SUBJECTS;
 
 export interface Peer {
   id: string;

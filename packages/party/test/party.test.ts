@@ -71,7 +71,7 @@ test('three parties: FROST keygen + sign over NATS, forged approval and wrong wo
   await store.put('test.rollback', new TextEncoder().encode('v2'));
   const f2 = readdirSync(dirs[0]!).find((f) => f.startsWith('test.rollback.'))!;
   writeFileSync(join(dirs[0]!, f2), old);
-  const fresh = new SealedStore({ dir: dirs[0]!, party: 'customer', provider: providers[0]!, counter: kvVersionCounter(await openKv(conns[0]!, 'cosigner-sealed-versions')) });
+  const fresh = new SealedStore({ dir: dirs[0]!, party: 'customer', provider: providers[0]!, counter: kvVersionCounter(await openKv(conns[0]!, 'cosigner-sealed-versions-customer')) });
   await assert.rejects(fresh.get('test.rollback'), (e: PartyError) => e.code === 'ERR_SEALED_ROLLBACK');
   writeFileSync(join(dirs[0]!, f2), readFileSync(join(dirs[0]!, f2)).fill(0, 20, 21));
   await assert.rejects(fresh.get('test.rollback'), (e: PartyError) => e.code === 'ERR_SEALED_ROLLBACK');

@@ -24,13 +24,13 @@ import {
   ApiUser, ApprovalProof, RequestApproved, RequestFailed, RequestIgnored, RequestReceived, RequestRejected, RequestState,
   type Decision,
 } from '@cosigner/proto';
-import { DomainError, publishEvent, type Logger } from '@cosigner/platform';
+import { DomainError, STREAMS, publishEvent, requestMsgId, requestSubject, type Logger } from '@cosigner/platform';
 import type { AuditLog } from '@cosigner/audit';
 import { AttemptError, CallbackConfigError, USER_AGENT, askOnce, endpoint, prepareCallback, signRequest, type CallbackReply } from './callback.ts';
 import { decodeRequest, type DecodedRequest } from './payload.ts';
 import type { EgressGuard } from './egress.ts';
 
-export const REQUESTS_STREAM = 'COSIGNER_REQUESTS';
+export const REQUESTS_STREAM = STREAMS.requests.name;
 export const DEFAULT_CALLBACK_DEADLINE_MS = 30_000;
 export const DEFAULT_RETRY_INTERVAL_MS = 3 * 60_000;
 export const DEFAULT_MAX_RETRIES = 20;
@@ -305,19 +305,19 @@ export class Dispatcher {
         const proofBytes = Buffer.from(ApprovalProof.encode(proof).finish());
         const sig = cryptoSign(null, proofBytes, this.#o.approvalKey);
         const data = RequestApproved.encode({ requestId: id, kind: ev.kind, request: ev.request, proof: proofBytes, proofSignature: sig, approvedAtMs: now, expiresAtMs: ev.expiresAtMs }).finish();
-        return { subject: `cosigner.requests.approved.${id}`, msgId: `${id}:approved`, data, outcome: o.auto ? 'AUTO_APPROVE' : 'APPROVE', reason: '' };
+        return { subject: requestSubject('approved', id), msgId: requestMsgId('approved', id), data, outcome: o.auto ? 'AUTO_APPROVE' : 'APPROVE', reason: '' };
       }
       case 'reject': {
         const data = RequestRejected.encode({ requestId: id, reason: o.reason, rejectedAtMs: now, handlerUrl: o.handlerUrl, handlerReply: o.reply.raw }).finish();
-        return { subject: `cosigner.requests.rejected.${id}`, msgId: `${id}:rejected`, data, outcome: 'REJECT', reason: o.reason };
+        return { subject: requestSubject('rejected', id), msgId: requestMsgId('rejected', id), data, outcome: 'REJECT', reason: o.reason };
       }
       case 'ignore': {
         const data = RequestIgnored.encode({ requestId: id, ignoredAtMs: now, handlerUrl: o.handlerUrl }).finish();
-        return { subject: `cosigner.requests.ignored.${id}`, msgId: `${id}:ignored`, data, outcome: 'IGNORE', reason: '' };
+        return { subject: requestSubject('ignored', id), msgId: requestMsgId('ignored', id), data, outcome: 'IGNORE', reason: '' };
       }
       case 'fail': {
         const data = RequestFailed.encode({ requestId: id, code: o.code, reason: o.reason, culprits: [], failedAtMs: now, stage: 'dispatch' }).finish();
-        return { subject: `cosigner.requests.failed.${id}`, msgId: `${id}:failed`, data, outcome: 'FAILED', reason: `${o.code}: ${o.reason}` };
+        return { subject: requestSubject('failed', id), msgId: requestMsgId('failed', id), data, outcome: 'FAILED', reason: `${o.code}: ${o.reason}` };
       }
     }
   }

@@ -1,12 +1,13 @@
 /**
- * callback-dispatcher process entry. Environment: NATS_URL, COSIGNER_CALLBACK_KEY_FILE,
+ * callback-dispatcher process entry. Environment: NATS_URL and the platform's NATS_* credentials/TLS
+ * (NATS_NKEY_SEED_FILE, NATS_INBOX_PREFIX, NATS_TLS_CA_FILE, ...), COSIGNER_CALLBACK_KEY_FILE,
  * COSIGNER_APPROVAL_KEY_FILE, DISPATCHER_IN_FLIGHT (16), CALLBACK_DEADLINE_MS (30000),
  * CALLBACK_RETRY_INTERVAL_MS (180000), CALLBACK_MAX_RETRIES (20), DISPATCHER_ACK_WAIT_MS,
  * DISPATCHER_INSTANCE_ID (or INSTANCE_ID; default host/pid), COSIGNER_CALLBACK_ALLOW (callback egress
  * allow-list: CIDRs, addresses, `loopback`, `private`; empty = public addresses only),
  * COSIGNER_OWN_LISTENERS (`host:port` / `*:port` never called back).
  */
-import { createLogger, runService } from '@cosigner/platform';
+import { createLogger, loadConfig, natsOptions, platformSchema, runService } from '@cosigner/platform';
 import { splitList } from './egress.ts';
 import { startDispatcher } from './server.ts';
 
@@ -19,6 +20,8 @@ function num(name: string): number | undefined {
   return n;
 }
 const log = createLogger({ service: 'callback-dispatcher' });
+// NATS settings through the platform's validated loader (credentials, TLS, replicas).
+const platform = loadConfig(platformSchema, env);
 const opt = {
   inFlight: num('DISPATCHER_IN_FLIGHT'),
   deadlineMs: num('CALLBACK_DEADLINE_MS'),
@@ -32,7 +35,9 @@ runService({
   logger: log,
   start: async () => {
     const h = await startDispatcher({
-      natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
+      natsUrl: platform.natsUrl.join(','),
+      nats: natsOptions(platform, 'callback-dispatcher'),
+      replicas: platform.jsReplicas,
       ...(env.COSIGNER_CALLBACK_KEY_FILE ? { callbackKeyFile: env.COSIGNER_CALLBACK_KEY_FILE } : {}),
       ...(env.COSIGNER_APPROVAL_KEY_FILE ? { approvalKeyFile: env.COSIGNER_APPROVAL_KEY_FILE } : {}),
       ...((env.DISPATCHER_INSTANCE_ID ?? env.INSTANCE_ID) ? { instanceId: (env.DISPATCHER_INSTANCE_ID ?? env.INSTANCE_ID)! } : {}),

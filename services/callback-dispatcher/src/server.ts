@@ -7,24 +7,29 @@
 import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
+import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connectNats, createLogger, defaultNakDelay, drainNats, ensureConsumer, ensureKv, ensureStream, startConsumer, type ConsumerHandle, type Logger } from '@cosigner/platform';
+import {
+  BUCKETS, CONSUMERS, connectNats, createLogger, defaultNakDelay, drainNats, openBucket, provisionStreams, startConsumer,
+  type ConsumerHandle, type Logger, type NatsConnectOptions,
+} from '@cosigner/platform';
 import { AuditLog } from '@cosigner/audit';
 import { EgressGuard } from './egress.ts';
 import { DEFAULT_CALLBACK_DEADLINE_MS, Dispatcher, REQUESTS_STREAM, RetryLater } from './dispatcher.ts';
 
-export const DISPATCHER_CONSUMER = 'callback-dispatcher';
-export const DISPATCH_BUCKET = 'cosigner-dispatch';
-export const API_USERS_BUCKET = 'cosigner-api-users';
-export const REQUESTS_BUCKET = 'cosigner-requests';
+export const DISPATCHER_CONSUMER = CONSUMERS.dispatcher.durable;
+export const DISPATCH_BUCKET = BUCKETS.dispatch.bucket;
+export const API_USERS_BUCKET = BUCKETS.apiUsers.bucket;
+export const REQUESTS_BUCKET = BUCKETS.requests.bucket;
 export const DEFAULT_IN_FLIGHT = 16;
 /** Ack wait beyond the callback deadline (working() is also sent while a callback runs). */
 export const ACK_WAIT_MARGIN_MS = 30_000;
 
 export interface DispatcherConfig {
   natsUrl: string;
+  /** Full NATS connect options (credentials, TLS, inbox prefix: the platform's `natsOptions`); else `natsUrl`. */
+  nats?: NatsConnectOptions;
+  replicas?: number;
   /** PKCS#8 PEM of the callback-signing RSA key (or its file: COSIGNER_CALLBACK_KEY_FILE). */
   callbackKeyPem?: string;
   callbackKeyFile?: string;
@@ -91,19 +96,17 @@ export async function startDispatcher(cfg: DispatcherConfig): Promise<Dispatcher
   await guard.resolveOwn();
   if ((cfg.callbackAllow ?? []).length > 0) log.warn('callbacks to non-public addresses allowed', { allow: cfg.callbackAllow });
   // noAsyncTraces: no Error (stack capture) per request-reply; it dominated the profile.
-  const nc = await connectNats({ servers: cfg.natsUrl, name: 'callback-dispatcher', extra: { noAsyncTraces: true } });
+  const nc = await connectNats(cfg.nats ?? { servers: cfg.natsUrl, name: 'callback-dispatcher' });
   try {
     const js = jetstream(nc);
-    const jsm = await jetstreamManager(nc);
-    await ensureStream(jsm, { name: REQUESTS_STREAM, subjects: ['cosigner.requests.>'], duplicateWindowMs: 120_000 });
-    await ensureConsumer(jsm, {
-      stream: REQUESTS_STREAM, durable: DISPATCHER_CONSUMER, filterSubject: 'cosigner.requests.received.>',
-      ackWaitMs: cfg.ackWaitMs ?? deadlineMs + ACK_WAIT_MARGIN_MS, maxDeliver: -1, maxAckPending: 20_000,
+    // What the dispatcher uses, as the topology declares it; its consumer's ack wait follows the deadline.
+    await provisionStreams(nc, 'callback-dispatcher', {
+      ...(cfg.replicas ? { replicas: cfg.replicas } : {}),
+      consumers: { dispatcher: { ackWaitMs: cfg.ackWaitMs ?? deadlineMs + ACK_WAIT_MARGIN_MS } },
     });
-    const dispatch = await ensureKv(nc, { bucket: DISPATCH_BUCKET, history: 1 });
-    const kvm = new Kvm(js);
-    const apiUsers = await kvm.create(API_USERS_BUCKET, { history: 5 });
-    const requests = await kvm.create(REQUESTS_BUCKET, { history: 1 });
+    const dispatch = await openBucket(nc, 'callback-dispatcher', BUCKETS.dispatch, cfg.replicas);
+    const apiUsers = await openBucket(nc, 'callback-dispatcher', BUCKETS.apiUsers, cfg.replicas);
+    const requests = await openBucket(nc, 'callback-dispatcher', BUCKETS.requests, cfg.replicas);
     const audit = await AuditLog.open(nc, instanceId, cfg.now);
     const dispatcher = new Dispatcher({
       js, apiUsers, requests, dispatch, audit, callbackKey, approvalKey, guard, instanceId, log, deadlineMs,

@@ -10,20 +10,18 @@
  * and/or mTLS (GRPC_TLS_CERT_FILE, GRPC_TLS_KEY_FILE, GRPC_TLS_CLIENT_CA_FILE); the pool and
  * signer settings below.
  */
-import { JetStreamApiError, jetstream, jetstreamManager, StorageType, type JetStreamManager } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/nats-core';
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
 import {
-  adminAuthSchema, createLogger, ensureConsumer, int, list, loadConfig, serverAuth, str, type GrpcServerHandle, type Logger,
+  BUCKETS, adminAuthSchema, createLogger, int, list, loadConfig, openBucket, platformSchema, provisionStreams, serverAuth, str, type GrpcServerHandle, type Logger,
 } from '@cosigner/platform';
 import { startPartyFromEnv, type PartyProcess } from '@cosigner/party';
 import { startGrpc } from './grpc.ts';
-import { KeyStore, KEYS_BUCKET } from './keys.ts';
+import { KeyStore } from './keys.ts';
 import { KeyManager } from './manager.ts';
 import { PresignPool } from './pool.ts';
-import { PLANS_BUCKET, PLANS_TTL_MS, PlanStore } from './plans.ts';
-import { Kvm } from '@nats-io/kv';
-import { REQUESTS_STREAM, SIGNER_CONSUMER, Signer, consumeApproved } from './signer.ts';
-import { openKv } from '@cosigner/party';
+import { PlanStore } from './plans.ts';
+import { Signer, consumeApproved } from './signer.ts';
 import { startMetrics, type SignerMetrics } from './metrics.ts';
 import { loadApprovalKey } from '@cosigner/party';
 
@@ -61,23 +59,13 @@ export interface MpcSignerHandle {
   stop(): Promise<void>;
 }
 
-async function ensureRequestsStream(jsm: JetStreamManager, ackWaitMs: number): Promise<void> {
-  try {
-    await jsm.streams.info(REQUESTS_STREAM);
-  } catch (e) {
-    if (!(e instanceof JetStreamApiError)) throw e;
-    try {
-      await jsm.streams.add({ name: REQUESTS_STREAM, subjects: ['cosigner.requests.>'], storage: StorageType.File, duplicate_window: nanos(120_000) });
-    } catch {
-      await jsm.streams.info(REQUESTS_STREAM); // created concurrently by another service
-    }
-  }
-  // Created, or converged in place (a changed ack wait): deleting and recreating it would replay
-  // every approval in the stream.
-  await ensureConsumer(jsm, {
-    stream: REQUESTS_STREAM, durable: SIGNER_CONSUMER, filterSubject: 'cosigner.requests.approved.>',
-    ackWaitMs, maxDeliver: -1, maxAckPending: 256, deliverPolicy: 'all',
-  });
+/**
+ * The requests stream as the topology declares it (created when absent, never changed: intake
+ * owns it) and the signer's consumer: created, or converged in place (a changed ack wait);
+ * deleting and recreating it would replay every approval in the stream.
+ */
+async function ensureRequestsStream(nc: NatsConnection, ackWaitMs: number, replicas: number): Promise<void> {
+  await provisionStreams(nc, 'mpc-signer', { replicas, consumers: { signer: { ackWaitMs } } });
 }
 
 export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env, o: { logger?: Logger } = {}): Promise<MpcSignerHandle> {
@@ -90,11 +78,12 @@ export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env, o: { 
   try {
     const nc = party.nc;
     const js = jetstream(nc);
-    await ensureRequestsStream(await jetstreamManager(nc), cfg.ackWaitMs);
-    const keys = new KeyStore(await openKv(nc, KEYS_BUCKET));
+    const replicas = loadConfig(platformSchema, env).jsReplicas;
+    await ensureRequestsStream(nc, cfg.ackWaitMs, replicas);
+    const keys = new KeyStore(await openBucket(nc, 'mpc-signer', BUCKETS.keys, replicas));
     // Plans live as long as a request can (finished ones are deleted); the bucket's age limit
     // clears what a crash left behind, and the delete markers.
-    const plans = new PlanStore(await new Kvm(js).create(PLANS_BUCKET, { history: 1, ttl: PLANS_TTL_MS }));
+    const plans = new PlanStore(await openBucket(nc, 'mpc-signer', BUCKETS.plans, replicas));
     const pool = new PresignPool(party.node, keys, {
       target: cfg.poolTarget,
       lowWater: cfg.poolLowWater ?? Math.floor(cfg.poolTarget / 2),

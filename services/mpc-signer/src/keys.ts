@@ -3,12 +3,13 @@
  * written by mpc-signer only; and public-key derivation (no MPC) with Ethereum addresses.
  */
 import type { KV } from '@nats-io/kv';
+import { BUCKETS } from '@cosigner/platform';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { KeyInfo } from '@cosigner/proto';
 import { PartyError, parseAlgorithm, pathString, schemeFor } from '@cosigner/party';
 
-export const KEYS_BUCKET = 'cosigner-keys';
+export const KEYS_BUCKET = BUCKETS.keys.bucket;
 
 export class KeyStore {
   #kv: KV;

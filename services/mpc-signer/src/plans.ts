@@ -7,10 +7,11 @@
  * instead of a file sync plus a version counter on the signing path.
  */
 import type { KV } from '@nats-io/kv';
+import { BUCKETS } from '@cosigner/platform';
 
-export const PLANS_BUCKET = 'cosigner-signing-plans';
+export const PLANS_BUCKET = BUCKETS.plans.bucket;
 /** Longer than a request can live (intake caps expiries at 7 days). */
-export const PLANS_TTL_MS = 8 * 24 * 3_600_000;
+export const PLANS_TTL_MS = BUCKETS.plans.ttlMs;
 
 export interface SigningPlan {
   /** Presignature id (empty: the scheme signs without one). */

@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { DomainError, publishEvent, startConsumer, withSpan, type Logger } from '@cosigner/platform';
+import { CONSUMERS, DomainError, STREAMS, publishEvent, requestMsgId, requestSubject, startConsumer, withSpan, type Logger } from '@cosigner/platform';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { p256 } from '@noble/curves/nist.js';
 import { RequestApproved, RequestFailed, RequestSigned, TransactionSignRequest, type EntrySignature, type KeyInfo } from '@cosigner/proto';
@@ -26,8 +26,8 @@ import type { KeyStore } from './keys.ts';
 import type { PresignPool } from './pool.ts';
 import type { PlanStore } from './plans.ts';
 
-export const REQUESTS_STREAM = 'COSIGNER_REQUESTS';
-export const SIGNER_CONSUMER = 'mpc-signer';
+export const REQUESTS_STREAM = STREAMS.requests.name;
+export const SIGNER_CONSUMER = CONSUMERS.signer.durable;
 
 /** Retry later (nak): a party is unreachable, a session timed out, a publish failed. */
 export class RetryableError extends DomainError {
@@ -134,7 +134,7 @@ export class Signer {
       const ev: RequestSigned = { requestId: req.requestId, signatures: sigs, signedAtMs: this.#now() };
       const out = RequestSigned.encode(ev).finish();
       const seal = () => withSpan('seal result', () => records.sealOutcome(req.requestId, Buffer.concat([Buffer.from('S'), out])));
-      const publish = () => this.publish(`cosigner.requests.signed.${req.requestId}`, out, `${req.requestId}:signed`);
+      const publish = () => this.publish(requestSubject('signed', req.requestId), out, requestMsgId('signed', req.requestId));
       if (release.length === req.entries.length) {
         // Every entry came from a presignature whose plan and bindings are durable: a restart
         // before `done` is sealed signs again with the same presignatures and publishes the same
@@ -169,7 +169,7 @@ export class Signer {
       this.#o.onFailed?.(req.requestId, f.code);
       const out = RequestFailed.encode(f).finish();
       await records.sealOutcome(req.requestId, Buffer.concat([Buffer.from('F'), out]));
-      await this.publish(`cosigner.requests.failed.${req.requestId}`, out, `${req.requestId}:failed`);
+      await this.publish(requestSubject('failed', req.requestId), out, requestMsgId('failed', req.requestId));
       // The outcome is final: the presignatures its plans named are never used again.
       await this.tidy(rt, req);
     }
@@ -197,8 +197,8 @@ export class Signer {
 
   private async republish(requestId: string, done: Uint8Array): Promise<void> {
     const body = done.subarray(1);
-    if (done[0] === 'S'.charCodeAt(0)) await this.publish(`cosigner.requests.signed.${requestId}`, body, `${requestId}:signed`);
-    else await this.publish(`cosigner.requests.failed.${requestId}`, body, `${requestId}:failed`);
+    if (done[0] === 'S'.charCodeAt(0)) await this.publish(requestSubject('signed', requestId), body, requestMsgId('signed', requestId));
+    else await this.publish(requestSubject('failed', requestId), body, requestMsgId('failed', requestId));
   }
 
   /** Publish with the request's trace context, awaiting the ack (retried with the same msg id). */

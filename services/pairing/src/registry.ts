@@ -17,11 +17,11 @@ import { PAIRING_AUDIENCE, PAIRING_TOKEN_LIFETIME_S, TrustError, platformTls, ty
 import { AuditError, type AuditInput, type AuditLog } from '@cosigner/audit';
 import { PairingError, invalid, notFound } from './errors.ts';
 import type { CosignerIdentity } from './identity.ts';
-import { TypedKv, jsonCodec, protoCodec } from '@cosigner/platform';
+import { BUCKETS, TypedKv, jsonCodec, protoCodec } from '@cosigner/platform';
 import { validateCallbackUrl, validateHandlerCert, validateHandlerPublicKey } from './validate.ts';
 
-export const API_USERS_BUCKET = 'cosigner-api-users';
-export const PAIRING_CLAIMS_BUCKET = 'cosigner-pairing-claims';
+export const API_USERS_BUCKET = BUCKETS.apiUsers.bucket;
+export const PAIRING_CLAIMS_BUCKET = BUCKETS.pairingClaims.bucket;
 /** A claim older than this is from a crashed pair call and may be taken over. */
 export const CLAIM_STALE_MS = 60_000;
 export const COMPLETE_PAIRING_DEADLINE_MS = 15_000;

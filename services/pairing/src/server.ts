@@ -4,18 +4,18 @@
  * records on COSIGNER_AUDIT. `startPairing` is what main.ts and the tests call; it provisions its
  * buckets idempotently.
  */
-import { connectNats, createLogger, createServer, drainNats, ensureKv, service, type GrpcServerHandle, type Logger, type NatsConnectOptions, type ServerAuthConfig } from '@cosigner/platform';
+import { BUCKETS, connectNats, createLogger, createServer, drainNats, openBucket, service, type GrpcServerHandle, type Logger, type NatsConnectOptions, type ServerAuthConfig } from '@cosigner/platform';
 import { PairingServiceService } from '@cosigner/proto';
 import { createTrust, type Trust, type TrustConfig, type TrustOptions } from '@cosigner/trust';
 import { AuditLog } from '@cosigner/audit';
 import { loadIdentity } from './identity.ts';
 import { TypedKv } from '@cosigner/platform';
-import { API_USERS_BUCKET, PAIRING_CLAIMS_BUCKET, Registry, apiUserCodec, claimCodec } from './registry.ts';
+import { Registry, apiUserCodec, claimCodec } from './registry.ts';
 
 export const DEFAULT_PAIRING_PORT = 50051;
 export const DEFAULT_PAIRING_HOST = '127.0.0.1';
 /** Twice the pairing token lifetime. */
-export const CLAIMS_TTL_MS = 2 * 3600_000;
+export const CLAIMS_TTL_MS = BUCKETS.pairingClaims.ttlMs;
 
 export interface PairingConfig {
   natsUrl: string;
@@ -59,9 +59,9 @@ export async function startPairing(cfg: PairingConfig): Promise<PairingHandle> {
   const nc = await connectNats(cfg.nats ?? { servers: cfg.natsUrl, name: 'pairing', reconnectTimeWaitMs: 500 });
   let trust: Trust | undefined;
   try {
-    const apiUsers = new TypedKv(await ensureKv(nc, { bucket: API_USERS_BUCKET, history: 5, description: 'paired API users (ApiUser proto), written by pairing only' }, cfg.replicas), apiUserCodec);
+    const apiUsers = new TypedKv(await openBucket(nc, 'pairing', BUCKETS.apiUsers, cfg.replicas), apiUserCodec);
     // A claim outlives its token (1 h + clock tolerance); after that the token is refused as expired anyway.
-    const claims = new TypedKv(await ensureKv(nc, { bucket: PAIRING_CLAIMS_BUCKET, ttlMs: CLAIMS_TTL_MS, description: 'pairing token claims (jti digests) of this co-signer' }, cfg.replicas), claimCodec);
+    const claims = new TypedKv(await openBucket(nc, 'pairing', BUCKETS.pairingClaims, cfg.replicas), claimCodec);
     const audit = await AuditLog.open(nc, 'pairing', cfg.now);
     trust = createTrust(cfg.trust, { ...(cfg.now ? { now: cfg.now } : {}), ...cfg.trustOptions });
     const registry = new Registry({

@@ -13,10 +13,10 @@
 import { JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { RequestFailed, RequestState } from '@cosigner/proto';
-import { DomainError, publishEvent, startConsumer, unavailable, type ConsumerHandle, type Logger } from '@cosigner/platform';
+import { CONSUMERS, DomainError, publishEvent, startConsumer, unavailable, type ConsumerHandle, type Logger } from '@cosigner/platform';
 import { REQUESTS_STREAM, applyEvent, decodeEvent, isTerminal, msgIdOf, subjectOf, traceIdOf } from './state.ts';
 
-export const PROJECTOR_CONSUMER = 'intake-projector';
+export const PROJECTOR_CONSUMER = CONSUMERS.projector.durable;
 export const DEFAULT_PROJECTOR_CONCURRENCY = 64;
 export const DEFAULT_SWEEP_INTERVAL_MS = 1000;
 export const DEFAULT_FULL_SCAN_INTERVAL_MS = 60_000;

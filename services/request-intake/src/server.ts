@@ -4,29 +4,29 @@
  * buckets idempotently, so any number of instances may start at once.
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { RequestIntakeServiceService } from '@cosigner/proto';
 import {
-  ANONYMOUS, authenticateAdmin, connectNats, createLogger, createServer, drainNats, ensureConsumer, ensureKv, ensureStream, service,
-  type GrpcServerHandle, type Logger,
+  ANONYMOUS, BUCKETS, authenticateAdmin, connectNats, createLogger, createServer, drainNats, openBucket, provisionStreams, service,
+  type GrpcServerHandle, type Logger, type NatsConnectOptions,
 } from '@cosigner/platform';
 import { createTrust, type Trust, type TrustConfig, type TrustOptions } from '@cosigner/trust';
 import { Intake } from './intake.ts';
 import { DEFAULT_NATS_MAX_PAYLOAD, requestBudget } from './validate.ts';
-import { PROJECTOR_CONSUMER, Sweeper, startProjector } from './projector.ts';
-import { REQUESTS_BUCKET, REQUESTS_STREAM, REQUESTS_SUBJECTS } from './state.ts';
+import { Sweeper, startProjector } from './projector.ts';
 
 export const DEFAULT_INTAKE_PORT = 50052;
-export const API_USERS_BUCKET = 'cosigner-api-users';
-export const KEYS_BUCKET = 'cosigner-keys';
-export const NONCES_BUCKET = 'cosigner-intake-nonces';
+export const API_USERS_BUCKET = BUCKETS.apiUsers.bucket;
+export const KEYS_BUCKET = BUCKETS.keys.bucket;
+export const NONCES_BUCKET = BUCKETS.intakeNonces.bucket;
 /** Nonces are kept well past the longest token life (30 s) plus the verifier's clock tolerance. */
-export const NONCE_TTL_MS = 5 * 60_000;
-export const REQUESTS_DUPLICATE_WINDOW_MS = 120_000;
+export const NONCE_TTL_MS = BUCKETS.intakeNonces.ttlMs;
 
 export interface IntakeConfig {
   natsUrl: string;
+  /** Full NATS connect options (credentials, TLS, inbox prefix: the platform's `natsOptions`); else `natsUrl`. */
+  nats?: NatsConnectOptions;
+  replicas?: number;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -56,19 +56,18 @@ export async function startIntake(cfg: IntakeConfig): Promise<IntakeHandle> {
   const log = cfg.log ?? createLogger({ service: 'request-intake' });
   const now = cfg.now ?? Date.now;
   // noAsyncTraces: no Error (stack capture) per request-reply; it dominated the profile.
-  const nc = await connectNats({ servers: cfg.natsUrl, name: 'request-intake', extra: { noAsyncTraces: true } });
+  const nc = await connectNats(cfg.nats ?? { servers: cfg.natsUrl, name: 'request-intake' });
   let trust: Trust | undefined;
   try {
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    await ensureStream(jsm, { name: REQUESTS_STREAM, subjects: [REQUESTS_SUBJECTS], duplicateWindowMs: REQUESTS_DUPLICATE_WINDOW_MS });
-    await ensureConsumer(jsm, { stream: REQUESTS_STREAM, durable: PROJECTOR_CONSUMER, filterSubject: REQUESTS_SUBJECTS, ackWaitMs: 30_000, maxDeliver: -1, maxAckPending: 10_000 });
-    const requests = await ensureKv(nc, { bucket: REQUESTS_BUCKET, history: 1 });
-    const nonces = await ensureKv(nc, { bucket: NONCES_BUCKET, history: 1, ttlMs: NONCE_TTL_MS });
+    // What intake uses, as the topology declares it (the stream and its projector are intake's).
+    await provisionStreams(nc, 'request-intake', { ...(cfg.replicas ? { replicas: cfg.replicas } : {}) });
+    const requests = await openBucket(nc, 'request-intake', BUCKETS.requests, cfg.replicas);
+    const nonces = await openBucket(nc, 'request-intake', BUCKETS.intakeNonces, cfg.replicas);
     // Owned by pairing and mpc-signer: opened as they are (created empty if we come first).
-    const kvm = new Kvm(js);
-    const apiUsers = await kvm.create(API_USERS_BUCKET, { history: 5 });
-    const keys = await kvm.create(KEYS_BUCKET, { history: 1 });
+    const apiUsers = await openBucket(nc, 'request-intake', BUCKETS.apiUsers, cfg.replicas);
+    const keys = await openBucket(nc, 'request-intake', BUCKETS.keys, cfg.replicas);
     trust = createTrust(cfg.trust, { ...(cfg.now ? { now: cfg.now } : {}), ...cfg.trustOptions });
     // One size budget from the server's real max payload: every event the request produces fits.
     const maxRequestBytes = requestBudget(nc.info?.max_payload ?? DEFAULT_NATS_MAX_PAYLOAD);

@@ -4,23 +4,21 @@
  * request's other events (concurrent handlers) and converge on the same record; a terminal state
  * never moves.
  */
+import { BUCKETS, REQUEST_EVENT_KINDS, STREAMS, requestMsgId, requestSubject } from '@cosigner/platform';
 import {
   RequestFailed, RequestIgnored, RequestReceived, RequestRejected, RequestSigned, RequestApproved,
   type RequestKind, type RequestState, type RequestStatus,
 } from '@cosigner/proto';
 
-export const REQUESTS_STREAM = 'COSIGNER_REQUESTS';
-export const REQUESTS_SUBJECTS = 'cosigner.requests.>';
-export const REQUESTS_BUCKET = 'cosigner-requests';
-export const EVENT_KINDS = ['received', 'approved', 'rejected', 'ignored', 'signed', 'failed'] as const;
+// Names and conventions of the bus are declared once, in the platform's topology.
+export const REQUESTS_STREAM = STREAMS.requests.name;
+export const REQUESTS_SUBJECTS = STREAMS.requests.subjects[0];
+export const REQUESTS_BUCKET = BUCKETS.requests.bucket;
+export const EVENT_KINDS = REQUEST_EVENT_KINDS;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
-export function subjectOf(kind: EventKind, requestId: string): string {
-  return `cosigner.requests.${kind}.${requestId}`;
-}
-export function msgIdOf(kind: EventKind, requestId: string): string {
-  return `${requestId}:${kind}`;
-}
+export const subjectOf = requestSubject;
+export const msgIdOf = requestMsgId;
 
 /** Terminal: SIGNED, REJECTED, IGNORED, FAILED, and APPROVED for a config change. */
 export function isTerminal(s: Pick<RequestState, 'status' | 'kind'>): boolean {

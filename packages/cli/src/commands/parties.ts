@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { PartyInfo } from '@cosigner/proto';
+import { BUCKETS } from '@cosigner/platform';
 import { CliError, type Command } from '../command.ts';
 import { withNats } from '../nats.ts';
 
@@ -27,7 +28,7 @@ const partiesList: Command = {
     return withNats(async (nc) => {
       let latest: Map<string, PartyInfo>;
       try {
-        const kv = await new Kvm(jetstream(nc)).open('cosigner-parties');
+        const kv = await new Kvm(jetstream(nc)).open(BUCKETS.parties.bucket);
         latest = new Map();
         for await (const e of await kv.history()) {
           if (e.operation === 'PUT') latest.set(e.key, PartyInfo.decode(e.value));

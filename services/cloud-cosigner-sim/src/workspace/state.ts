@@ -3,14 +3,13 @@
  * transactions survive a restart of the simulator and of nats-server.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
-import { ensureKv } from '@cosigner/platform';
+import { SIM_BUCKETS, ensureKv } from '@cosigner/platform';
 import { Transaction, Workspace } from '@cosigner/proto';
 import type { ApiUserState } from '@cosigner/proto';
 import { TypedKv, jsonCodec, protoCodec } from '@cosigner/platform';
 
-export const WORKSPACES_BUCKET = 'sim-workspaces';
-export const API_USERS_BUCKET = 'sim-api-users';
-export const TRANSACTIONS_BUCKET = 'sim-transactions';
+// Declared with the rest of the bus (the platform's topology), which grants them to the simulator only.
+export const [WORKSPACES_BUCKET, API_USERS_BUCKET, TRANSACTIONS_BUCKET] = SIM_BUCKETS;
 
 /** The simulator's record of an API user (more than the proto shows: which token is live, who paired). */
 export interface ApiUserRecord {
