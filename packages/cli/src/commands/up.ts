@@ -30,7 +30,7 @@ export function formatLine(service: string, line: string, color: number | undefi
 const up: Command = {
   name: ['up'],
   summary: 'Start nats-server and every service locally (Ctrl-C stops them); --demo signs a demo transfer',
-  usage: '[--demo] [--exit] [--data-dir DIR] [--dispatchers N] [--port-base N] [--quiet]',
+  usage: '[--demo] [--exit] [--data-dir DIR] [--dispatchers N] [--port-base N] [--nats-tls] [--quiet]',
   options: {
     demo: { type: 'boolean' },
     exit: { type: 'boolean' },
@@ -38,6 +38,8 @@ const up: Command = {
     dispatchers: { type: 'string' },
     quiet: { type: 'boolean' },
     'port-base': { type: 'string' },
+    /** TLS on the bus too (a self-made CA under <data dir>/nats-auth/tls); the bus is closed either way. */
+    'nats-tls': { type: 'boolean' },
   },
   async run(io) {
     const dataDir = typeof io.values['data-dir'] === 'string' ? io.values['data-dir'] : (process.env.COSIGNER_DATA_DIR ?? DEFAULT_DATA_DIR);
@@ -55,12 +57,14 @@ const up: Command = {
       dataDir,
       ports,
       dispatchers: Number(io.values.dispatchers ?? 1),
+      natsAuth: { tls: io.values['nats-tls'] === true },
       onLine: (svc, line) => {
         if (quiet) return;
         if (!colors.has(svc)) colors.set(svc, COLORS[colors.size % COLORS.length]!);
         process.stderr.write(formatLine(svc, line, colors.get(svc)) + '\n');
       },
     });
+    io.info(`up: the bus is closed: one NATS user per service (${join(dataDir, 'nats-auth')}), no anonymous access${io.values['nats-tls'] === true ? ', TLS' : ''}`);
     io.info(`up: callbacks to ${LOCAL_CALLBACK_ALLOW} addresses are allowed for this local system (COSIGNER_CALLBACK_ALLOW=${LOCAL_CALLBACK_ALLOW}); its own ports are not`);
     // The one line a script (or a person) waits for: every service is ready.
     io.info(

@@ -66,6 +66,7 @@ export function natsPermissions(service: ServiceName): NatsPermissions {
     else if (Array.isArray(g.write)) for (const k of g.write) pub.add(`$KV.${g.bucket}.${k}`);
   }
   for (const s of a.publish) pub.add(s);
+  if (a.monitor) for (const s of ['$JS.API.STREAM.LIST', '$JS.API.STREAM.NAMES', '$JS.API.CONSUMER.LIST.*', '$JS.API.CONSUMER.NAMES.*']) pub.add(s);
   const sub = new Set<string>([`${inboxPrefix(service)}.>`, ...a.subscribe]);
   return { publish: [...pub], subscribe: [...sub], allowResponses: a.respond === true };
 }

@@ -159,6 +159,8 @@ export interface ServiceAccess {
   subscribe: string[];
   /** Answer requests it received (`msg.respond`) whatever the requester's inbox. */
   respond?: boolean;
+  /** List streams and consumers with their counts (read-only JetStream API): the operator's status view. */
+  monitor?: boolean;
 }
 
 const b = (k: BucketKey): string => BUCKETS[k].bucket;
@@ -233,11 +235,12 @@ export const ACCESS: Record<ServiceName, ServiceAccess> = {
     buckets: SIM_BUCKETS.map((bucket) => ({ bucket, own: true, write: true })),
     publish: [], subscribe: [],
   },
-  /** The operator's CLI: reads the audit chain, the parties' identities and request events. */
+  /** The operator's CLI: reads the audit chain, the parties' identities, request events and states, and lists streams. */
   cli: {
     streams: [{ stream: 'audit', get: true, scan: true }, { stream: 'requests', get: true }],
-    buckets: [{ bucket: b('parties') }],
+    buckets: [{ bucket: b('parties') }, { bucket: b('requests') }],
     publish: [], subscribe: [],
+    monitor: true,
   },
 };
 
