@@ -40,7 +40,7 @@ if [ -f packages/mpc/native/binding.gyp ]; then
   fi
   if [ -n "$stale" ]; then
     log "building the native bignum addon"
-    if ! npm run build:native -w @cosigner/mpc >&2; then log "native addon build failed: using the BigInt fallback"; fi
+    if ! npm run build:native -w @cosigner/mpc >&2; then log "native addon build failed: arithmetic falls back to BigInt, and signing parties refuse to start on it unless COSIGNER_ALLOW_BIGINT_BACKEND=1 (development only)"; fi
   fi
 fi
 

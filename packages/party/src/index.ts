@@ -12,5 +12,6 @@ export * from './node.ts';
 export * from './schemes.ts';
 export * from './env.ts';
 export * from './process.ts';
+export * from './backend.ts';
 export * from './primes.ts';
 export * from './gc.ts';

@@ -9,6 +9,7 @@ import { SoftwareEnclaveProvider } from './sealed.ts';
 import { schemeFor } from './schemes.ts';
 import type { Log } from './transport.ts';
 import { primeExtras } from './primes.ts';
+import { allowBigintBackend, requireMpcBackend } from './backend.ts';
 
 export interface PartyProcess {
   env: PartyEnv;
@@ -26,6 +27,8 @@ export interface StartPartyOptions {
 
 export async function startPartyFromEnv(o: StartPartyOptions = {}): Promise<PartyProcess> {
   const env = partyEnv(o.env ?? process.env, o.defaults ?? {});
+  // No secret arithmetic on variable-time BigInt unless explicitly allowed (development).
+  requireMpcBackend(allowBigintBackend(o.env ?? process.env), o.log ?? ((level, msg, f) => process.stderr.write(`${JSON.stringify({ level, party: env.partyId, msg, ...f })}\n`)));
   // Configuration errors first (clear startup errors), then the network.
   const provider = SoftwareEnclaveProvider.fromFile(env.sealingKeyFile);
   const approvalKey = loadApprovalKey(env.approvalPublicKeyFile);
