@@ -11,6 +11,9 @@
  * - `ERR_MPC_UNIDENTIFIED` (a plain `MpcError`, no culprits): a protocol failed, yet its
  *   identification step found every other party's proofs valid. Nobody is named: blaming the
  *   others would name honest parties (the fault may be this party's own state).
+ * - `ERR_MPC_KEY_STATE` (a plain `MpcError`, no culprits): the parties hold different versions
+ *   of the key (e.g. epochs either side of a refresh). Nobody is named: which version is the
+ *   right one is not for a party to judge, and every honest party stops before releasing a share.
  */
 export type MpcErrorCode =
   | 'ERR_MPC_PARSE'
@@ -24,6 +27,7 @@ export type MpcErrorCode =
   | 'ERR_MPC_SHARE'
   | 'ERR_MPC_SIGNATURE'
   | 'ERR_MPC_UNIDENTIFIED'
+  | 'ERR_MPC_KEY_STATE'
   | 'ERR_MPC_PRESIGNATURE_USED'
   | 'ERR_MPC_USAGE';
 

@@ -58,7 +58,7 @@ const protocols: Array<{ name: string; members?: number[]; aggregator?: number; 
       return parties.map((self) => new FrostSignParty({ session: s, self, signers: parties, share: keys.get(self)!, message: msg, path: '44/501/0/0/0' }));
     },
     rounds: [
-      { round: 1, direct: false, bytes: [{ at: 0, exact: true }, { at: 33, exact: true }, { at: 63, exact: true }, { at: -1, exact: true }] },
+      { round: 1, direct: false, bytes: [{ at: 0, exact: true }, { at: 33, exact: true }, { at: 63, exact: true }, { at: 95, exact: true }] },
       // The signature share z, then the echo entries.
       { round: 2, direct: false, bytes: [{ at: 0, exact: true }, { at: 31, exact: true }, { at: 32, exact: false }, { at: -1, exact: false }] },
     ],
@@ -73,7 +73,7 @@ const protocols: Array<{ name: string; members?: number[]; aggregator?: number; 
     members: [2, 3],
     aggregator: 1,
     rounds: [
-      { round: 1, direct: false, bytes: [{ at: 0, exact: true }, { at: 33, exact: true }, { at: 63, exact: true }, { at: -1, exact: true }] },
+      { round: 1, direct: false, bytes: [{ at: 0, exact: true }, { at: 33, exact: true }, { at: 63, exact: true }, { at: 95, exact: true }] },
       { round: 2, direct: true, bytes: [{ at: 0, exact: true }, { at: 31, exact: true }, { at: 32, exact: false }, { at: -1, exact: false }] },
     ],
   },

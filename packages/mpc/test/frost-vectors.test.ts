@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { ed25519, ed25519_FROST } from '@noble/curves/ed25519.js';
 import { encodeMessage, decodeMessage, BROADCAST, type ProtocolMessage, type Step } from '../src/round.ts';
 import { FrostSignParty, type FrostSignOutput } from '../src/frost/sign.ts';
-import { encodeFrostShare, decodeFrostShare, validateFrostShare, type FrostKeyShare } from '../src/frost/share.ts';
+import { FrostNonce, encodeFrostShare, decodeFrostShare, validateFrostShare, type FrostKeyShare } from '../src/frost/share.ts';
 import { G, decodeScalar, encodeScalar, fromHex, toHex, verifyEd25519, nonceGenerate } from '../src/frost/suite.ts';
 
 interface Vectors {
@@ -82,7 +82,14 @@ test('RFC 9591 E.1: nonce_generate reproduces the hiding and binding nonces', ()
 
 test('RFC 9591 E.1: FrostSignParty reproduces commitments, signature shares and the signature', () => {
   const session = new Uint8Array(32).fill(0x91);
-  const ps = signers.map((id) => new FrostSignParty({ session, self: id, signers, share: encodeFrostShare(shareOf(id)), message, path: '', rand: replay(id) }));
+  // The vectors' nonces come from RFC 9591's nonce_generate (no context); a party making its own
+  // nonces hedges them further with the session and signing context, so they are handed in.
+  const nonceOf = (id: number): FrostNonce => {
+    const r = replay(id);
+    const s = shareOf(id).secret;
+    return new FrostNonce(nonceGenerate(s, r), nonceGenerate(s, r));
+  };
+  const ps = signers.map((id) => new FrostSignParty({ session, self: id, signers, share: encodeFrostShare(shareOf(id)), message, path: '', nonce: nonceOf(id) }));
   const byId = new Map(ps.map((p) => [p.self, p]));
   const seen: ProtocolMessage[] = [];
   const outputs = new Map<number, FrostSignOutput>();

@@ -2,11 +2,11 @@
 // the ThresholdScheme adapter. Every signature is checked by OpenSSL and by noble.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPublicKey, randomBytes, verify } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { ed25519, ed25519_FROST } from '@noble/curves/ed25519.js';
 import { BROADCAST, decodeMessage, encodeMessage, runLocal, type ProtocolMessage } from '../src/round.ts';
-import { MpcError } from '../src/errors.ts';
-import { FrostKeygenParty } from '../src/frost/keygen.ts';
+import { MpcAbort, MpcError } from '../src/errors.ts';
+import { FrostKeygenParty, dkgBinding, verifyKnowledgeProof } from '../src/frost/keygen.ts';
 import { FrostSignParty, frostCommit, type FrostSignature } from '../src/frost/sign.ts';
 import { FrostRefreshParty } from '../src/frost/refresh.ts';
 import { decodeFrostShare, encodeFrostShare, validateFrostShare, type FrostKeyShare } from '../src/frost/share.ts';
@@ -179,15 +179,30 @@ test('nonces are single use: a consumed nonce throws, and a party consumes its n
   assert.throws(() => new FrostSignParty({ session: sid(), self: 1, signers: [1, 2], share, message: new Uint8Array(1), nonce: n1 }), MpcError);
 });
 
-test('a party whose share is stale (from before a refresh) is named when signing with fresh shares', () => {
+test('parties on different epochs (either side of a refresh) stop in round 1: no share is released, nobody is blamed', () => {
   const session = sid();
   const fresh = runLocal([1, 2, 3].map((self) => new FrostRefreshParty({ session, self, share: encodeFrostShare(K23.get(self)!) })));
-  const s2 = sid();
-  const r = drive([
-    new FrostSignParty({ session: s2, self: 1, signers: [1, 2], share: K23.get(1)!, message: msg, path: '44/501/0/0/0' }),
-    new FrostSignParty({ session: s2, self: 2, signers: [1, 2], share: fresh.get(2)!, message: msg, path: '44/501/0/0/0' }),
-  ]);
-  assert.deepEqual(culpritsOf(r.get(2)), [1]);
+  for (const aggregator of [undefined, 1]) {
+    const s2 = sid();
+    const released: number[] = [];
+    const r = drive(
+      [
+        new FrostSignParty({ session: s2, self: 1, signers: [1, 2], share: K23.get(1)!, message: msg, path: '44/501/0/0/0', ...(aggregator ? { aggregator } : {}) }),
+        new FrostSignParty({ session: s2, self: 2, signers: [1, 2], share: fresh.get(2)!, message: msg, path: '44/501/0/0/0', ...(aggregator ? { aggregator } : {}) }),
+      ],
+      (m) => {
+        if (m.round === 2) released.push(m.from);
+        return m;
+      },
+    );
+    for (const i of [1, 2]) {
+      const o = r.get(i);
+      assert.ok(o && !o.ok, `party ${i} did not stop`);
+      assert.ok(o.error instanceof MpcError && !(o.error instanceof MpcAbort), `party ${i}: ${String(o.error)}`);
+      assert.equal(o.error.code, 'ERR_MPC_KEY_STATE');
+    }
+    assert.deepEqual(released, []);
+  }
 });
 
 test('refresh keeps the public key and chain code, changes every share; old and new shares do not combine', () => {
@@ -213,10 +228,10 @@ test('refresh keeps the public key and chain code, changes every share; old and 
     const Y = (k: FrostKeyShare, i: number) => decodePoint(k.verifyingShares[k.parties.indexOf(i)]!);
     const mixed = S.map((i, n) => Y(n === 0 ? keys.get(1)! : fresh.get(1)!, i).multiply(lagrange(S, i))).reduce((a, b) => a.add(b));
     assert.ok(!mixed.equals(PK));
-    // And a signing run mixing an old share with new ones aborts naming the stale party.
+    // And a signing run mixing an old share with new ones stops in round 1 (ERR_MPC_KEY_STATE).
     const s2 = sid();
     const r = drive(S.map((self) => new FrostSignParty({ session: s2, self, signers: S, share: self === 1 ? keys.get(1)! : fresh.get(self)!, message: msg })));
-    for (const i of S.slice(1)) assert.deepEqual(culpritsOf(r.get(i)), [1]);
+    for (const i of S) assert.equal((r.get(i) as { error?: { code?: string } } | undefined)?.error?.code, 'ERR_MPC_KEY_STATE');
   }
 });
 
@@ -229,19 +244,40 @@ test('refresh refuses parties holding a different version of the key', () => {
   assert.deepEqual(culpritsOf(r.get(2)), [3]);
 });
 
-test('our DKG round-1 packages are accepted by noble ed25519_FROST.DKG.round2 (same proof format)', () => {
+test('DKG proof of knowledge is bound to the session, the party list and t: a package made for another is refused at the proof, naming its sender', () => {
   const session = sid();
   const parties = [1, 2, 3];
-  const ps = parties.slice(0, 2).map((self) => new FrostKeygenParty({ session, self, parties, threshold: 2 }));
-  const pkgs = ps.map((p) => {
-    const s = p.start();
-    assert.equal(s.kind, 'send');
-    const body = s.kind === 'send' ? s.messages[0]!.body : new Uint8Array(0);
-    return { identifier: ed25519_FROST.Identifier.fromNumber(p.self), commitment: [body.slice(0, 32), body.slice(32, 64)], proofOfKnowledge: body.slice(64, 128) };
-  });
-  const noble3 = ed25519_FROST.DKG.round1(ed25519_FROST.Identifier.fromNumber(3), { min: 2, max: 3 });
-  const r2 = ed25519_FROST.DKG.round2(noble3.secret, pkgs);
-  assert.equal(Object.keys(r2).length, 2);
+  const round1Of = (o: { session: Uint8Array; parties: number[]; threshold: number }, self = 3): Uint8Array => {
+    const s = new FrostKeygenParty({ ...o, self }).start();
+    return s.kind === 'send' ? s.messages[0]!.body : new Uint8Array(0);
+  };
+  for (const [what, other] of [
+    ['another session', { session: sid(), parties, threshold: 2 }],
+    ['another party list', { session, parties: [1, 2, 3, 4], threshold: 2 }],
+    ['another party list (same size)', { session, parties: [1, 3, 4], threshold: 2 }],
+  ] as const) {
+    const body = round1Of(other);
+    const r = drive(parties.map((self) => new FrostKeygenParty({ session, self, parties, threshold: 2 })), (m) => (m.from === 3 && m.round === 1 ? { ...m, body } : m));
+    for (const i of [1, 2]) {
+      const o = r.get(i);
+      assert.ok(o && !o.ok && o.error instanceof MpcAbort, `${what}: party ${i} did not abort`);
+      assert.equal(o.error.code, 'ERR_MPC_PROOF', what);
+      assert.deepEqual(o.error.culprits, [3], what);
+    }
+  }
+  // The threshold changes the package's length, so the binding is checked on the proof alone.
+  const body = round1Of({ session, parties, threshold: 2 });
+  const C0 = body.subarray(0, 32);
+  const proof = body.subarray(64, 128);
+  assert.ok(verifyKnowledgeProof(dkgBinding(session, parties, 2), 3, decodePoint(C0), C0, proof));
+  assert.ok(!verifyKnowledgeProof(dkgBinding(session, parties, 3), 3, decodePoint(C0), C0, proof));
+  assert.ok(!verifyKnowledgeProof(dkgBinding(session, parties, 2), 2, decodePoint(C0), C0, proof));
+  // An independent check of the Schnorr equation with noble: μ·G = R + c·C0, c from the documented hash.
+  const R = ed25519.Point.fromBytes(proof.subarray(0, 32));
+  const mu = BigInt('0x' + Buffer.from(proof.subarray(32, 64)).reverse().toString('hex'));
+  const h = createHash('sha512').update('FROST-ED25519-SHA512-v1dkg').update(dkgBinding(session, parties, 2)).update(Uint8Array.of(3, ...new Uint8Array(31))).update(C0).update(R.toBytes()).digest();
+  const c = BigInt('0x' + Buffer.from(h).reverse().toString('hex')) % ed25519.Point.Fn.ORDER;
+  assert.ok(ed25519.Point.BASE.multiply(mu).equals(R.add(ed25519.Point.fromBytes(C0).multiply(c))));
 });
 
 test('ThresholdScheme (EDDSA_ED25519): keygen, shareInfo, sign, verify, refresh through the one interface', () => {
@@ -303,4 +339,19 @@ test('benchEddsa returns per-party timings (smoke, 1 iteration)', async () => {
   for (const k of [r.keygen, r.sign, r.signCachedPath]) {
     assert.ok(k.medianMs > 0 && k.p95Ms >= k.medianMs);
   }
+});
+
+test('nonces are hedged with the session and signing context: a repeated random stream (a cloned enclave) still gives different nonces for another message or session', () => {
+  const stuck = (n: number): Uint8Array => new Uint8Array(n).fill(7);
+  const commitmentOf = (session: Uint8Array, message: Uint8Array): string => {
+    const p = new FrostSignParty({ session, self: 1, signers: [1, 2], share: K23.get(1)!, message, rand: stuck });
+    const s = p.start();
+    return Buffer.from(s.kind === 'send' ? s.messages[0]!.body.subarray(0, 64) : new Uint8Array(0)).toString('hex');
+  };
+  const s1 = sid();
+  const a = commitmentOf(s1, msg);
+  assert.notEqual(commitmentOf(s1, new TextEncoder().encode('another message')), a, 'same nonce for another message');
+  assert.notEqual(commitmentOf(sid(), msg), a, 'same nonce in another session');
+  // Same everything: same nonce (the hedge is deterministic in its inputs; the RNG is what repeats).
+  assert.equal(commitmentOf(s1, msg), a);
 });

@@ -133,7 +133,7 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
         if (err instanceof MpcError && ROUTING.has(err.code)) continue;
         if (err instanceof MpcAbort) throw new PartyError('ERR_MPC_ABORT', err.message, { cause: err, culprits: toParty(err.culprits) });
         // A failure whose identification cleared everybody names nobody (never the others).
-        if (err instanceof MpcError && err.code === 'ERR_MPC_UNIDENTIFIED') throw new PartyError('ERR_MPC_ABORT', err.message, { cause: err, culprits: [] });
+        if (err instanceof MpcError && (err.code === 'ERR_MPC_UNIDENTIFIED' || err.code === 'ERR_MPC_KEY_STATE')) throw new PartyError('ERR_MPC_ABORT', err.message, { cause: err, culprits: [] });
         if (err instanceof MpcError) throw new PartyError('ERR_MPC_ABORT', err.message, { cause: err, culprits: [e.from] });
         throw err;
       }

@@ -12,7 +12,7 @@ import { decodeFrostShare, encodeFrostShare, type FrostKeyShare } from './share.
 import { FrostSignParty } from './sign.ts';
 import { verifyEd25519 } from './suite.ts';
 
-export { FrostKeygenParty, frostKeygen, verifyKnowledgeProof, type FrostKeygenOptions } from './keygen.ts';
+export { FrostKeygenParty, frostKeygen, verifyKnowledgeProof, dkgBinding, type FrostKeygenOptions } from './keygen.ts';
 export { FrostRefreshParty, frostRefresh, type FrostRefreshOptions } from './refresh.ts';
 export { FrostSignParty, frostSign, frostCommit, type FrostSignOptions, type FrostSignature, type FrostSignOutput } from './sign.ts';
 export { FrostNonce, encodeFrostShare, decodeFrostShare, validateFrostShare, keyStateDigest, type FrostKeyShare } from './share.ts';

@@ -6,7 +6,7 @@
  *
  * Rounds (all messages of a round from every other party):
  *  1. broadcast: the Feldman commitments C_j0..C_j(t-1) to party j's random polynomial f_j, the
- *     proof of knowledge (R, μ) of f_j(0) (noble `DKG.round1`: c = H_dkg(id || C_j0 || R)), and
+ *     proof of knowledge (R, μ) of f_j(0) (c = H_dkg(binding || id || C_j0 || R)), and
  *     SHA-256 commitment to j's 32-byte chain-code contribution cc_j.
  *  2. broadcast: the echo vector of round 1 (echo.ts) and cc_j revealed; direct to each k: the
  *     share f_j(k).
@@ -17,10 +17,10 @@
  * Output: s_k = Σ_j f_j(k), group commitments C_m = Σ_j C_jm (public key C_0), verifying shares
  * Y_i = Σ_m i^m C_m for every party, chain code SHA-256(tag || cc_1 || … || cc_n).
  *
- * The proof of knowledge has noble's (and frost-rs's) context-free challenge
- * c = H_dkg(id || C_j0 || R), kept for interoperability; the session binding comes from the
- * authenticated transport (every message carries the session id) and from the echo digests and
- * chain-code commitments, which include it.
+ * The proof of knowledge is bound to the session, the party list and t (`dkgBinding`, hashed
+ * into the challenge in front of noble's / frost-rs's H_dkg(id || C_j0 || R)): a package from
+ * another session, party list or threshold fails the proof and names its sender. This departs
+ * from frost-rs's context-free challenge, so our packages no longer verify in noble's round2.
  *
  * The echo rides on round 2 rather than a round of its own: the shares sent alongside it go
  * point-to-point to the one party entitled to them whatever the sender broadcast, the chain-code
@@ -50,12 +50,14 @@ import { confirmBody, readConfirm, type FrostKeyShare } from './share.ts';
 import {
   CONTEXT,
   G,
+  concat,
   IDENTITY,
   decodePoint,
   decodeScalar,
   encodeScalar,
   leToBigint,
   mod,
+  nonceGenerate,
   polyEval,
   sha256,
   vssEval,
@@ -77,6 +79,8 @@ const te = new TextEncoder();
 const TAG_CC_COMMIT = te.encode('cosigner/frost/chaincode-commit/v1');
 const TAG_CC = te.encode('cosigner/frost/chaincode/v1');
 const TAG_DKG = te.encode(CONTEXT + 'dkg');
+const TAG_POK_BINDING = te.encode('cosigner/frost/dkg-pok-binding/v1');
+const TAG_POK_NONCE = te.encode('cosigner/frost/dkg-pok-nonce/v1');
 
 /** H_dkg of noble / frost-rs: SHA-512(contextString || "dkg" || m) as a little-endian scalar. */
 function hdkg(...m: Uint8Array[]): bigint {
@@ -85,12 +89,35 @@ function hdkg(...m: Uint8Array[]): bigint {
   return mod(leToBigint(new Uint8Array(h.digest())));
 }
 
-/** Verify the proof of knowledge of f_j(0): R = μ·G − c·C_j0 with c = H_dkg(j || C_j0 || R). */
-export function verifyKnowledgeProof(j: number, C0: EdPoint, C0bytes: Uint8Array, proof: Uint8Array): boolean {
+/**
+ * What a DKG proof of knowledge is bound to: the session id, the party list and t. A proof
+ * made for another session (or another set of parties, or threshold) does not verify here, so
+ * a package replayed from elsewhere is refused at the proof (ERR_MPC_PROOF) instead of passing
+ * it and failing later.
+ */
+export function dkgBinding(session: Uint8Array, parties: readonly number[], threshold: number): Uint8Array {
+  return sha256(TAG_POK_BINDING, session, Uint8Array.of(parties.length, ...parties, threshold));
+}
+
+/**
+ * Schnorr proof of knowledge of a_j0 (Komlo & Goldberg 2020, Figure 1, round 1 step 2) with the
+ * challenge c = H_dkg(binding || j || C_j0 || R): frost-rs's / noble's H_dkg(j || C_j0 || R)
+ * with the session binding in front. The nonce k is hedged: fresh randomness, the secret and the
+ * binding.
+ */
+function proveKnowledge(binding: Uint8Array, j: number, a0: bigint, C0bytes: Uint8Array, rand: Rand): Uint8Array {
+  const k = nonceGenerate(a0, rand, TAG_POK_NONCE, binding);
+  const Rb = G.multiply(k).toBytes();
+  const c = hdkg(binding, encodeScalar(BigInt(j)), C0bytes, Rb);
+  return concat(Rb, encodeScalar(mod(k + a0 * c)));
+}
+
+/** Verify the proof of knowledge of f_j(0): R = μ·G − c·C_j0 with c = H_dkg(binding || j || C_j0 || R). */
+export function verifyKnowledgeProof(binding: Uint8Array, j: number, C0: EdPoint, C0bytes: Uint8Array, proof: Uint8Array): boolean {
   const Rb = proof.subarray(0, 32);
   const R = decodePoint(Rb);
   const mu = decodeScalar(proof.subarray(32, 64));
-  const c = hdkg(encodeScalar(BigInt(j)), C0bytes, Rb);
+  const c = hdkg(binding, encodeScalar(BigInt(j)), C0bytes, Rb);
   return G.multiplyUnsafe(mu).subtract(C0.multiplyUnsafe(c)).equals(R);
 }
 
@@ -108,6 +135,7 @@ interface Round1 {
 export class FrostKeygenParty extends FrostParty<FrostKeyShare> {
   readonly threshold: number;
   private readonly rand: Rand;
+  private readonly binding: Uint8Array;
   private coefficients: bigint[] = [];
   private nobleSecret: ReturnType<typeof ed25519_FROST.DKG.round1>['secret'] | undefined;
   private myCommitments: EdPoint[] = [];
@@ -122,6 +150,7 @@ export class FrostKeygenParty extends FrostParty<FrostKeyShare> {
     usage(Number.isInteger(o.threshold) && o.threshold >= 2 && o.threshold <= o.parties.length, `threshold ${o.threshold} of ${o.parties.length}: need 2 <= t <= n`);
     this.threshold = o.threshold;
     this.rand = o.rand ?? defaultRand;
+    this.binding = dkgBinding(this.session, this.parties, this.threshold);
   }
 
   protected expects(round: number): { broadcast: boolean; direct: boolean } {
@@ -137,7 +166,9 @@ export class FrostKeygenParty extends FrostParty<FrostKeyShare> {
     this.cc = this.rand(32);
     const w = new Writer();
     for (const c of r.public.commitment) w.fixed(c);
-    w.fixed(r.public.proofOfKnowledge).fixed(ccCommitment(this.session, this.self, this.cc));
+    // Our own proof, bound to the session (noble's is context-free; it is not sent).
+    const proof = proveKnowledge(this.binding, this.self, this.coefficients[0]!, r.public.commitment[0]!, this.rand);
+    w.fixed(proof).fixed(ccCommitment(this.session, this.self, this.cc));
     this.myBody1 = w.finish();
     return { kind: 'send', messages: [this.out(1, BROADCAST, this.myBody1)] };
   }
@@ -165,7 +196,7 @@ export class FrostKeygenParty extends FrostParty<FrostKeyShare> {
         return { Cbytes, proof, ccCommit };
       });
       const C = this.parse(j, 'keygen commitment', () => Cbytes.map((c) => decodePoint(c)));
-      const ok = this.parse(j, 'keygen proof of knowledge', () => verifyKnowledgeProof(j, C[0]!, Cbytes[0]!, proof));
+      const ok = this.parse(j, 'keygen proof of knowledge', () => verifyKnowledgeProof(this.binding, j, C[0]!, Cbytes[0]!, proof));
       if (!ok) throw new MpcAbort('ERR_MPC_PROOF', [j], `invalid proof of knowledge of the secret from ${j}`);
       this.r1.set(j, { C, Cbytes, ccCommit });
     }

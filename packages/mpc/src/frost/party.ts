@@ -21,7 +21,8 @@ export abstract class FrostParty<Out> extends RoundParty<Out> {
     try {
       return f();
     } catch (e) {
-      if (e instanceof MpcAbort) throw e;
+      // Aborts name their own culprits; a key-state mismatch names nobody on purpose.
+      if (e instanceof MpcAbort || (e instanceof MpcError && e.code === 'ERR_MPC_KEY_STATE')) throw e;
       const why = e instanceof Error ? e.message : String(e);
       throw new MpcAbort('ERR_MPC_PARSE', [from], `malformed ${what} from ${from}: ${why}`, { cause: e });
     }

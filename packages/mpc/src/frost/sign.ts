@@ -6,8 +6,11 @@
  *
  * Rounds:
  *  1. broadcast: the commitments (D_i, E_i) of a fresh single-use nonce pair (RFC 9591 §5.1),
- *     and a digest of what is being signed (derived key, signer set, H4(message)), so parties
- *     given different inputs stop before releasing any share.
+ *     a digest of what is being signed (derived key, signer set, H4(message), aggregator) and
+ *     the digest of the key state signed with (`keyStateDigest`: commitments and verifying
+ *     shares, so it differs between epochs), so parties given different inputs stop before
+ *     releasing any share. Another message, key, path or set names the sender; another key
+ *     state names nobody (ERR_MPC_KEY_STATE): parties either side of a refresh are both honest.
  *  2. broadcast: the signature share z_i (§5.2) and the echo vector of round 1 (echo.ts), so a
  *     signer that sent different commitments to different peers is caught instead of making an
  *     honest signer's share look bad.
@@ -35,7 +38,9 @@
  * operations run on libsodium (fast.ts); the cheater-detection slow path uses noble.
  *
  * Nonces: a party makes its nonce pair in `start()` (or takes a `FrostNonce` made earlier) and
- * consumes it when it computes its share; `FrostNonce.take()` throws the second time.
+ * consumes it when it computes its share; `FrostNonce.take()` throws the second time. Nonces
+ * made in `start()` are hedged (RFC 9591 §4.1 with more input): fresh randomness, the share,
+ * the session id, the signing context and the key state.
  */
 import { Reader, Writer } from '../codec.ts';
 import { MpcAbort, MpcError } from '../errors.ts';
@@ -43,7 +48,7 @@ import { BROADCAST, equalBytes, type ProtocolMessage, type Step } from '../round
 import { checkEchoes, readEcho, viewOf } from './echo.ts';
 import { deriveEd25519, parsePath } from './hd.ts';
 import { FrostParty, defaultRand, usage, type Rand } from './party.ts';
-import { FrostNonce, decodeFrostShare, type FrostKeyShare } from './share.ts';
+import { FrostNonce, decodeFrostShare, keyStateDigest, type FrostKeyShare } from './share.ts';
 import * as fast from './fast.ts';
 import {
   G,
@@ -98,18 +103,28 @@ export interface FrostSignature {
   readonly publicKey: Uint8Array;
 }
 
-/** RFC 9591 §5.1 commit(): a fresh nonce pair bound to nothing yet (hedged with the share). */
-export function frostCommit(share: FrostKeyShare, rand: Rand = defaultRand): FrostNonce {
-  const d = nonceGenerate(share.secret, rand);
-  const e = nonceGenerate(share.secret, rand);
+/**
+ * RFC 9591 §5.1 commit(): a fresh nonce pair, hedged with the share and with `context` (the
+ * session id and signing context when a signing party makes it, see `nonceGenerate`).
+ */
+export function frostCommit(share: FrostKeyShare, rand: Rand = defaultRand, ...context: Uint8Array[]): FrostNonce {
+  const d = nonceGenerate(share.secret, rand, TAG_HIDING, ...context);
+  const e = nonceGenerate(share.secret, rand, TAG_BINDING, ...context);
   return new FrostNonce(d, e);
 }
 
 const IDENTITY_BYTES = IDENTITY.toBytes();
-const TAG_CONTEXT = new TextEncoder().encode('cosigner/frost/sign-context/v1');
-const TAG_CONTEXT_AGGREGATED = new TextEncoder().encode('cosigner/frost/sign-context/v1/aggregator');
+const TAG_HIDING = new TextEncoder().encode('cosigner/frost/nonce/hiding');
+const TAG_BINDING = new TextEncoder().encode('cosigner/frost/nonce/binding');
+const TAG_CONTEXT = new TextEncoder().encode('cosigner/frost/sign-context/v2');
+const TAG_CONTEXT_AGGREGATED = new TextEncoder().encode('cosigner/frost/sign-context/v2/aggregator');
 
-/** What every signer must agree it signs: derived key, signer set, message (via H4) and who aggregates. */
+/**
+ * What every signer must agree it signs: derived key, signer set, message (via H4) and who
+ * aggregates. The key state (`keyStateDigest`) travels beside it, so that a mismatch there (the
+ * parties hold different epochs of the key) can be told apart from one here (a party signs
+ * something else, and is named).
+ */
 function signingContext(pk: Uint8Array, signers: readonly number[], msgDigest: Uint8Array, aggregator: number | undefined): Uint8Array {
   const set = Uint8Array.of(signers.length, ...signers);
   return aggregator === undefined ? sha256(TAG_CONTEXT, pk, set, msgDigest) : sha256(TAG_CONTEXT_AGGREGATED, pk, set, msgDigest, Uint8Array.of(aggregator));
@@ -132,6 +147,7 @@ export class FrostSignParty extends FrostParty<FrostSignOutput> {
   private body1: Uint8Array = new Uint8Array(0);
   private msgDigest: Uint8Array = new Uint8Array(0);
   private context: Uint8Array = new Uint8Array(0);
+  private readonly keyState: Uint8Array;
   private list: SignerCommitment[] = [];
   private view: Uint8Array[] = [];
   private Rbytes: Uint8Array = new Uint8Array(0);
@@ -143,6 +159,7 @@ export class FrostSignParty extends FrostParty<FrostSignOutput> {
   constructor(o: FrostSignOptions) {
     super('frost/sign', o.session, o.self, o.signers);
     this.share = o.share instanceof Uint8Array ? decodeFrostShare(o.share) : o.share;
+    this.keyState = keyStateDigest(this.share);
     usage(this.share.self === o.self, `share belongs to party ${this.share.self}, not ${o.self}`);
     usage(o.signers.every((p) => this.share.parties.includes(p)), 'a signer holds no share of this key');
     usage(o.signers.length >= this.share.threshold, `${o.signers.length} signers, key needs ${this.share.threshold}`);
@@ -167,10 +184,10 @@ export class FrostSignParty extends FrostParty<FrostSignOutput> {
     const der = deriveEd25519(this.share.publicKey, this.share.chainCode, this.path, true);
     this.pk = der.publicKey;
     this.tweak = der.tweak;
-    this.nonce ??= frostCommit(this.share, this.rand);
     this.msgDigest = H4(this.message);
     this.context = signingContext(this.pk, this.parties, this.msgDigest, this.aggregator);
-    this.body1 = concat(this.nonce.hidingCommitment, this.nonce.bindingCommitment, this.context);
+    this.nonce ??= frostCommit(this.share, this.rand, this.session, this.context, this.keyState);
+    this.body1 = concat(this.nonce.hidingCommitment, this.nonce.bindingCommitment, this.context, this.keyState);
     return { kind: 'send', messages: [this.out(1, BROADCAST, this.body1)] };
   }
 
@@ -191,11 +208,15 @@ export class FrostSignParty extends FrostParty<FrostSignOutput> {
       bodies.set(j, body);
       list.push(
         this.parse(j, 'signing commitments', () => {
-          if (body.length !== 96) throw new Error(`${body.length} bytes, want 96`);
+          if (body.length !== 128) throw new Error(`${body.length} bytes, want 128`);
           const hidingBytes = body.slice(0, 32);
           const bindingBytes = body.slice(32, 64);
           if (!equalBytes(body.subarray(64, 96), this.context))
             throw new MpcAbort('ERR_MPC_INCONSISTENT_BROADCAST', [j], `party ${j} signs another message, key, path or signer set`);
+          // Another key state: not a fault anyone can be named for (an honest party may hold
+          // the other epoch of a refresh); stop before our share is computed or released.
+          if (!equalBytes(body.subarray(96, 128), this.keyState))
+            throw new MpcError('ERR_MPC_KEY_STATE', `party ${j} signs with another state (epoch) of the key; nobody is blamed`);
           // RFC 9591 §3.1 DeserializeElement for both: canonical (the bytes enter the binding
           // factors), not the identity, in the prime-order subgroup. D_j gets the full check
           // here, E_j inside libsodium's multiplication below (crypto_scalarmult_ed25519 refuses

@@ -134,10 +134,17 @@ export const H4 = (m: Uint8Array): Uint8Array => sha512(TAG_MSG, m);
 /** RFC 9591 §6.1 H5 (commitment-list digest). */
 export const H5 = (m: Uint8Array): Uint8Array => sha512(TAG_COM, m);
 
-/** RFC 9591 §4.1 nonce_generate: H3(random_bytes(32) || SerializeScalar(secret)). */
-export function nonceGenerate(secret: bigint, rand: (n: number) => Uint8Array): bigint {
+/**
+ * RFC 9591 §4.1 nonce_generate: H3(random_bytes(32) || SerializeScalar(secret)), hedged further
+ * with `context` (appended; none reproduces the RFC's vectors). The secret makes a nonce
+ * unpredictable under a broken RNG; the context (session id and signing context) makes two
+ * signings that reuse an RNG state (a cloned enclave, a restored VM snapshot) still draw
+ * different nonces unless they sign the very same thing in the very same session, so a repeated
+ * random stream no longer reuses a nonce across different messages and leaks the share.
+ */
+export function nonceGenerate(secret: bigint, rand: (n: number) => Uint8Array, ...context: Uint8Array[]): bigint {
   for (;;) {
-    const k = H3(concat(rand(32), encodeScalar(secret)));
+    const k = H3(concat(rand(32), encodeScalar(secret), ...context));
     // RFC 9591 allows 0 here but its commitment would be the identity, which §3.1 refuses.
     if (k !== 0n) return k;
   }
