@@ -247,7 +247,7 @@ test('refresh refuses parties holding a different version of the key', () => {
 test('DKG proof of knowledge is bound to the session, the party list and t: a package made for another is refused at the proof, naming its sender', () => {
   const session = sid();
   const parties = [1, 2, 3];
-  const round1Of = (o: { session: Uint8Array; parties: number[]; threshold: number }, self = 3): Uint8Array => {
+  const round1Of = (o: { session: Uint8Array; parties: readonly number[]; threshold: number }, self = 3): Uint8Array => {
     const s = new FrostKeygenParty({ ...o, self }).start();
     return s.kind === 'send' ? s.messages[0]!.body : new Uint8Array(0);
   };
