@@ -93,7 +93,8 @@ export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env, o: { 
     });
     const manager = new KeyManager(party.node, keys, pool);
     const counters: SignerMetrics = { signed: 0, failed: 0, moves: 0 };
-    const signer = new Signer({ node: party.node, keys, pool, plans, js, approvalKey: loadApprovalKey(party.env.approvalPublicKeyFile), log, onSigned: () => { counters.signed++; }, onFailed: () => { counters.failed++; }, onMoved: () => { counters.moves++; } });
+    const gate = await openBucket(nc, 'mpc-signer', BUCKETS.signGate, replicas);
+    const signer = new Signer({ node: party.node, keys, pool, plans, js, gate, approvalKey: loadApprovalKey(party.env.approvalPublicKeyFile), log, onSigned: () => { counters.signed++; }, onFailed: () => { counters.failed++; }, onMoved: () => { counters.moves++; } });
     const metrics = cfg.metricsPort !== undefined ? await startMetrics(cfg.metricsPort, cfg.metricsHost, pool, counters) : undefined;
     await pool.start(await plans.presignatures());
     const consumer = await consumeApproved(js, signer, { concurrency: cfg.signConcurrency, log, nc, workingMs: Math.max(200, Math.floor(cfg.ackWaitMs / 3)), logger });

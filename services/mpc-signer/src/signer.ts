@@ -11,7 +11,8 @@
  * the ack; the approved message is acked only after that.
  */
 import { createHash } from 'node:crypto';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import { JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { CONSUMERS, DomainError, STREAMS, publishEvent, requestMsgId, requestSubject, startConsumer, withSpan, type Logger } from '@cosigner/platform';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
@@ -28,6 +29,7 @@ import type { PlanStore } from './plans.ts';
 
 export const REQUESTS_STREAM = STREAMS.requests.name;
 export const SIGNER_CONSUMER = CONSUMERS.signer.durable;
+const GATE_SIGNING = new TextEncoder().encode('SIGNING');
 
 /** Retry later (nak): a party is unreachable, a session timed out, a publish failed. */
 export class RetryableError extends DomainError {
@@ -52,6 +54,12 @@ export interface SignerOptions {
   pool: PresignPool;
   plans: PlanStore;
   js: JetStreamClient;
+  /**
+   * KV `cosigner-sign-gate`: the signer creates `SIGNING` for a request before any party is asked
+   * for anything, intake's Cancel creates `CANCELLED`; whichever is first wins, so a request is
+   * cancellable exactly until a share could have left, and never signed after a cancel.
+   */
+  gate?: KV;
   approvalKey: KeyObject;
   now?: () => number;
   log: (level: 'info' | 'warn' | 'error', msg: string, f?: Record<string, unknown>) => void;
@@ -123,6 +131,7 @@ export class Signer {
     const expires = req.expiresAtMs || approved.expiresAtMs;
     try {
       if (expires > 0 && this.#now() > expires) throw new Terminal('ERR_EXPIRED', 'request expired before it was signed');
+      if (!(await this.passGate(req.requestId))) throw new Terminal('ERR_CANCELLED', 'cancelled by the workspace before any share was released');
       const sigs: EntrySignature[] = [];
       const release: [string, number, string][] = [];
       for (let i = 0; i < req.entries.length; i++) {
@@ -173,6 +182,24 @@ export class Signer {
       // The outcome is final: the presignatures its plans named are never used again.
       await this.tidy(rt, req);
     }
+  }
+
+  /**
+   * Takes the request's sign gate (creates `SIGNING`), or finds it taken: true when this signer
+   * (now or in an earlier delivery) holds it, false when the request was cancelled first.
+   */
+  private async passGate(requestId: string): Promise<boolean> {
+    const gate = this.#o.gate;
+    if (!gate) return true;
+    try {
+      await gate.create(requestId, GATE_SIGNING);
+      return true;
+    } catch (e) {
+      if (!(e instanceof JetStreamApiError && (e.code === 10071 || e.code === 10164))) throw new RetryableError('sign gate unavailable', e);
+    }
+    const cur = await gate.get(requestId);
+    if (!cur || cur.operation !== 'PUT') throw new RetryableError('sign gate changed concurrently');
+    return new TextDecoder().decode(cur.value) === 'SIGNING';
   }
 
   /** Releases the presignatures the entries' plans still name, then cleans up (outcome durable). */

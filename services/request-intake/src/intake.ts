@@ -31,6 +31,8 @@ export interface IntakeDeps {
   nonces: KV;
   now: () => number;
   log: Logger;
+  /** KV `cosigner-sign-gate` (see cancel). */
+  gate?: KV;
   /** The request size budget (validate.ts requestBudget of the server's max payload). */
   maxRequestBytes?: number;
 }
@@ -215,14 +217,35 @@ export class Intake {
     }
   }
 
-  /** Cancels a request not yet signed: it ends FAILED (ERR_CANCELLED). */
+  /**
+   * Cancels a request while no party can have released a share for it: it ends FAILED
+   * (ERR_CANCELLED). The sign gate (KV `cosigner-sign-gate`) decides: Cancel creates `CANCELLED`
+   * for the request, the signer creates `SIGNING` before any party is asked; whichever create
+   * comes first wins. Once the signer has it (or the request is terminal), Cancel answers
+   * ERR_NOT_CANCELLABLE naming the request's real state (details.status), and nothing changes.
+   */
   async cancel(bytes: Uint8Array, token: string): Promise<RequestState> {
     const c = parseCancelRequest(bytes);
     const v = await this.#authenticate(token, bytes, c.workspaceId, c.apiUserId);
     const cur = await this.get(c.requestId);
     if (cur.workspaceId !== c.workspaceId) throw intakeError('ERR_NOT_FOUND', `request ${c.requestId} not found`);
-    if (isTerminal(cur) || cur.status === 'SIGNED') throw intakeError('ERR_NOT_CANCELLABLE', `request ${c.requestId} is ${cur.status}`);
+    const notCancellable = (s: RequestState, why: string) => intakeError('ERR_NOT_CANCELLABLE', `request ${c.requestId} is ${s.status}${why}`, { status: s.status, ...(s.errorCode ? { errorCode: s.errorCode } : {}) });
+    if (isTerminal(cur) || cur.status === 'SIGNED') throw notCancellable(cur, '');
     await this.#spendNonce(v, c.requestId, Buffer.from(sha256(bytes)).toString('hex'));
+    if (this.#d.gate) {
+      try {
+        await this.#d.gate.create(c.requestId, new TextEncoder().encode('CANCELLED'));
+      } catch (e) {
+        if (!isCasConflict(e)) throw e;
+        const g = await this.#d.gate.get(c.requestId);
+        if (!g || g.operation !== 'PUT' || new TextDecoder().decode(g.value) !== 'CANCELLED') {
+          // The signer started: shares may be out. Answer with what the request really is now.
+          const now = await this.get(c.requestId);
+          throw notCancellable(now, isTerminal(now) || now.status === 'SIGNED' ? '' : ' and being signed');
+        }
+        // Cancelled before (a retried cancel): publish the same event again (absorbed by its id).
+      }
+    }
     const now = this.#d.now();
     const ev: RequestFailed = { requestId: c.requestId, code: 'ERR_CANCELLED', reason: c.reason || 'cancelled by the workspace', culprits: [], failedAtMs: now, stage: 'intake' };
     await publishEvent(this.#d.js, subjectOf('failed', c.requestId), RequestFailed.encode(ev).finish(), { msgId: msgIdOf('failed', c.requestId), expectedStream: REQUESTS_STREAM });

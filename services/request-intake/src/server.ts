@@ -71,7 +71,8 @@ export async function startIntake(cfg: IntakeConfig): Promise<IntakeHandle> {
     trust = createTrust(cfg.trust, { ...(cfg.now ? { now: cfg.now } : {}), ...cfg.trustOptions });
     // One size budget from the server's real max payload: every event the request produces fits.
     const maxRequestBytes = requestBudget(nc.info?.max_payload ?? DEFAULT_NATS_MAX_PAYLOAD);
-    const intake = new Intake({ js, jsm, trust, requests, apiUsers, keys, nonces, now, log, maxRequestBytes });
+    const gate = await openBucket(nc, 'request-intake', BUCKETS.signGate, cfg.replicas);
+    const intake = new Intake({ js, jsm, trust, requests, apiUsers, keys, nonces, now, log, maxRequestBytes, gate });
     const sweeper = new Sweeper({ js, requests, log, now, ...(cfg.sweepIntervalMs ? { intervalMs: cfg.sweepIntervalMs } : {}) });
     const projector = await startProjector({ js, requests, log, onState: (s) => sweeper.track(s), ...(cfg.projectorConcurrency ? { concurrency: cfg.projectorConcurrency } : {}) });
     await sweeper.start();

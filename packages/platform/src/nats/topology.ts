@@ -90,6 +90,7 @@ export const BUCKETS = {
   plans: { bucket: 'cosigner-signing-plans', history: 1, ttlMs: 8 * 24 * 3_600_000, description: 'signing plans of requests in flight' },
   parties: { bucket: 'cosigner-parties', history: 1, description: 'MPC party identities (PartyInfo), each written by its party only' },
   auditHead: { bucket: 'cosigner-audit-head', history: 1, description: 'head of the audit hash chain' },
+  signGate: { bucket: 'cosigner-sign-gate', history: 1, ttlMs: 8 * 24 * 3_600_000, description: 'per request: SIGNING (the signer started, shares may be out) or CANCELLED, whichever was created first' },
 } as const satisfies Record<string, KvSpec>;
 export type BucketKey = keyof typeof BUCKETS;
 
@@ -199,6 +200,7 @@ export const ACCESS: Record<ServiceName, ServiceAccess> = {
     buckets: [
       { bucket: b('requests'), own: true, write: true },
       { bucket: b('intakeNonces'), own: true, write: true },
+      { bucket: b('signGate'), write: true },
       { bucket: b('apiUsers') },
       { bucket: b('keys') },
     ],
@@ -222,6 +224,7 @@ export const ACCESS: Record<ServiceName, ServiceAccess> = {
     buckets: [
       { bucket: b('keys'), own: true, write: true },
       { bucket: b('plans'), own: true, write: true },
+      { bucket: b('signGate'), own: true, write: true },
       ...partyAccess('customer').buckets,
     ],
     publish: partyAccess('customer').publish,
