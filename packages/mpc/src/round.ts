@@ -72,6 +72,14 @@ export interface Party<Out> {
   start(): Step<Out>;
   /** Deliver one message. Throws `MpcAbort` (naming the sender) or `MpcParseError`. */
   receive(message: ProtocolMessage): Step<Out>;
+  /**
+   * Verifiable complaints (optional): party `complainer` aborted naming the sender of `messages`
+   * (that sender's messages of one round to it, shown with the sender's signature by the
+   * transport). Re-runs the checks the complainer ran, with public data only, and says whom they
+   * blame: the sender when its messages fail them, the complainer when they pass (a false
+   * complaint), undefined when this party cannot tell (e.g. it lacks the round's context).
+   */
+  checkComplaint?(complainer: number, messages: readonly ProtocolMessage[]): number | undefined;
 }
 
 /** Serialize a message (version, protocol, session, round, from, to, body). */

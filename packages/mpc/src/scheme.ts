@@ -205,5 +205,6 @@ export function mapParty<A, B>(party: Party<A>, f: (a: A) => B): Party<B> {
     },
     start: () => map(party.start()),
     receive: (m) => map(party.receive(m)),
+    ...(party.checkComplaint ? { checkComplaint: party.checkComplaint.bind(party) } : {}),
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Who CMP blames when things go wrong beyond a single altered message (issue 13): an
- * identification that clears everybody names nobody (item 7).
+ * identification that clears everybody names nobody (item 7); a complaint is re-checked by the
+ * other parties from the accused's messages and public data (item 3).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,8 +9,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { SECP256K1 as c } from '../src/curve.ts';
 import { MpcAbort, MpcError } from '../src/errors.ts';
 import { BROADCAST, decodeMessage, encodeMessage, type Party, type ProtocolMessage } from '../src/round.ts';
-import { cmpPresignBatch, cmpSign, type CmpKeyShare, type CmpPresignature } from '../src/cmp/index.ts';
-import { keygen } from './cmp-helpers.ts';
+import { cmpKeygen, cmpPresignBatch, cmpSign, type CmpKeyShare, type CmpPresignature } from '../src/cmp/index.ts';
+import { keygen, primesFor } from './cmp-helpers.ts';
 import { record, replay, scalarBytes, setBytes, type Snapshot } from './cmp-tamper-lib.ts';
 
 const PARTIES = [1, 2, 3];
@@ -83,4 +84,42 @@ test('item 7: signing with a presignature every signer holds in the same corrupt
     assert.ok(!(e instanceof MpcAbort), `party ${i} blamed ${(e as MpcAbort).culprits?.join(',')}`);
     assert.equal(e.code, 'ERR_MPC_UNIDENTIFIED');
   }
+});
+
+/** k's messages of a recorded round to `complainer` (its broadcast and its direct message). */
+const shown = (snap: Snapshot<unknown>, k: number, complainer: number): ProtocolMessage[] =>
+  snap.pending.filter((m) => m.from === k && (m.to === BROADCAST || m.to === complainer));
+const flipAt = (m: ProtocolMessage, at: number): ProtocolMessage => {
+  const body = m.body.slice();
+  body[at] = body[at]! ^ 4;
+  return { ...m, body };
+};
+
+test('item 3: presigning rounds 1-3, a third party re-checks a complaint: honest messages clear the sender and name the complainer, bad ones name the sender', () => {
+  const run = presignRun();
+  for (const round of [1, 2, 3]) {
+    const snap = run.snaps.find((s) => s.round === round)! as Snapshot<unknown>;
+    const verifier = snap.parties.find((p) => p.self === 1)!;
+    const msgs = shown(snap, 2, 3);
+    assert.equal(msgs.length, 2);
+    assert.equal(verifier.checkComplaint!(3, msgs), 3, `round ${round}: a false complaint names the complainer`);
+    // The sender's own view agrees, and so does the complainer's.
+    assert.equal(snap.parties.find((p) => p.self === 2)!.checkComplaint!(3, msgs), 3);
+    const bad = msgs.map((m) => (m.to === 3 ? flipAt(m, Math.floor(m.body.length / 2)) : m));
+    assert.equal(verifier.checkComplaint!(3, bad), 2, `round ${round}: a true complaint names the sender`);
+    // A complaint that leaves out the direct message is the complainer's own.
+    assert.equal(verifier.checkComplaint!(3, msgs.filter((m) => m.to === BROADCAST)), 3);
+  }
+});
+
+test('item 3: key generation round 3 (share, Π^fac, Π^mod, Π^sch) complaints are re-checked the same way', () => {
+  const s = randomBytes(32);
+  const rec = record(PARTIES.map((i) => cmpKeygen({ curve: c, session: s, self: i, parties: PARTIES, threshold: 2, primes: primesFor(i) })));
+  const snap = rec.snaps.find((x) => x.round === 3)! as Snapshot<unknown>;
+  const verifier = snap.parties.find((p) => p.self === 1)!;
+  const msgs = shown(snap, 2, 3);
+  assert.equal(verifier.checkComplaint!(3, msgs), 3, 'the honest share and proofs: false complaint');
+  // A wrong share (the scalar right after version and tag) is a true complaint.
+  const bad = msgs.map((m) => (m.to === 3 ? flipAt(m, 33) : m));
+  assert.equal(verifier.checkComplaint!(3, bad), 2);
 });

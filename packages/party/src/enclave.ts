@@ -79,6 +79,11 @@ export interface EnclaveSession {
   readonly round: number;
   start(): Promise<EnclaveStep>;
   receive(m: ProtocolMessage): Promise<EnclaveStep>;
+  /**
+   * Re-checks a complaint (the protocol's `checkComplaint`): whom sender's `messages` to
+   * `complainer` blame, or undefined when this session cannot tell.
+   */
+  checkComplaint?(complainer: number, messages: readonly ProtocolMessage[]): Promise<number | undefined>;
 }
 
 export interface SignResult {
@@ -255,6 +260,7 @@ export class Enclave {
       get round() { return party.round; },
       start: () => convert(party.start()),
       receive: (m) => convert(party.receive(m)),
+      ...(party.checkComplaint ? { checkComplaint: async (complainer: number, messages: readonly ProtocolMessage[]) => party.checkComplaint?.(complainer, messages) } : {}),
     };
   }
 
@@ -367,6 +373,7 @@ export class Enclave {
           throw e;
         }
       },
+      checkComplaint: (complainer, messages) => w.checkComplaint(key, complainer, messages),
     };
   }
 

@@ -203,3 +203,50 @@ export class EchoLedger {
     };
   }
 }
+
+/**
+ * What a `SessionOutcome.evidence` holds. `echo`: a successful party's echo of the last round.
+ * `equivocation`: two different digests one sender signed for the same broadcast. `complaint`:
+ * the culprits' signed bodies of the round the complainer aborted in (direct ones included: their
+ * signature is inside the encryption, so the complainer can show them), for every other party to
+ * re-check (`EnclaveSession.checkComplaint`).
+ */
+export type Evidence =
+  | { readonly kind: 'echo'; readonly digests: readonly SignedDigest[] }
+  | { readonly kind: 'equivocation'; readonly digests: readonly SignedDigest[] }
+  | { readonly kind: 'complaint'; readonly bodies: readonly SignedBody[] };
+
+const EVIDENCE_TAG = { echo: 1, equivocation: 2, complaint: 3 } as const;
+
+export function encodeEvidence(e: Evidence): Uint8Array {
+  if (e.kind !== 'complaint') return Buffer.concat([Uint8Array.of(EVIDENCE_TAG[e.kind]), encodeEcho(e.digests)]);
+  const parts: Uint8Array[] = [Uint8Array.of(EVIDENCE_TAG.complaint, e.bodies.length)];
+  for (const b of e.bodies) {
+    const enc = encodeBody({ ...b, echo: [] });
+    parts.push(u32(enc.length), enc);
+  }
+  return Buffer.concat(parts);
+}
+
+/** Strict; empty bytes are no evidence (undefined). */
+export function decodeEvidence(b: Uint8Array): Evidence | undefined {
+  if (b.length === 0) return undefined;
+  const tag = b[0]!;
+  if (tag === EVIDENCE_TAG.echo || tag === EVIDENCE_TAG.equivocation) {
+    const digests = decodeEcho(b.subarray(1));
+    return tag === EVIDENCE_TAG.echo ? { kind: 'echo', digests } : { kind: 'equivocation', digests };
+  }
+  if (tag !== EVIDENCE_TAG.complaint || b.length < 2) throw new PartyError('ERR_ENVELOPE', 'evidence: unknown kind');
+  const n = b[1]!;
+  let p = 2;
+  const bodies: SignedBody[] = [];
+  for (let i = 0; i < n; i++) {
+    if (p + 4 > b.length) throw new PartyError('ERR_ENVELOPE', 'evidence: truncated');
+    const len = new DataView(b.buffer, b.byteOffset + p, 4).getUint32(0);
+    if (p + 4 + len > b.length) throw new PartyError('ERR_ENVELOPE', 'evidence: truncated');
+    bodies.push(decodeBody(b.subarray(p + 4, p + 4 + len)));
+    p += 4 + len;
+  }
+  if (p !== b.length) throw new PartyError('ERR_ENVELOPE', 'evidence: trailing bytes');
+  return { kind: 'complaint', bodies };
+}

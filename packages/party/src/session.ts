@@ -8,14 +8,20 @@
  * broadcasts its sender received, and a party's final outcome carries those of the last round.
  * Each is checked against what this party received before the message reaches the protocol; an
  * equivocating sender is named with its two signed digests as evidence.
+ *
+ * Verifiable complaints: a party that aborts naming senders publishes their signed bodies of the
+ * round (direct ones too: the body signature is inside the encryption). A party that gets such a
+ * failure checks the signatures and has its own protocol run re-check the messages
+ * (`EnclaveSession.checkComplaint`) before it blames anyone: a complaint that does not hold, or
+ * whose evidence is not signed by the accused, names the complainer instead.
  */
 import type { KeyObject } from 'node:crypto';
-import { BROADCAST, MpcAbort, MpcError, type ProtocolMessage } from '@cosigner/mpc';
+import { BROADCAST, MpcAbort, MpcError, decodeMessage, type ProtocolMessage } from '@cosigner/mpc';
 import type { SessionStart } from '@cosigner/proto';
 import type { EnclaveSession, EnclaveStep, PartyRef } from './enclave.ts';
 import { PartyError } from './errors.ts';
 import type { PartyTransport, SessionEvent } from './transport.ts';
-import { EchoLedger, decodeEcho, encodeEcho, type EchoFinding, type SignedDigest } from './evidence.ts';
+import { EchoLedger, bodyDigest, decodeEvidence, encodeEvidence, verifySignedDigest, type EchoFinding, type Evidence, type SignedBody } from './evidence.ts';
 
 export interface RunOptions {
   transport: PartyTransport;
@@ -64,7 +70,59 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
   };
   const toParty = (culprits: readonly number[]) => culprits.map((c) => byIndex.get(c) ?? String(c));
   const blame = (f: EchoFinding | undefined): void => {
-    if (f) throw new PartyError('ERR_MPC_ABORT', `echo: ${f.reason}`, { culprits: toParty([f.culprit]), evidence: encodeEcho(f.evidence) });
+    if (f) throw new PartyError('ERR_MPC_ABORT', `echo: ${f.reason}`, { culprits: toParty([f.culprit]), evidence: f.evidence.length === 2 ? encodeEvidence({ kind: 'equivocation', digests: f.evidence }) : new Uint8Array(0) });
+  };
+  /** Every body received, by round, sender and kind: what a complaint shows. */
+  const received = new Map<string, SignedBody>();
+  const bodiesOf = (round: number, culprits: readonly number[]): SignedBody[] =>
+    culprits.flatMap((c) => ['b', 'd'].map((k) => received.get(`${round}:${c}:${k}`)).filter((x): x is SignedBody => x !== undefined));
+  /**
+   * Whom another party's failure blames, once checked: its culprits when its evidence proves them,
+   * the complainer when the evidence is forged or the complaint does not hold, or its word as
+   * given when the protocol cannot re-check (FROST, identification rounds) or it names nobody.
+   */
+  const judge = async (complainer: number, culprits: readonly number[], ev: Evidence | undefined): Promise<{ culprits: number[]; why: string }> => {
+    const asGiven = { culprits: [...culprits], why: '' };
+    if (culprits.length === 0) return asGiven;
+    if (ev?.kind === 'equivocation') {
+      const [a, b] = ev.digests;
+      const k = keys.get(culprits[0]!);
+      const ok = culprits.length === 1 && a && b && k && a.from === culprits[0] && b.from === a.from && a.round === b.round
+        && !Buffer.from(a.digest).equals(Buffer.from(b.digest)) && verifySignedDigest(k, a) && verifySignedDigest(k, b);
+      return ok ? asGiven : { culprits: [complainer], why: 'its equivocation evidence is not two different bodies signed by the accused' };
+    }
+    if (!session.checkComplaint) return asGiven;
+    // Nothing to check it against: nobody is blamed on the complainer's word alone.
+    if (ev?.kind !== 'complaint') return { culprits: [], why: 'it shows no signed message of the accused, so nobody is blamed on its word' };
+    const byCulprit = new Map<number, ProtocolMessage[]>();
+    for (const b of ev.bodies) {
+      let m: ProtocolMessage;
+      try {
+        m = decodeMessage(b.wire);
+      } catch {
+        return { culprits: [complainer], why: 'its evidence does not decode' };
+      }
+      const k = keys.get(m.from);
+      if (!k || !culprits.includes(m.from) || !verifySignedDigest(k, { from: m.from, round: m.round, digest: bodyDigest(b.wire), sig: b.sig })
+        || !Buffer.from(m.session).equals(Buffer.from(start.sessionId)) || (m.to !== BROADCAST && m.to !== complainer))
+        return { culprits: [complainer], why: 'its evidence is not a message of this session signed by the accused' };
+      // A broadcast shown in a complaint must be the one this party got (else: equivocation).
+      if (m.to === BROADCAST) {
+        const f = ledger.broadcast({ from: m.from, round: m.round, digest: bodyDigest(b.wire), sig: b.sig });
+        if (f) return { culprits: [f.culprit], why: f.reason };
+      }
+      byCulprit.set(m.from, [...(byCulprit.get(m.from) ?? []), m]);
+    }
+    const found: number[] = [];
+    for (const c of culprits) {
+      const msgs = byCulprit.get(c);
+      if (!msgs) return { culprits: [complainer], why: `it shows no signed message of party ${c}` };
+      const who = await session.checkComplaint(complainer, msgs).catch(() => undefined);
+      if (who === undefined) return asGiven;
+      if (who === complainer) return { culprits: [complainer], why: `party ${c}'s messages pass every check it claims failed (a false complaint)` };
+      found.push(who);
+    }
+    return { culprits: found, why: '' };
   };
   const indexOf = new Map(parties.map((p) => [p.id, p.index]));
   // Identity keys of every party, for the echo checks (a party whose key cannot be had is not
@@ -100,19 +158,25 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
       const e = queue.shift()!;
       if (e.kind === 'outcome') {
         const from = indexOf.get(e.outcome.partyId);
-        if (e.outcome.ok && from !== undefined && e.outcome.partyId !== transport.self && e.outcome.evidence.length > 0) {
-          // A party that finished shows the last round's broadcasts as it got them.
-          let echo: SignedDigest[];
-          try {
-            echo = decodeEcho(e.outcome.evidence);
-          } catch {
-            echo = [];
-          }
-          blame(ledger.check(from, echo));
+        let ev: Evidence | undefined;
+        try {
+          ev = decodeEvidence(e.outcome.evidence);
+        } catch {
+          ev = undefined;
         }
+        // A party that finished shows the last round's broadcasts as it got them.
+        if (e.outcome.ok && from !== undefined && e.outcome.partyId !== transport.self && ev?.kind === 'echo') blame(ledger.check(from, ev.digests));
         if (!e.outcome.ok && e.outcome.partyId !== transport.self) {
           const c = e.outcome.code;
           const code = c === 'ERR_MPC_ABORT' || c === 'ERR_SESSION_TIMEOUT' || c === 'ERR_APPROVAL_INVALID' ? c : 'ERR_SESSION_REFUSED';
+          if (code === 'ERR_MPC_ABORT' && from !== undefined) {
+            const named = e.outcome.culprits.map((id) => indexOf.get(id));
+            if (named.every((x): x is number => x !== undefined)) {
+              const v = await judge(from, named, ev);
+              if (v.why !== '') throw new PartyError(code, `${e.outcome.partyId}'s complaint refused: ${v.why}`, { culprits: toParty(v.culprits) });
+              throw new PartyError(code, `${e.outcome.partyId} aborted: ${e.outcome.reason}`, { culprits: toParty(v.culprits), evidence: e.outcome.evidence });
+            }
+          }
           throw new PartyError(code, `${e.outcome.partyId} aborted: ${e.outcome.reason}`, { culprits: e.outcome.culprits });
         }
         continue;
@@ -127,11 +191,17 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
       if (e.echo.some((x) => x.round !== m.round - 1))
         blame({ culprit: m.from, reason: `party ${m.from}'s round-${m.round} echo is not of round ${m.round - 1}`, evidence: [] });
       blame(ledger.check(m.from, e.echo));
+      received.set(`${m.round}:${m.from}:${m.to === BROADCAST ? 'b' : 'd'}`, { wire: e.wire, sig: e.signed.sig, echo: [] });
+      const atRound = session.round;
       try {
         step = await session.receive(m);
       } catch (err) {
         if (err instanceof MpcError && ROUTING.has(err.code)) continue;
-        if (err instanceof MpcAbort) throw new PartyError('ERR_MPC_ABORT', err.message, { cause: err, culprits: toParty(err.culprits) });
+        // The accused's signed messages of the round go with the abort, for others to re-check.
+        if (err instanceof MpcAbort) {
+          const bodies = bodiesOf(Math.max(atRound, session.round), err.culprits);
+          throw new PartyError('ERR_MPC_ABORT', err.message, { cause: err, culprits: toParty(err.culprits), evidence: bodies.length > 0 ? encodeEvidence({ kind: 'complaint', bodies }) : new Uint8Array(0) });
+        }
         // A failure whose identification cleared everybody names nobody (never the others).
         if (err instanceof MpcError && (err.code === 'ERR_MPC_UNIDENTIFIED' || err.code === 'ERR_MPC_KEY_STATE')) throw new PartyError('ERR_MPC_ABORT', err.message, { cause: err, culprits: [] });
         if (err instanceof MpcError) throw new PartyError('ERR_MPC_ABORT', err.message, { cause: err, culprits: [e.from] });
@@ -139,7 +209,7 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
       }
       await send(step);
       if (step.done) {
-        o.onFinalEcho?.(encodeEcho(ledger.echoFor(ledger.lastRound)));
+        o.onFinalEcho?.(encodeEvidence({ kind: 'echo', digests: ledger.echoFor(ledger.lastRound) }));
         return step.result;
       }
       if (session.round !== round) {

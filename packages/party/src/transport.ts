@@ -187,6 +187,8 @@ export interface IncomingProtocol {
   kind: 'message';
   from: string;
   message: ProtocolMessage;
+  /** The message as encoded by its sender (what `signed` covers). */
+  wire: Uint8Array;
   /** The sender's signature over the message's digest (verified). */
   signed: SignedDigest;
   /** The sender's echo of the previous round's broadcasts (unchecked: the session checks it). */
@@ -337,7 +339,7 @@ export class PartyTransport {
     if (!Buffer.from(m.session).equals(Buffer.from(env.sessionId)) || m.from !== peer.index || m.round !== env.round)
       throw new PartyError('ERR_ENVELOPE', 'envelope header does not match its message');
     if ((m.to === BROADCAST) === env.encrypted) throw new PartyError('ERR_ENVELOPE', 'direct messages must be encrypted, broadcasts not');
-    this.deliver(hex(env.sessionId), { kind: 'message', from: peer.id, message: m, signed, echo: body.echo });
+    this.deliver(hex(env.sessionId), { kind: 'message', from: peer.id, message: m, wire, signed, echo: body.echo });
   }
 
   private async onOutcome(bytes: Uint8Array): Promise<void> {

@@ -13,7 +13,7 @@ function out(id: number, p: Party<Uint8Array[]>, s: Step<Uint8Array[]>): void {
   });
 }
 
-port.on('message', (msg: { id: number; op: string; key: string; algorithm?: string; session?: Uint8Array; self?: number; signers?: number[]; share?: Uint8Array; count?: number; message?: Uint8Array }) => {
+port.on('message', (msg: { id: number; op: string; key: string; algorithm?: string; session?: Uint8Array; self?: number; signers?: number[]; share?: Uint8Array; count?: number; message?: Uint8Array; complainer?: number; messages?: Uint8Array[] }) => {
   const { id, op, key } = msg;
   try {
     if (op === 'drop') {
@@ -29,6 +29,11 @@ port.on('message', (msg: { id: number; op: string; key: string; algorithm?: stri
     }
     const p = parties.get(key);
     if (!p) throw new Error('no such protocol run');
+    if (op === 'complaint') {
+      const culprit = p.checkComplaint?.(msg.complainer!, (msg.messages ?? []).map((b) => decodeMessage(b)));
+      port.postMessage({ id, ok: true, value: { kind: 'wait', messages: [], round: p.round, culprit } });
+      return;
+    }
     const s = op === 'start' ? p.start() : p.receive(decodeMessage(msg.message!));
     if (s.kind === 'done') parties.delete(key);
     out(id, p, s);

@@ -15,7 +15,7 @@ export interface WorkerStep {
   round: number;
 }
 
-interface Reply { id: number; ok: boolean; value?: { kind: WorkerStep['kind']; messages: Uint8Array[]; output?: Uint8Array[]; round: number }; error?: { code?: string; message: string; culprits?: number[] } }
+interface Reply { id: number; ok: boolean; value?: { kind: WorkerStep['kind']; messages: Uint8Array[]; output?: Uint8Array[]; round: number; culprit?: number }; error?: { code?: string; message: string; culprits?: number[] } }
 
 export class ProtocolWorker {
   #worker: Worker;
@@ -55,11 +55,19 @@ export class ProtocolWorker {
       throw new Error(e.message);
     }
     if (!r.value) return undefined;
-    return { kind: r.value.kind, messages: r.value.messages.map((b) => decodeMessage(b)), round: r.value.round, ...(r.value.output ? { output: r.value.output } : {}) };
+    const extra = typeof r.value.culprit === 'number' ? { culprit: r.value.culprit } : {};
+    return { kind: r.value.kind, messages: r.value.messages.map((b) => decodeMessage(b)), round: r.value.round, ...(r.value.output ? { output: r.value.output } : {}), ...extra };
   }
 
   async createPresign(key: string, o: { algorithm: string; session: Uint8Array; self: number; signers: readonly number[]; share: Uint8Array; count: number }): Promise<void> {
     await this.call({ op: 'create', key, ...o, signers: [...o.signers] });
+  }
+
+  /** The protocol run's `checkComplaint` (undefined: it cannot tell, or the run is gone). */
+  async checkComplaint(key: string, complainer: number, messages: readonly ProtocolMessage[]): Promise<number | undefined> {
+    const r = await this.call({ op: 'complaint', key, complainer, messages: messages.map((m) => encodeMessage(m)) }).catch(() => undefined);
+    const culprit = (r as unknown as { culprit?: number } | undefined)?.culprit;
+    return typeof culprit === 'number' ? culprit : undefined;
   }
 
   start(key: string): Promise<WorkerStep> {

@@ -1,7 +1,9 @@
 /**
- * Broadcast equivocation over NATS (issue 13 item 2): a party that sends different broadcast
- * bodies to different peers, in CMP presigning round 2 or in online signing, is named by every
- * honest party, and the outcome it is named in carries its two signed bodies' digests.
+ * Over NATS, with real parties: broadcast equivocation (issue 13 item 2): a party that sends
+ * different broadcast bodies to different peers, in CMP presigning round 2 or in online signing,
+ * is named by every honest party, and the outcome it is named in carries its two signed bodies'
+ * digests. Verifiable complaints (item 3): a party that falsely accuses an honest sender, with
+ * its genuine signed messages or forged ones, is named itself.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +16,7 @@ import { startNats } from '@cosigner/platform/testing';
 import { BROADCAST, type ProtocolMessage } from '@cosigner/mpc';
 import { PartyEnvelope, SessionOutcome } from '@cosigner/proto';
 import { PartyNode, SoftwareEnclaveProvider, schemeFor, DEFAULT_PARTIES, primeExtras, type PartyError } from '../src/index.ts';
-import { decodeEcho, verifySignedDigest } from '../src/evidence.ts';
+import { decodeEvidence, encodeEvidence, verifySignedDigest, type SignedBody } from '../src/evidence.ts';
 import { subjects } from '../src/transport.ts';
 import { approvalKeys, approvedEvent } from './helpers.ts';
 
@@ -64,7 +66,9 @@ function assertNamedByEveryHonest(failures: Failure[], outcomes: SessionOutcome[
     assert.ok(o, `${honest} published no failure`);
     assert.deepEqual(o.culprits, [cheater]);
     assert.match(o.reason, /two different signed/);
-    const ev = decodeEcho(o.evidence);
+    const dec = decodeEvidence(o.evidence);
+    assert.equal(dec?.kind, 'equivocation');
+    const ev = dec.kind === 'equivocation' ? dec.digests : [];
     assert.equal(ev.length, 2, 'two signed digests as evidence');
     for (const e of ev) assert.ok(verifySignedDigest(cheaterKey, e), 'each is signed by the cheater');
     assert.notDeepEqual(Buffer.from(ev[0]!.digest), Buffer.from(ev[1]!.digest));
@@ -122,4 +126,66 @@ test('CMP signing: a party that broadcasts different σ to its two peers is name
   await assert.rejects(sign('r2', pre.presignatureIds[1]!, 'two'), (e: PartyError) => e.code === 'ERR_MPC_ABORT' && e.culprits.join(',') === 'cloud-2');
   await until(() => outcomes.filter((o) => !o.ok && o.partyId !== 'cloud-2').length >= 2);
   assertNamedByEveryHonest(failures, outcomes, 'cloud-2', (await customer!.transport.registry.resolve('cloud-2')).verifyKey);
+});
+
+/**
+ * Makes `node` a false accuser in the next CMP presigning: it captures the honest `victim`'s
+ * signed round-1 messages to it, stops sending, and publishes a failure blaming the victim with
+ * them (or with `forge` applied) as its evidence.
+ */
+function falselyAccuse(node: PartyNode, victim: number, forge?: (b: SignedBody) => SignedBody): void {
+  const tr = node.transport;
+  const send = tr.send.bind(tr);
+  tr.send = async (h, m, parties, echo) => (m.round >= 2 ? { from: m.from, round: m.round, digest: new Uint8Array(32), sig: new Uint8Array(64) } : send(h, m, parties, echo));
+  const register = tr.register.bind(tr);
+  tr.register = (sessionId, handler) => register(sessionId, (e) => {
+    handler(e);
+    if (e.kind !== 'message' || e.message.from !== victim || e.message.round !== 1) return;
+    const got = (caught.get(Buffer.from(sessionId).toString('hex')) ?? []).concat({ wire: e.wire, sig: e.signed.sig, echo: [] });
+    caught.set(Buffer.from(sessionId).toString('hex'), got);
+    if (got.length !== 2) return;
+    const bodies = forge ? got.map(forge) : got;
+    tr.publishOutcome({
+      sessionId: Buffer.from(sessionId), partyId: tr.self, ok: false, code: 'ERR_MPC_ABORT', reason: 'Π^enc failed (a lie)', culprits: [DEFAULT_PARTIES.find((p) => p.index === victim)!.id],
+      result: Buffer.alloc(0), evidence: Buffer.from(encodeEvidence({ kind: 'complaint', bodies })),
+    }, 'PRESIGN', 'k_fc');
+  });
+  const caught = new Map<string, SignedBody[]>();
+}
+
+for (const forged of [false, true]) {
+  test(`verifiable complaints: a false complaint ${forged ? 'with forged evidence ' : ''}against an honest sender names the complainer, and the sender is not blamed`, async (t) => {
+    const { nodes, failures } = await threeParties(t);
+    const [customer, , cloud2] = nodes;
+    const base = { keyId: 'k_fc', parties: DEFAULT_PARTIES.map((p) => p.id), workspaceId: 'ws1', algorithm: 'ECDSA_SECP256K1' as const, threshold: 3, entryIndex: 0, epoch: 0, presignatureId: Buffer.alloc(0), requestId: '' };
+    await customer!.coordinate({ ...base, kind: 'KEYGEN', context: Buffer.alloc(0), count: 0 });
+    // cloud-2 accuses cloud-1 (index 2) with cloud-1's genuine signed messages, or altered ones.
+    falselyAccuse(cloud2!, 2, forged ? (b) => ({ ...b, wire: Uint8Array.from([...b.wire.subarray(0, b.wire.length - 1), b.wire[b.wire.length - 1]! ^ 1]) }) : undefined);
+    await assert.rejects(customer!.coordinate({ ...base, kind: 'PRESIGN', context: Buffer.alloc(0), count: 1 }), (e: PartyError) => {
+      assert.equal(e.code, 'ERR_MPC_ABORT');
+      assert.deepEqual(e.culprits, ['cloud-2'], e.message);
+      assert.match(e.message, /complaint refused/);
+      return true;
+    });
+    await until(() => failures.some((f) => f.party === 'cloud-1'));
+    assert.deepEqual(failures.find((f) => f.party === 'cloud-1')!.culprits, ['cloud-2'], 'the framed sender names the complainer too');
+  });
+}
+
+test('verifiable complaints: a true complaint (a bad Π^enc sent to one peer) is re-checked by the other honest party, which names the sender too', async (t) => {
+  const { nodes, failures } = await threeParties(t);
+  const [customer, , cloud2] = nodes;
+  const base = { keyId: 'k_tc', parties: DEFAULT_PARTIES.map((p) => p.id), workspaceId: 'ws1', algorithm: 'ECDSA_SECP256K1' as const, threshold: 3, entryIndex: 0, epoch: 0, presignatureId: Buffer.alloc(0), requestId: '' };
+  await customer!.coordinate({ ...base, kind: 'KEYGEN', context: Buffer.alloc(0), count: 0 });
+  const tr = cloud2!.transport;
+  const send = tr.send.bind(tr);
+  tr.send = async (h, m, parties, echo) => {
+    if (m.protocol !== 'cmp/presign' || m.round !== 1 || m.to !== 1) return send(h, m, parties, echo);
+    const body = m.body.slice();
+    body[Math.floor(body.length / 2)] = body[Math.floor(body.length / 2)]! ^ 1;
+    return send(h, { ...m, body }, parties, echo);
+  };
+  await assert.rejects(customer!.coordinate({ ...base, kind: 'PRESIGN', context: Buffer.alloc(0), count: 1 }), (e: PartyError) => e.code === 'ERR_MPC_ABORT' && e.culprits.join(',') === 'cloud-2');
+  await until(() => failures.some((f) => f.party === 'cloud-1'));
+  assert.deepEqual(failures.find((f) => f.party === 'cloud-1')!.culprits, ['cloud-2'], 'cloud-1, which got a valid proof, still names the sender after re-checking the complaint');
 });

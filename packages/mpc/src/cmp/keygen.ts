@@ -23,7 +23,7 @@
 import { randomBytes } from 'node:crypto';
 import { Reader, Writer } from '../codec.ts';
 import type { Curve, Point } from '../curve.ts';
-import { MpcError } from '../errors.ts';
+import { MpcAbort, MpcError } from '../errors.ts';
 import { RoundParty, equalBytes, type ProtocolMessage, type Step } from '../round.ts';
 import { PaillierSecretKey } from '../arith/paillier.ts';
 import { PedersenParams, generatePedersen } from '../arith/pedersen.ts';
@@ -248,34 +248,66 @@ export class CmpKeygenParty extends RoundParty<CmpKeyShare> {
     return { kind: 'send', messages: out };
   }
 
+  /**
+   * Verifiable complaint (issue 13 item 3, `Party.checkComplaint`): party `complainer` aborted
+   * naming sender k over k's round-3 messages to it, shown with k's signature. As in the paper's
+   * complaint step for a bad share (and Feldman VSS generally), the disputed share is revealed to
+   * everyone: the run aborts either way, so nothing of a key that will be used leaks. Every party
+   * re-runs the complainer's checks with public data: the share against k's Feldman commitments
+   * at the complainer's index, Π^fac under the complainer's ring-Pedersen parameters, Π^mod and
+   * Π^sch. Returns k if they fail, the complainer if they hold (a false complaint).
+   */
+  checkComplaint(complainer: number, messages: readonly ProtocolMessage[]): number | undefined {
+    const k = messages[0]?.from;
+    if (k === undefined || k === complainer || !this.parties.includes(k) || !this.parties.includes(complainer)) return undefined;
+    if (messages.some((m) => m.from !== k || m.round !== 3 || (m.to !== 0 && m.to !== complainer)) || this.round < 3) return undefined;
+    const bm = messages.find((m) => m.to === 0);
+    const dm = messages.find((m) => m.to === complainer);
+    if (!bm || !dm) return complainer;
+    try {
+      const Pv = complainer === this.self ? this.ped : this.decs.get(complainer)!.aux;
+      this.checkRound3(k, complainer, Pv, bm.body, dm.body);
+      return complainer;
+    } catch (e) {
+      if (e instanceof MpcAbort && e.culprits.includes(k)) return k;
+      throw e;
+    }
+  }
+
+  /** The round-3 checks verifier `v` runs on sender j's bodies; returns j's share for `v`, throws an MpcAbort naming j. */
+  private checkRound3(j: number, v: number, Pv: PedersenParams, bBody: Uint8Array, dBody: Uint8Array): bigint {
+    const c = this.c;
+    const coeffs = (i: number): Point[] => (this.old ? [c.ZERO, ...this.decs.get(i)!.F] : this.decs.get(i)!.F);
+    const dec = this.decs.get(j)!;
+    const { modBytes, z } = asSender(j, 'keygen round 3 broadcast', () => {
+      const r = bodyReader(bBody, TAG.keygen3b);
+      const modBytes = r.bytes();
+      const z = this.old ? 0n : readScalar(r, c);
+      r.end();
+      return { modBytes, z };
+    });
+    const { share, facBytes } = asSender(j, 'keygen round 3 direct', () => {
+      const r = bodyReader(dBody, TAG.keygen3d);
+      const share = readScalar(r, c);
+      const facBytes = r.bytes();
+      r.end();
+      return { share, facBytes };
+    });
+    check(asSender(j, 'Π^mod', () => verifyMod(dec.aux.N, decodeModProof(modBytes), this.tr('cmp/mod', j))), 'ERR_MPC_PROOF', j, 'Π^mod (Paillier-Blum modulus) failed');
+    const facT = this.tr('cmp/fac', j).append('verifier', v);
+    check(asSender(j, 'Π^fac', () => verifyFac(dec.aux.N, Pv, decodeFacProof(facBytes), facT, c.n)), 'ERR_MPC_PROOF', j, 'Π^fac (no small factors) failed');
+    if (!this.old) check(schVerify(c, this.tr('cmp/sch', j), dec.F[0]!, dec.A!, z), 'ERR_MPC_PROOF', j, 'Π^sch for the secret contribution failed');
+    check(mul(c, c.G, share).equals(evalPolyPoints(c, coeffs(j), v)), 'ERR_MPC_SHARE', j, 'share does not match the Feldman commitments');
+    return share;
+  }
+
   private round3(b: ReadonlyMap<number, ProtocolMessage>, d: ReadonlyMap<number, ProtocolMessage>): Step<CmpKeyShare> {
     const c = this.c;
     const coeffs = (j: number): Point[] => (this.old ? [c.ZERO, ...this.decs.get(j)!.F] : this.decs.get(j)!.F);
     let secret = evalPoly(c, this.poly, this.self);
     const myPed = this.ped;
     for (const j of this.others) {
-      const dec = this.decs.get(j)!;
-      const bm = b.get(j)!;
-      const dm = d.get(j)!;
-      const { modBytes, z } = asSender(j, 'keygen round 3 broadcast', () => {
-        const r = bodyReader(bm.body, TAG.keygen3b);
-        const modBytes = r.bytes();
-        const z = this.old ? 0n : readScalar(r, c);
-        r.end();
-        return { modBytes, z };
-      });
-      const { share, facBytes } = asSender(j, 'keygen round 3 direct', () => {
-        const r = bodyReader(dm.body, TAG.keygen3d);
-        const share = readScalar(r, c);
-        const facBytes = r.bytes();
-        r.end();
-        return { share, facBytes };
-      });
-      check(asSender(j, 'Π^mod', () => verifyMod(dec.aux.N, decodeModProof(modBytes), this.tr('cmp/mod', j))), 'ERR_MPC_PROOF', j, 'Π^mod (Paillier-Blum modulus) failed');
-      const facT = this.tr('cmp/fac', j).append('verifier', this.self);
-      check(asSender(j, 'Π^fac', () => verifyFac(dec.aux.N, myPed, decodeFacProof(facBytes), facT, c.n)), 'ERR_MPC_PROOF', j, 'Π^fac (no small factors) failed');
-      if (!this.old) check(schVerify(c, this.tr('cmp/sch', j), dec.F[0]!, dec.A!, z), 'ERR_MPC_PROOF', j, 'Π^sch for the secret contribution failed');
-      check(mul(c, c.G, share).equals(evalPolyPoints(c, coeffs(j), this.self)), 'ERR_MPC_SHARE', j, 'share does not match the Feldman commitments');
+      const share = this.checkRound3(j, this.self, myPed, b.get(j)!.body, d.get(j)!.body);
       secret = c.mod(secret + share);
     }
     const publicShares = new Map<number, Point>();

@@ -428,6 +428,86 @@ export class CmpPresignParty extends RoundParty<CmpPresignature[]> {
     return this.startIdentification();
   }
 
+  /**
+   * Verifiable complaint (issue 13 item 3; `Party.checkComplaint`): re-runs, as party
+   * `complainer` did, the checks on sender k's round-r messages to it (k's broadcast and its
+   * direct message, both shown with k's signature), with public data only: k's broadcast from
+   * the complaint (the echo makes it the one everybody got), earlier rounds from this party's
+   * state (everyone has finished round r-1 before anyone can complain about round r), the
+   * complainer's public Paillier / ring-Pedersen parameters. Rounds 1-3; the identification
+   * round is not re-checked (undefined).
+   */
+  checkComplaint(complainer: number, messages: readonly ProtocolMessage[]): number | undefined {
+    const k = messages[0]?.from;
+    const round = messages[0]?.round;
+    if (k === undefined || round === undefined || k === complainer || !this.parties.includes(k) || !this.parties.includes(complainer)) return undefined;
+    if (messages.some((m) => m.from !== k || m.round !== round || (m.to !== 0 && m.to !== complainer))) return undefined;
+    if (round < 1 || round > 3 || this.round < round) return undefined;
+    const bm = messages.find((m) => m.to === 0);
+    const dm = messages.find((m) => m.to === complainer);
+    // The complainer processed the round, so it held both; a complaint without them is its own.
+    if (!bm || !dm) return complainer;
+    try {
+      this.recheck(round, k, complainer, bm.body, dm.body);
+      return complainer;
+    } catch (e) {
+      if (e instanceof MpcAbort && e.culprits.includes(k)) return k;
+      throw e;
+    }
+  }
+
+  /** The checks verifier `v` runs on sender j's round-`round` bodies; throws an MpcAbort naming j. */
+  private recheck(round: number, j: number, v: number, bBody: Uint8Array, dBody: Uint8Array): void {
+    const c = this.c;
+    const Nj = peerPaillier(this.share, j);
+    const Pv = v === this.self ? ownPedersen(this.share) : peerPedersen(this.share, v);
+    const Nv = v === this.self ? this.me : peerPaillier(this.share, v);
+    const tags = [[TAG.presign1b, TAG.presign1d], [TAG.presign2b, TAG.presign2d], [TAG.presign3b, TAG.presign3d]][round - 1]!;
+    asSender(j, `presign round ${round} (complaint by ${v})`, () => {
+      const r = bodyReader(bBody, tags[0]!);
+      this.readCount(r);
+      const rd = bodyReader(dBody, tags[1]!);
+      this.readCount(rd);
+      for (let b = 0; b < this.count; b++) {
+        const e = this.entries[b]!;
+        if (round === 1) {
+          const K = readCipher(r);
+          const G = readCipher(r);
+          check(new UnitBatch().n2(K, Nj).n2(G, Nj).check(), 'ERR_MPC_PARSE', j, 'invalid ciphertext');
+          check(verifyEnc(this.tr('enc', j, b, v), c.n, Nj, Pv, K, decodeEncProof(rd.bytes())), 'ERR_MPC_PROOF', j, `Π^enc for K_${j} failed`);
+        } else if (round === 2) {
+          const Gamma = readPoint(r, c);
+          let D = 0n;
+          let F = 0n;
+          let Dh = 0n;
+          let Fh = 0n;
+          for (const l of this.parties) {
+            if (l === j) continue;
+            const Nl = peerPaillier(this.share, l);
+            const x = [readCipher(r), readCipher(r), readCipher(r), readCipher(r)] as const;
+            check(new UnitBatch().n2(x[0], Nl).n2(x[2], Nl).n2(x[1], Nj).n2(x[3], Nj).check(), 'ERR_MPC_PARSE', j, 'invalid ciphertext');
+            if (l === v) [D, F, Dh, Fh] = x;
+          }
+          const pg = decodeAffGProof(rd.bytes());
+          const ph = decodeAffGProof(rd.bytes());
+          const pl = decodeLogStarProof(rd.bytes());
+          const st = { N0: Nv, N1: Nj, C: e.K.get(v)! };
+          check(verifyAffG(this.tr('affg', j, b, v), c, Pv, { ...st, D, Y: F, X: Gamma }, pg), 'ERR_MPC_PROOF', j, 'Π^aff-g (γ) failed');
+          check(verifyAffG(this.tr('affg-x', j, b, v), c, Pv, { ...st, D: Dh, Y: Fh, X: this.X.get(j)! }, ph), 'ERR_MPC_PROOF', j, 'Π^aff-g (x) failed');
+          check(verifyLogStar(this.tr('logG', j, b, v), c, Nj, Pv, e.G.get(j)!, Gamma, c.G, pl), 'ERR_MPC_PROOF', j, 'Π^log* for Γ failed');
+        } else {
+          readScalar(r, c);
+          const Dj = readPoint(r, c);
+          const Gamma = e.Gam.get(0);
+          if (!Gamma) throw new MpcError('ERR_MPC_USAGE', 'round 2 not processed here');
+          check(verifyLogStar(this.tr('logD', j, b, v), c, Nj, Pv, e.K.get(j)!, Dj, Gamma, decodeLogStarProof(rd.bytes())), 'ERR_MPC_PROOF', j, 'Π^log* for Δ failed');
+        }
+      }
+      r.end();
+      rd.end();
+    });
+  }
+
   /** U_j = H_j · Π_l D_{j,l} · F_{l,j}^{-1} under N_j: encrypts δ_j's integer value. */
   private U(e: Entry, j: number, H: bigint): bigint {
     const Nj = j === this.self ? this.me : peerPaillier(this.share, j);

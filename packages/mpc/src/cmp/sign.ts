@@ -18,7 +18,7 @@ import { RoundParty, equalBytes, type ProtocolMessage, type Step } from '../roun
 import { mod, modInv, randomUnit, type RandomSource } from '../arith/bigint.ts';
 import { randomBytes } from 'node:crypto';
 import { Transcript } from './proofs/transcript.ts';
-import { isUnitN2, powN2 } from './proofs/common.ts';
+import { isUnitN2, powN2, type PedersenCtx } from './proofs/common.ts';
 import { proveMulStar, verifyMulStar, encodeMulStarProof, decodeMulStarProof } from './proofs/mul.ts';
 import { proveDec, verifyDec, encodeDecProof, decodeDecProof, type DecTerm } from './proofs/dec.ts';
 import { TAG, asSender, bodyReader, bodyWriter, check, mulPub, readCipher, readScalar, writeScalar } from './messages.ts';
@@ -240,26 +240,54 @@ export class CmpSignParty extends RoundParty<EcdsaSignature> {
     return { kind: 'send', messages: out };
   }
 
-  private identify(b: ReadonlyMap<number, ProtocolMessage>, d: ReadonlyMap<number, ProtocolMessage>): Step<EcdsaSignature> {
+  /** The checks verifier `v` runs on party j's identification bodies (Fig. 8); throws an MpcAbort naming j. */
+  private checkIdentification(j: number, v: number, Pv: PedersenCtx, X: ReadonlyMap<number, Point>, bBody: Uint8Array, dBody: Uint8Array): void {
     const c = this.c;
+    const Nj = peerPaillier(this.share, j);
+    asSender(j, 'sign identification', () => {
+      const r = bodyReader(bBody, TAG.sign2b);
+      const Hh = readCipher(r);
+      r.end();
+      const rd = bodyReader(dBody, TAG.sign2d);
+      const pm = decodeMulStarProof(rd.bytes());
+      const pd = decodeDecProof(rd.bytes());
+      rd.end();
+      check(isUnitN2(Hh, Nj), 'ERR_MPC_PARSE', j, 'invalid ciphertext');
+      check(verifyMulStar(this.tr('mulstar', j, v), c, Nj, Pv, this.pre.K.get(j)!, Hh, X.get(j)!, pm), 'ERR_MPC_PROOF', j, 'Π^mul* failed');
+      check(verifyDec(this.tr('dec', j, v), c.n, Nj, Pv, this.sigmaCipher(j, Hh), this.scaled(j), pd), 'ERR_MPC_PROOF', j, 'Π^dec: σ_j is not what its ciphertexts say');
+    });
+  }
+
+  /**
+   * Verifiable complaint (`Party.checkComplaint`): re-runs the identification checks the
+   * complainer ran on sender k's round-2 messages to it (shown with k's signature), with public
+   * data only (the σ_j every party holds after the echo, the presignature's ciphertexts, the
+   * complainer's ring-Pedersen parameters).
+   */
+  checkComplaint(complainer: number, messages: readonly ProtocolMessage[]): number | undefined {
+    const k = messages[0]?.from;
+    if (k === undefined || k === complainer || !this.parties.includes(k) || !this.parties.includes(complainer)) return undefined;
+    if (messages.some((m) => m.from !== k || m.round !== 2 || (m.to !== 0 && m.to !== complainer)) || this.round < 2) return undefined;
+    const bm = messages.find((m) => m.to === 0);
+    const dm = messages.find((m) => m.to === complainer);
+    if (!bm || !dm) return complainer;
+    const Pv = complainer === this.self ? ownPedersen(this.share) : peerPedersen(this.share, complainer);
+    try {
+      this.checkIdentification(k, complainer, Pv, additiveShares(this.share, this.parties).X, bm.body, dm.body);
+      return complainer;
+    } catch (e) {
+      if (e instanceof MpcAbort && e.culprits.includes(k)) return k;
+      throw e;
+    }
+  }
+
+  private identify(b: ReadonlyMap<number, ProtocolMessage>, d: ReadonlyMap<number, ProtocolMessage>): Step<EcdsaSignature> {
     const myPed = ownPedersen(this.share);
     const { X } = additiveShares(this.share, this.parties);
     const culprits: number[] = [];
     for (const j of this.others) {
-      const Nj = peerPaillier(this.share, j);
       try {
-        asSender(j, 'sign identification', () => {
-          const r = bodyReader(b.get(j)!.body, TAG.sign2b);
-          const Hh = readCipher(r);
-          r.end();
-          const rd = bodyReader(d.get(j)!.body, TAG.sign2d);
-          const pm = decodeMulStarProof(rd.bytes());
-          const pd = decodeDecProof(rd.bytes());
-          rd.end();
-          check(isUnitN2(Hh, Nj), 'ERR_MPC_PARSE', j, 'invalid ciphertext');
-          check(verifyMulStar(this.tr('mulstar', j, this.self), c, Nj, myPed, this.pre.K.get(j)!, Hh, X.get(j)!, pm), 'ERR_MPC_PROOF', j, 'Π^mul* failed');
-          check(verifyDec(this.tr('dec', j, this.self), c.n, Nj, myPed, this.sigmaCipher(j, Hh), this.scaled(j), pd), 'ERR_MPC_PROOF', j, 'Π^dec: σ_j is not what its ciphertexts say');
-        });
+        this.checkIdentification(j, this.self, myPed, X, b.get(j)!.body, d.get(j)!.body);
       } catch (err) {
         if (err instanceof MpcAbort) culprits.push(j);
         else throw err;
