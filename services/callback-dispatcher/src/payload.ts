@@ -3,6 +3,7 @@
  * payload", "Config change request payload") and the handlers written for the public product
  * expect them. Built only from the request bytes, so a RETRY re-sends the identical payload.
  */
+import { getAddress, isAddress } from 'viem';
 import { ConfigChangeRequest, TransactionSignRequest, type RequestKind } from '@cosigner/proto';
 
 export type CallbackPayload = Record<string, unknown> & { requestId: string };
@@ -14,26 +15,66 @@ function num(s: string): number {
   return Number.isFinite(n) ? n : 0;
 }
 
+/**
+ * Decimals of the assets whose amount format we know. The public product sends `amountStr` and
+ * `fee` with exactly the asset's decimals (its ETH example: "0.010000000000000000", fee
+ * "0.000597803762241000") and `requestedAmountStr` as requested ("0.01").
+ */
+export const ASSET_DECIMALS: Readonly<Record<string, number>> = { ETH: 18 };
+
+/**
+ * A decimal amount string (intake admits only `^(0|[1-9]\d*)(\.\d+)?$` with at most 18
+ * decimals) written with exactly `decimals` decimals; unchanged when the asset's decimals are not
+ * known or the string has more decimals than that (never rounded).
+ */
+export function fixedDecimals(amount: string, decimals: number | undefined): string {
+  if (decimals === undefined || !/^\d+(\.\d+)?$/.test(amount)) return amount;
+  const [int, frac = ''] = amount.split('.');
+  if (frac.length > decimals) return amount;
+  return decimals === 0 ? int! : `${int}.${frac.padEnd(decimals, '0')}`;
+}
+
+/**
+ * `destType` / `dstType` take only the values the public product's callback documentation lists:
+ * VAULT, EXCHANGE, UNMANAGED. A one-time address (ours: ONE_TIME_ADDRESS) is a destination the
+ * workspace does not manage, so it is UNMANAGED there (its `destAddressType` stays ONE_TIME); the
+ * API's peer-type names map to their short forms; anything else is UNMANAGED.
+ */
+export function callbackDestType(t: string): string {
+  switch (t.toUpperCase()) {
+    case 'VAULT': case 'VAULT_ACCOUNT': return 'VAULT';
+    case 'EXCHANGE': case 'EXCHANGE_ACCOUNT': return 'EXCHANGE';
+    default: return t === '' ? '' : 'UNMANAGED';
+  }
+}
+
+/** ETH addresses as the public product sends them: EIP-55 mixed-case checksum. Others unchanged. */
+export function displayAddress(asset: string, address: string): string {
+  if (asset.toUpperCase() === 'ETH' && isAddress(address, { strict: false })) return getAddress(address);
+  return address;
+}
+
 export function transactionPayload(r: TransactionSignRequest): CallbackPayload {
   const d = r.details;
   const amount = d?.amount ?? '';
   const requested = d?.requestedAmount || amount;
+  const decimals = ASSET_DECIMALS[(d?.asset ?? '').toUpperCase()];
   return {
     txId: d?.txId || r.requestId,
     requestId: r.requestId,
     operation: d?.operation ?? '',
     sourceType: d?.sourceType ?? '',
     sourceId: d?.sourceId ?? '',
-    destType: d?.destType ?? '',
+    destType: callbackDestType(d?.destType ?? ''),
     destId: d?.destId ?? '',
     asset: d?.asset ?? '',
     amount: num(amount),
-    amountStr: amount,
+    amountStr: fixedDecimals(amount, decimals),
     requestedAmount: num(requested),
     requestedAmountStr: requested,
-    fee: d?.fee ?? '',
+    fee: fixedDecimals(d?.fee ?? '', decimals),
     destAddressType: d?.destAddressType ?? '',
-    destAddress: d?.destAddress ?? '',
+    destAddress: displayAddress(d?.asset ?? '', d?.destAddress ?? ''),
     destinations: (d?.destinations ?? []).map((x) => ({
       amountNative: num(x.amountNative),
       amountNativeStr: x.amountNative,
@@ -43,7 +84,7 @@ export function transactionPayload(r: TransactionSignRequest): CallbackPayload {
       dstWalletId: x.dstWalletId,
       dstName: x.dstName,
       dstSubType: x.dstSubType,
-      dstType: x.dstType,
+      dstType: callbackDestType(x.dstType),
       displayDstAddress: x.displayDstAddress,
       action: x.action,
       actionInfo: { capturedRuleNum: 0, rulesSnapshotId: 0, byGlobalPolicy: false, byRule: true },

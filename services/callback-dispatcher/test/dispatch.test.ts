@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import * as jose from 'jose';
+import { getAddress } from 'viem';
 import { ApprovalProof, RequestApproved, type RequestIntakeServiceClient } from '@cosigner/proto';
 import { closeClient, createLogger } from '@cosigner/platform';
 import { startNats, type NatsServerHandle } from '@cosigner/platform/testing';
@@ -18,7 +19,7 @@ import { verifyAuditChain } from '@cosigner/audit';
 import { startIntake, type IntakeHandle } from '@cosigner/request-intake';
 import { startDispatcher, type DispatcherHandle } from '../src/index.ts';
 import {
-  ADMIN_TOKEN, configChange, cosignerKeys, ethRequest, intakeClient, makeWorkspace, seedApiUser, seedKey, submissionJwt, submitCc, submitTx, waitFor,
+  ADMIN_TOKEN, DEST, configChange, cosignerKeys, ethRequest, intakeClient, makeWorkspace, seedApiUser, seedKey, submissionJwt, submitCc, submitTx, waitFor,
   type CosignerKeys, type Workspace,
 } from '../../request-intake/test/fixtures.ts';
 import { startTestHandler, type TestHandler } from './handler.ts';
@@ -101,6 +102,16 @@ test('JWT handler approves: text/plain RS256 request, text/html reply accepted, 
   assert.equal(p.asset, 'ETH');
   assert.equal(p.amount, 0.01);
   assert.equal(p.signerId, 'u-cb');
+  // Field formats as the public product sends them (issue 15 item 8).
+  assert.equal(p.destType, 'UNMANAGED', 'ONE_TIME_ADDRESS is not a documented destType');
+  assert.equal(p.amountStr, '0.010000000000000000', 'amountStr with the asset\'s 18 decimals');
+  assert.equal(p.requestedAmountStr, '0.01');
+  assert.equal(p.fee, '0.000630000000000000');
+  assert.equal(p.destAddress, getAddress(DEST), 'destAddress EIP-55 checksummed');
+  assert.equal(p.destAddressType, 'ONE_TIME');
+  const d0 = (p.destinations as Array<Record<string, unknown>>)[0]!;
+  assert.equal(d0.dstType, 'UNMANAGED');
+  assert.equal(d0.amountNativeStr, '0.01');
   const raw = (p.rawTx as Array<{ rawTx: string; payload: string; keyDerivationPath: string }>)[0]!;
   assert.equal(raw.keyDerivationPath, '[ 44, 60, 0, 0, 0 ]');
   assert.equal(raw.payload, Buffer.from(r.entries[0]!.payload).toString('hex'));
