@@ -16,8 +16,8 @@ import type { PartyInfo, SessionStart } from '@cosigner/proto';
 import { checkEntry, verifyApproval } from './approval.ts';
 import { decodeIdentity, encodeIdentity, generateIdentity, openFrom, rawPublic, signEd25519, type IdentityKeys } from './crypto.ts';
 import { PartyError } from './errors.ts';
-import { IDENTITY_RECORD, bindingRecord, presignatureRecord, sharePrefix, shareRecord } from './records.ts';
-import type { EnclaveProvider, SealedStore } from './sealed.ts';
+import { IDENTITY_RECORD, PRESIGNATURE_PREFIX, bindingRecord, parsePresignatureRecord, parseShareRecord, presignatureRecord, sharePrefix, shareRecord } from './records.ts';
+import { token, type EnclaveProvider, type SealedStore } from './sealed.ts';
 import { parseAlgorithm } from './schemes.ts';
 import { ProtocolWorker, type WorkerStep } from './worker.ts';
 
@@ -286,7 +286,57 @@ export class Enclave {
     });
   }
 
-  /** REFRESH: new shares for the same public key, sealed as epoch+1 (the old epoch stays until the new one is used). */
+  /**
+   * COMMIT (after a refresh): drops every share of `start.keyId` sealed for an epoch before
+   * `start.epoch`, and the presignatures made with them. The coordinator sends it only once
+   * every party has reported the new epoch sealed and it has recorded the new epoch durably, so
+   * the old epoch is never needed again; a proactive refresh is only worth anything once the
+   * old shares are gone (one stolen before and one after would combine).
+   *
+   * Crash safety: refused unless this party holds the share of `start.epoch` itself, so it can
+   * never delete its only share (a party restored from an older backup, a commit sent early).
+   * Each deletion is one sealed-store delete (counter tombstone, then the file); a crash
+   * between two leaves the rest for the next commit, which the coordinator repeats (after
+   * its own restart, and on its refresh schedule) and which is idempotent. A crash of the
+   * coordinator between recording the new epoch and sending the commit is covered the same
+   * way; a crash before it recorded the new epoch sends no commit at all: the parties keep
+   * both epochs and the key keeps signing with the old one until the next refresh replaces
+   * the uncommitted new one. No protocol runs: the session ends at its first step.
+   */
+  async commitEpoch(start: SessionStart): Promise<EnclaveSession> {
+    if (start.initiator !== CUSTOMER_PARTY) throw new PartyError('ERR_SESSION_REFUSED', 'an epoch commit is started by the customer party only');
+    // TEST ONLY (COSIGNER_UNSAFE_TEST_TAMPER=COMMIT): a party that never gets the commit.
+    if (this.#tamper.has('COMMIT')) throw new PartyError('ERR_SESSION_REFUSED', 'refusing epoch commits (test hook)');
+    const r = await this.loadKey(start.keyId, start.epoch);
+    let dropped = 0;
+    const key = token(start.keyId);
+    for (const n of await this.#store.list(sharePrefix(start.keyId))) {
+      const p = parseShareRecord(n);
+      if (p && p.key === key && p.epoch < start.epoch) {
+        this.#cache.delete(n);
+        await this.#store.delete(n);
+        dropped++;
+      }
+    }
+    for (const n of await this.#store.list(PRESIGNATURE_PREFIX)) {
+      const p = parsePresignatureRecord(n);
+      if (p && p.key === key && p.epoch < start.epoch) {
+        await this.#store.delete(n);
+        dropped++;
+      }
+    }
+    this.#dropped.set(start.keyId, Math.max(this.#dropped.get(start.keyId) ?? -1, start.epoch));
+    const result = utf8(JSON.stringify({ epoch: r.epoch, dropped }));
+    return {
+      self: this.index,
+      parties: [],
+      round: 1,
+      start: async () => ({ messages: [], done: true, result }),
+      receive: async () => ({ messages: [], done: true, result }),
+    };
+  }
+
+  /** REFRESH: new shares for the same public key, sealed as epoch+1 (the old epoch stays until the coordinator's COMMIT, see `commitEpoch`). */
   async refresh(start: SessionStart): Promise<EnclaveSession> {
     if (start.initiator !== CUSTOMER_PARTY) throw new PartyError('ERR_SESSION_REFUSED', 'refresh is started by the customer party only');
     const r = await this.loadKey(start.keyId, start.epoch);

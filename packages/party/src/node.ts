@@ -225,6 +225,7 @@ export class PartyNode {
       case 'REFRESH': return this.#enclave.refresh(start);
       case 'PRESIGN': return this.#enclave.presign(start);
       case 'SIGN': return this.#enclave.sign(start, { coordinator });
+      case 'COMMIT': return this.#enclave.commitEpoch(start);
       default: throw new PartyError('ERR_UNSUPPORTED', `session kind ${start.kind}`);
     }
   }

@@ -99,6 +99,9 @@ export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env, o: { 
     await pool.start(await plans.presignatures());
     const consumer = await consumeApproved(js, signer, { concurrency: cfg.signConcurrency, log, nc, workingMs: Math.max(200, Math.floor(cfg.ackWaitMs / 3)), logger });
     manager.schedule(cfg.refreshIntervalMs, (m, f) => log('warn', m, f));
+    // A crash between recording a refreshed epoch and committing it leaves old shares on the
+    // parties: commit every refreshed key's current epoch again (idempotent), in the background.
+    void manager.commitPending((m, f) => log('warn', m, f), true);
     const grpc = await startGrpc(manager, { host: cfg.host, port: cfg.port, auth: { ...auth, tokens }, logger });
     log('info', 'mpc-signer started', { grpcPort: grpc.port, party: party.env.partyId });
     let drained: Promise<void> | undefined;

@@ -9,6 +9,7 @@ export class KeyManager {
   readonly keys: KeyStore;
   readonly pool: PresignPool;
   #creating = new Map<string, Promise<KeyInfo>>();
+  #uncommitted = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(node: PartyNode, keys: KeyStore, pool: PresignPool) {
@@ -57,7 +58,37 @@ export class KeyManager {
     const info: KeyInfo = { ...k.info, epoch: k.info.epoch + 1, refreshedAtMs: Date.now() };
     await this.keys.update(info, k.revision);
     await this.pool.track(keyId);
+    // Every party has sealed the new epoch (the coordinator waited for all outcomes) and the new
+    // epoch is recorded: the old one can go everywhere. A failure here leaves it for the retry.
+    await this.commitEpoch(keyId, info).catch(() => undefined);
     return info;
+  }
+
+  /**
+   * Epoch commit: every party drops the key's shares (and presignatures) of epochs before the
+   * current one (Enclave.commitEpoch; crash safety is argued there). Idempotent; a key whose
+   * commit has not reached every party stays in `#uncommitted` and is retried by
+   * `commitPending` (at start and on the refresh schedule).
+   */
+  async commitEpoch(keyId: string, info: KeyInfo): Promise<void> {
+    this.#uncommitted.add(keyId);
+    await this.node.coordinate({
+      kind: 'COMMIT', keyId, parties: info.parties, context: Buffer.alloc(0), workspaceId: info.workspaceId, algorithm: info.algorithm,
+      threshold: info.threshold, count: 0, entryIndex: 0, presignatureId: Buffer.alloc(0), requestId: '', epoch: info.epoch,
+    });
+    this.#uncommitted.delete(keyId);
+  }
+
+  /**
+   * Commits the current epoch of every refreshed key whose commit may not have reached every
+   * party (all of them after a restart: whether the last run committed is not recorded).
+   */
+  async commitPending(log: (m: string, f?: Record<string, unknown>) => void, all = false): Promise<void> {
+    const keys = all ? (await this.keys.list()).filter((k) => k.epoch > 0) : await Promise.all([...this.#uncommitted].map(async (id) => (await this.keys.get(id, true))?.info));
+    for (const k of keys) {
+      if (!k) continue;
+      await this.commitEpoch(k.keyId, k).catch((e: unknown) => log('epoch commit failed; retried later', { keyId: k.keyId, err: (e as Error).message }));
+    }
   }
 
   /** Refresh every key on a schedule (0: off). */
@@ -65,6 +96,7 @@ export class KeyManager {
     if (intervalMs <= 0) return;
     this.#timer = setInterval(() => {
       void (async () => {
+        await this.commitPending(log);
         for (const k of await this.keys.list()) {
           if (Date.now() - Math.max(k.refreshedAtMs, k.createdAtMs) < intervalMs) continue;
           await this.refreshKey(k.keyId).catch((e: unknown) => log('scheduled refresh failed', { keyId: k.keyId, err: (e as Error).message }));

@@ -14,6 +14,8 @@ export const SessionKind = {
   REFRESH: "REFRESH",
   PRESIGN: "PRESIGN",
   SIGN: "SIGN",
+  /** COMMIT - after a refresh: every party drops the key's epochs before `epoch` (no protocol) */
+  COMMIT: "COMMIT",
 } as const;
 
 export type SessionKind = typeof SessionKind[keyof typeof SessionKind];
@@ -24,6 +26,7 @@ export namespace SessionKind {
   export type REFRESH = typeof SessionKind.REFRESH;
   export type PRESIGN = typeof SessionKind.PRESIGN;
   export type SIGN = typeof SessionKind.SIGN;
+  export type COMMIT = typeof SessionKind.COMMIT;
 }
 
 export function sessionKindFromJSON(object: any): SessionKind {
@@ -43,6 +46,9 @@ export function sessionKindFromJSON(object: any): SessionKind {
     case 4:
     case "SIGN":
       return SessionKind.SIGN;
+    case 5:
+    case "COMMIT":
+      return SessionKind.COMMIT;
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum SessionKind");
   }
@@ -60,6 +66,8 @@ export function sessionKindToJSON(object: SessionKind): string {
       return "PRESIGN";
     case SessionKind.SIGN:
       return "SIGN";
+    case SessionKind.COMMIT:
+      return "COMMIT";
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum SessionKind");
   }
@@ -77,6 +85,8 @@ export function sessionKindToNumber(object: SessionKind): number {
       return 3;
     case SessionKind.SIGN:
       return 4;
+    case SessionKind.COMMIT:
+      return 5;
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum SessionKind");
   }
