@@ -123,3 +123,66 @@ test('item 3: key generation round 3 (share, Π^fac, Π^mod, Π^sch) complaints 
   const bad = msgs.map((m) => (m.to === 3 ? flipAt(m, 33) : m));
   assert.equal(verifier.checkComplaint!(3, bad), 2);
 });
+
+test('item 3: signing identification complaints (Π^mul*, Π^dec) are re-checked: the liar\'s proofs fail for everyone, an honest prover\'s pass', () => {
+  const run = presignRun();
+  const s = randomBytes(32);
+  const parties = PARTIES.map((i) => cmpSign({ session: s, share: keys().get(i)!, presignature: { ...run.outputs.get(i)![0]!, binding: undefined }, digest: DIGEST, signers: PARTIES }));
+  // Party 2 lies about σ_2 (and keeps the lie), so every party runs identification; its round-2
+  // messages are kept back so that every party stays in round 2.
+  const round2: ProtocolMessage[] = [];
+  const queue: ProtocolMessage[] = [];
+  for (const p of parties) {
+    const st = p.start();
+    if (st.kind !== 'wait') queue.push(...st.messages);
+  }
+  const liar = parties[1]! as unknown as { sigmas: Map<number, bigint> };
+  while (queue.length > 0) {
+    let m = queue.shift()!;
+    if (m.round === 2) {
+      round2.push(m);
+      continue;
+    }
+    if (m.from === 2) {
+      const v = c.mod(liar.sigmas.get(2)! + 1n);
+      liar.sigmas.set(2, v);
+      m = { ...m, body: setBytes(m.body, 2, scalarBytes(v)) };
+    }
+    for (const p of parties) {
+      if (p.self === m.from) continue;
+      const st = p.receive(decodeMessage(encodeMessage(m)));
+      if (st.kind !== 'wait') queue.push(...st.messages);
+    }
+  }
+  assert.ok(parties.every((p) => p.round === 2));
+  const verifier = parties[0]!;
+  const of = (k: number, to: number): ProtocolMessage[] => round2.filter((m) => m.from === k && (m.to === BROADCAST || m.to === to));
+  assert.equal(verifier.checkComplaint(3, of(2, 3)), 2, 'a true complaint against the liar');
+  assert.equal(verifier.checkComplaint(2, of(3, 2)), 2, 'the liar\'s complaint against an honest prover is false');
+});
+
+test('item 3: presigning identification (round 4: Π^mul, Π^dec for δ) complaints are re-checked', () => {
+  const run = presignRun();
+  const snap = run.snaps.find((s) => s.round === 3)!;
+  const parties = snap.parties;
+  const bad = c.mod(777n);
+  (parties[1] as unknown as { entries: Array<{ delta: bigint }> }).entries[0]!.delta = bad;
+  const round4: ProtocolMessage[] = [];
+  const queue = snap.pending.map((m) => (m.from === 2 && m.to === BROADCAST ? { ...m, body: setBytes(m.body, 4, scalarBytes(bad)) } : m));
+  while (queue.length > 0) {
+    const m = queue.shift()!;
+    if (m.round === 4) {
+      round4.push(m);
+      continue;
+    }
+    for (const p of parties) {
+      if (p.self === m.from || (m.to !== BROADCAST && m.to !== p.self)) continue;
+      const st = p.receive(decodeMessage(encodeMessage(m)));
+      if (st.kind !== 'wait') queue.push(...st.messages);
+    }
+  }
+  assert.ok(parties.every((p) => p.round === 4));
+  const of = (k: number, to: number): ProtocolMessage[] => round4.filter((m) => m.from === k && (m.to === BROADCAST || m.to === to));
+  assert.equal(parties[0]!.checkComplaint!(3, of(2, 3)), 2, 'the δ liar\'s proofs fail for a third party too');
+  assert.equal(parties[0]!.checkComplaint!(2, of(3, 2)), 2, 'the liar\'s complaint against an honest prover is false');
+});

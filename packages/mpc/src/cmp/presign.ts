@@ -434,15 +434,15 @@ export class CmpPresignParty extends RoundParty<CmpPresignature[]> {
    * direct message, both shown with k's signature), with public data only: k's broadcast from
    * the complaint (the echo makes it the one everybody got), earlier rounds from this party's
    * state (everyone has finished round r-1 before anyone can complain about round r), the
-   * complainer's public Paillier / ring-Pedersen parameters. Rounds 1-3; the identification
-   * round is not re-checked (undefined).
+   * complainer's public Paillier / ring-Pedersen parameters. Rounds 1-3 and the identification
+   * round 4 (Π^mul, and Π^dec against U_k rebuilt from this party's echoed ciphertexts and δ_k).
    */
   checkComplaint(complainer: number, messages: readonly ProtocolMessage[]): number | undefined {
     const k = messages[0]?.from;
     const round = messages[0]?.round;
     if (k === undefined || round === undefined || k === complainer || !this.parties.includes(k) || !this.parties.includes(complainer)) return undefined;
     if (messages.some((m) => m.from !== k || m.round !== round || (m.to !== 0 && m.to !== complainer))) return undefined;
-    if (round < 1 || round > 3 || this.round < round) return undefined;
+    if (round < 1 || round > 4 || this.round < round) return undefined;
     const bm = messages.find((m) => m.to === 0);
     const dm = messages.find((m) => m.to === complainer);
     // The complainer processed the round, so it held both; a complaint without them is its own.
@@ -462,7 +462,7 @@ export class CmpPresignParty extends RoundParty<CmpPresignature[]> {
     const Nj = peerPaillier(this.share, j);
     const Pv = v === this.self ? ownPedersen(this.share) : peerPedersen(this.share, v);
     const Nv = v === this.self ? this.me : peerPaillier(this.share, v);
-    const tags = [[TAG.presign1b, TAG.presign1d], [TAG.presign2b, TAG.presign2d], [TAG.presign3b, TAG.presign3d]][round - 1]!;
+    const tags = [[TAG.presign1b, TAG.presign1d], [TAG.presign2b, TAG.presign2d], [TAG.presign3b, TAG.presign3d], [TAG.presign4b, TAG.presign4d]][round - 1]!;
     asSender(j, `presign round ${round} (complaint by ${v})`, () => {
       const r = bodyReader(bBody, tags[0]!);
       this.readCount(r);
@@ -495,6 +495,12 @@ export class CmpPresignParty extends RoundParty<CmpPresignature[]> {
           check(verifyAffG(this.tr('affg', j, b, v), c, Pv, { ...st, D, Y: F, X: Gamma }, pg), 'ERR_MPC_PROOF', j, 'Π^aff-g (γ) failed');
           check(verifyAffG(this.tr('affg-x', j, b, v), c, Pv, { ...st, D: Dh, Y: Fh, X: this.X.get(j)! }, ph), 'ERR_MPC_PROOF', j, 'Π^aff-g (x) failed');
           check(verifyLogStar(this.tr('logG', j, b, v), c, Nj, Pv, e.G.get(j)!, Gamma, c.G, pl), 'ERR_MPC_PROOF', j, 'Π^log* for Γ failed');
+        } else if (round === 4) {
+          const H = r.bigint(MAX_CIPHERTEXT_BYTES);
+          const pm = decodeMulProof(r.bytes());
+          const pd = decodeDecProof(rd.bytes());
+          check(verifyMul(this.tr('mul', j, b, 0), c.n, Nj, e.K.get(j)!, e.G.get(j)!, H, pm), 'ERR_MPC_PROOF', j, 'Π^mul failed');
+          check(verifyDec(this.tr('dec', j, b, v), c.n, Nj, Pv, [{ C: this.U(e, j, H), a: 1n }], e.deltas.get(j)!, pd), 'ERR_MPC_PROOF', j, 'Π^dec: δ_j is not what its ciphertexts say');
         } else {
           readScalar(r, c);
           const Dj = readPoint(r, c);
