@@ -32,7 +32,7 @@ function freePort(): Promise<number> {
 
 const enc = new TextEncoder();
 
-describe('the bus of `cosigner up` is closed', () => {
+for (const tls of [false, true]) describe(`the bus of \`cosigner up${tls ? ' --nats-tls' : ''}\` is closed`, () => {
   let dataDir: string;
   let sys: RunningSystem;
   const lines: string[] = [];
@@ -76,6 +76,8 @@ describe('the bus of `cosigner up` is closed', () => {
       dataDir,
       ports: { nats: await freePort(), pairing: await freePort(), intake: await freePort(), keys: await freePort(), workspace: await freePort() },
       onLine: (svc, line) => lines.push(`${svc} ${line}`),
+      // Every service starts and gets ready on the generated authorization (over TLS the second time).
+      ...(tls ? { natsAuth: { tls: true } } : {}),
     });
   });
   after(async () => {
@@ -85,7 +87,8 @@ describe('the bus of `cosigner up` is closed', () => {
   });
 
   test('a client without credentials is refused by the bus', async () => {
-    await assert.rejects(connect({ servers: sys.config.natsUrl, maxReconnectAttempts: 0 }), /Authorization Violation/);
+    const ca = sys.config.natsCaFile;
+    await assert.rejects(connect({ servers: sys.config.natsUrl, maxReconnectAttempts: 0, ...(ca ? { tls: { caFile: ca } } : {}) }), /Authorization Violation/);
   });
 
   test('intake\'s credentials cannot publish an approval or a signature', async () => {
