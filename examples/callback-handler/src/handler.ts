@@ -27,6 +27,11 @@ export interface HandlerRules {
   /** Config change types to approve; others are rejected unless listed in `ignoreConfigChanges`. */
   approveConfigChanges?: string[];
   ignoreConfigChanges?: string[];
+  /**
+   * Answer RETRY the first time a transaction's request id is seen, and decide by the rules above
+   * when the co-signer asks again (shows the co-signer's bounded re-ask; used by tests and chaos).
+   */
+  retryFirst?: boolean;
 }
 
 export interface HandlerConfig {
@@ -132,6 +137,8 @@ export function loadKeys(cfg: Pick<HandlerConfig, 'cosignerPublicKeyFile' | 'pri
 const MAX_BODY = 1024 * 1024;
 
 export async function startHandler(cfg: HandlerConfig, keys: HandlerKeys = loadKeys(cfg)): Promise<RunningHandler> {
+  /** Request ids already answered RETRY once (`rules.retryFirst`). */
+  const asked = new Set<string>();
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -158,7 +165,13 @@ export async function startHandler(cfg: HandlerConfig, keys: HandlerKeys = loadK
     }
     const requestId = String(payload.requestId ?? '');
     if (cfg.delayMs) await new Promise((r) => setTimeout(r, cfg.delayMs));
-    const d = url === '/v2/tx_sign_request' ? decideTransaction(payload as TxPayload, cfg.rules) : decideConfigChange(payload as { type?: string }, cfg.rules);
+    let d: Decision;
+    if (url === '/v2/tx_sign_request' && cfg.rules.retryFirst === true && !asked.has(requestId)) {
+      asked.add(requestId);
+      d = { action: 'RETRY' };
+    } else {
+      d = url === '/v2/tx_sign_request' ? decideTransaction(payload as TxPayload, cfg.rules) : decideConfigChange(payload as { type?: string }, cfg.rules);
+    }
     const reply = await new jose.SignJWT({ action: d.action, requestId, rejectionReason: d.rejectionReason ?? null })
       .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
       .setIssuedAt()

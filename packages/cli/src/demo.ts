@@ -78,8 +78,8 @@ export async function runDemo(cfg: CliConfig, log: (line: string) => void, opts:
     const user = await unary<object, WorkspaceApiUser>(ws, 'createApiUser', { workspaceId: workspace.workspaceId, name: 'demo-api-user' }, { token });
     step('apiUser');
     const pt = await unary<object, PairingToken>(ws, 'issuePairingToken', { apiUserId: user.apiUserId }, { token });
-    // The demo has no callback handler: it pairs with auto-approve, explicitly.
-    const paired = await unary<object, ApiUser>(pairing, 'pair', { token: pt.token, autoApprove: true }, { token });
+    // With the example handler the handler decides; without it the demo pairs with auto-approve, explicitly.
+    const paired = await unary<object, ApiUser>(pairing, 'pair', { token: pt.token, autoApprove: o.handler === false }, { token });
     log(`demo: API user ${paired.apiUserId} paired (${paired.state})`);
     step('pairing');
     if (o.handler !== false) {

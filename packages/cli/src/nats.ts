@@ -20,15 +20,19 @@ export function cliNatsOptions(cfg: CliConfig): NatsConnectOptions {
   };
 }
 
-/** Runs `f` with a connection to the configured NATS_URL, closed afterwards. */
-export async function withNats<T>(f: (nc: NatsConnection) => Promise<T>): Promise<T> {
+/** A connection to the configured NATS_URL; the caller closes it. */
+export async function openNats(): Promise<NatsConnection> {
   const cfg = loadCliConfig();
-  let nc: NatsConnection;
   try {
-    nc = await connectNats(cliNatsOptions(cfg));
+    return await connectNats(cliNatsOptions(cfg));
   } catch (e) {
     throw new CliError('ERR_UNAVAILABLE', `cannot connect to NATS at ${cfg.natsUrl}: ${(e as Error).message}`, 1, { cause: e });
   }
+}
+
+/** Runs `f` with a connection to the configured NATS_URL, closed afterwards. */
+export async function withNats<T>(f: (nc: NatsConnection) => Promise<T>): Promise<T> {
+  const nc = await openNats();
   try {
     return await f(nc);
   } finally {

@@ -74,7 +74,7 @@ test('paired API user: transfer admitted by the real intake, signed event assemb
   const keys = await new Kvm(jetstream(nc)).open('cosigner-keys');
   await keys.put('key-1', KeyInfo.encode({ keyId: 'key-1', workspaceId: ws.workspaceId, algorithm: 'ECDSA_SECP256K1', publicKey: Buffer.alloc(33, 2), chainCode: Buffer.alloc(32), threshold: 3, parties: ['customer', 'cloud-1', 'cloud-2'], createdAtMs: Date.now(), epoch: 0, refreshedAtMs: 0 }).finish());
 
-  const req = { apiUserId: user.apiUserId, keyId: 'key-1', path: [], to: TO, amountWei: '10000000000000000', chainId: 0, nonce: 0, note: '', externalTxId: '', expiresInS: 0, requestId: '' };
+  const req = { apiUserId: user.apiUserId, keyId: 'key-1', path: [], to: TO, amountWei: '10000000000000000', chainId: 0, nonce: 0, note: '', externalTxId: '', expiresInS: 0, requestId: '', algorithm: 'ECDSA_SECP256K1' as const };
   const tx = await sim.originator.createTransfer(req);
   assert.equal(tx.status, 'RECEIVED');
   const state = await intake.intake.get(tx.requestId);

@@ -20,5 +20,6 @@ import benchDispatch from './bench-dispatch.ts';
 import natsAuth from './nats-auth.ts';
 import demo from './demo.ts';
 import status from './status.ts';
+import chaos from './chaos.ts';
 
-export const commands: Command[] = [up, ...workspace, ...pair, ...users, ...callback, printPublicKey, ...keys, pool, benchSign, mpcDemo, benchMpc, transfer, configChange, ...requests, auditVerify, ...parties, benchDispatch, ...natsAuth, demo, status];
+export const commands: Command[] = [up, ...workspace, ...pair, ...users, ...callback, printPublicKey, ...keys, pool, benchSign, mpcDemo, benchMpc, transfer, configChange, ...requests, auditVerify, ...parties, benchDispatch, ...natsAuth, demo, status, chaos];

@@ -19,6 +19,10 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import {
+  Algorithm,
+  algorithmFromJSON,
+  algorithmToJSON,
+  algorithmToNumber,
   EntrySignature,
   RequestKind,
   requestKindFromJSON,
@@ -111,6 +115,12 @@ export interface CreateTransferRequest {
   expiresInS: number;
   /** optional; generated when empty */
   requestId: string;
+  /**
+   * ECDSA_SECP256K1 (default): an ETH transfer. Any other algorithm: a RAW signing request whose one
+   * entry signs the keccak256 digest of the same unsigned transaction with that key (the
+   * simulator's stand-in for chains it does not build transactions for; nothing is assembled).
+   */
+  algorithm: Algorithm;
 }
 
 export interface CreateConfigChangeRequest {
@@ -1219,6 +1229,7 @@ function createBaseCreateTransferRequest(): CreateTransferRequest {
     externalTxId: "",
     expiresInS: 0,
     requestId: "",
+    algorithm: Algorithm.ALGORITHM_UNSPECIFIED,
   };
 }
 
@@ -1260,6 +1271,9 @@ export const CreateTransferRequest: MessageFns<CreateTransferRequest> = {
     }
     if (message.requestId !== "") {
       writer.uint32(90).string(message.requestId);
+    }
+    if (message.algorithm !== Algorithm.ALGORITHM_UNSPECIFIED) {
+      writer.uint32(96).int32(algorithmToNumber(message.algorithm));
     }
     return writer;
   },
@@ -1375,6 +1389,14 @@ export const CreateTransferRequest: MessageFns<CreateTransferRequest> = {
             message.requestId = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.algorithm = algorithmFromJSON(reader.int32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1428,6 +1450,7 @@ export const CreateTransferRequest: MessageFns<CreateTransferRequest> = {
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
+      algorithm: isSet(object.algorithm) ? algorithmFromJSON(object.algorithm) : Algorithm.ALGORITHM_UNSPECIFIED,
     };
   },
 
@@ -1466,6 +1489,9 @@ export const CreateTransferRequest: MessageFns<CreateTransferRequest> = {
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
     }
+    if (message.algorithm !== Algorithm.ALGORITHM_UNSPECIFIED) {
+      obj.algorithm = algorithmToJSON(message.algorithm);
+    }
     return obj;
   },
 
@@ -1485,6 +1511,7 @@ export const CreateTransferRequest: MessageFns<CreateTransferRequest> = {
     message.externalTxId = object.externalTxId ?? "";
     message.expiresInS = object.expiresInS ?? 0;
     message.requestId = object.requestId ?? "";
+    message.algorithm = object.algorithm ?? Algorithm.ALGORITHM_UNSPECIFIED;
     return message;
   },
 };

@@ -117,6 +117,7 @@ export class Originator {
       note: req.note,
       externalTxId: req.externalTxId,
       expiresAtMs: this.#expiresAt(req.expiresInS),
+      algorithm: req.algorithm,
     });
     const tx: Transaction = {
       requestId,
@@ -211,7 +212,7 @@ export class Originator {
     if (s.status === 'SIGNED') {
       const t = await this.getTransaction(requestId);
       const sig = s.signatures[0];
-      if (t.kind === 'TRANSACTION' && sig && t.rawTx) {
+      if (t.kind === 'TRANSACTION' && sig && t.rawTx && sig.algorithm === 'ECDSA_SECP256K1') {
         try {
           assembled = await assembleSigned(t.rawTx as Hex, sig);
         } catch (e) {

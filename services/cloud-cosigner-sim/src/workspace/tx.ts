@@ -8,7 +8,7 @@ import {
   formatEther, getAddress, isAddress, keccak256, parseTransaction, recoverTransactionAddress, serializeTransaction,
   type Hex, type TransactionSerializableEIP1559,
 } from 'viem';
-import { TransactionSignRequest, type EntrySignature, type TransactionDetails } from '@cosigner/proto';
+import { TransactionSignRequest, type Algorithm, type EntrySignature, type TransactionDetails } from '@cosigner/proto';
 import { invalid } from './errors.ts';
 
 export const DEFAULT_CHAIN_ID = 11155111; // Sepolia
@@ -33,6 +33,8 @@ export interface TransferInput {
   note: string;
   externalTxId: string;
   expiresAtMs: number;
+  /** ECDSA_SECP256K1 (default): an ETH transfer; another: a RAW request signing the same digest. */
+  algorithm?: Algorithm;
 }
 
 export interface BuiltTransfer {
@@ -73,9 +75,10 @@ export function buildTransfer(i: TransferInput): BuiltTransfer {
   const rawTx = serializeTransaction(tx);
   const digest = keccak256(rawTx);
   const amount = formatEther(value);
+  const raw = i.algorithm !== undefined && i.algorithm !== 'ALGORITHM_UNSPECIFIED' && i.algorithm !== 'ECDSA_SECP256K1';
   const details: TransactionDetails = {
     txId: i.requestId,
-    operation: 'TRANSFER',
+    operation: raw ? 'RAW' : 'TRANSFER',
     sourceType: 'VAULT',
     sourceId: '0',
     destType: 'ONE_TIME_ADDRESS',
@@ -112,8 +115,9 @@ export function buildTransfer(i: TransferInput): BuiltTransfer {
     entries: [{
       keyId: i.keyId,
       path: i.path,
-      algorithm: 'ECDSA_SECP256K1',
-      rawTx: Buffer.from(hexBytes(rawTx)),
+      algorithm: raw ? i.algorithm! : 'ECDSA_SECP256K1',
+      // A RAW entry carries no transaction (request.proto PayloadEntry): only what is signed.
+      rawTx: raw ? Buffer.alloc(0) : Buffer.from(hexBytes(rawTx)),
       payload: Buffer.from(hexBytes(digest)),
     }],
     players: [...PLAYERS],
