@@ -65,6 +65,7 @@ before(async () => {
   keys = makeClient(KeyServiceClient, sys.config.keysUrl);
   intake = makeClient(RequestIntakeServiceClient, sys.config.intakeUrl);
   cosignerPublicKeyPem = (await unary<object, CosignerInfo>(pairing, 'getCosignerInfo', {}, { token })).callbackPublicKeyPem;
+  wsA = await workspace('e2e-a');
 });
 
 after(async () => {
@@ -154,9 +155,6 @@ async function verifySigned(tx: Transaction, st: RequestState): Promise<void> {
 }
 
 let wsA: string;
-before(async () => {
-  wsA = await workspace('e2e-a');
-});
 
 test('auto-approve (explicit at pairing): signed', { timeout: 900_000 }, async () => {
   const u = await apiUser(wsA, { autoApprove: true });
