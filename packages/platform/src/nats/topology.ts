@@ -241,7 +241,8 @@ export const ACCESS: Record<ServiceName, ServiceAccess> = {
   /** The operator's CLI: reads the audit chain, the parties' identities, request events and states, and lists streams. */
   cli: {
     streams: [{ stream: 'audit', get: true, scan: true }, { stream: 'requests', get: true }],
-    buckets: [{ bucket: b('parties') }, { bucket: b('requests') }],
+    // plans: `cosigner chaos` watches which presignature each entry is planned with (no secret in a plan).
+    buckets: [{ bucket: b('parties') }, { bucket: b('requests') }, { bucket: b('plans') }],
     publish: [], subscribe: [],
     monitor: true,
   },
