@@ -27,6 +27,8 @@ import {
   clearFixedBaseCache,
   fixedBaseTables,
   crtContext,
+  ctSumProducts,
+  CrtContext,
 } from '../src/arith/index.ts';
 import { MpcError, MpcParseError } from '../src/errors.ts';
 import { Writer } from '../src/codec.ts';
@@ -417,4 +419,32 @@ test(`[${backend}] fixed-base tables (transparent in modPow) agree with the refe
   }
   clearFixedBaseCache();
   assert.equal(fixedBaseTables(), 0);
+});
+
+test(`[${backend}] ctSumProducts (constant-time secret scalar sums) equals the BigInt reference, signs and sizes alike`, () => {
+  const ref = (m: bigint, t: readonly bigint[]): bigint => mod(t.reduce((a, v, j) => (j % 2 === 1 ? a : a + v * t[j + 1]!), 0n), m);
+  const signed = (bits: number): bigint => (randomBytes(1)[0]! & 1 ? -1n : 1n) * rnd(bits);
+  for (let i = 0; i < 300; i++) {
+    const m = i % 3 === 0 ? 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n : rnd(2 + (i % 1100)) | 3n;
+    // δ-like sums: small products and centred Paillier plaintexts of ~1800 bits, many pairs.
+    const terms = Array.from({ length: 2 * (1 + (i % 45)) }, (_, j) => (j % 2 === 0 ? signed(1 + ((i * 13 + j) % 1800)) : signed(1 + (j % 300))));
+    if (i % 7 === 0) terms[0] = 0n;
+    if (i % 11 === 0) terms[1] = -m; // ≡ 0: the m - 0 = m corner of the sign fold
+    if (i % 13 === 0) terms[1] = m * 3n;
+    assert.equal(ctSumProducts(m, terms), ref(m, terms), `case ${i}`);
+  }
+  assert.equal(ctSumProducts(7n, []), 0n);
+  assert.throws(() => ctSumProducts(7n, [1n]), MpcError);
+});
+
+test(`[${backend}] CRT recombination (constant-time Garner step) matches the direct computation`, () => {
+  for (const squared of [false, true]) {
+    const ctx = new CrtContext(p0, q0, squared);
+    for (let i = 0; i < 50; i++) {
+      const x = randomBelow(ctx.M);
+      assert.equal(ctx.combine(x % ctx.P, x % ctx.Q), x);
+    }
+    assert.equal(ctx.combine(0n, 0n), 0n);
+    assert.equal(ctx.combine(ctx.P - 1n, ctx.Q - 1n), ctx.M - 1n);
+  }
 });

@@ -12,6 +12,7 @@
  *     exponentiations can run on several cores while the event loop stays free.
  *   modInv(a, m, secret): bigint    a^-1 mod m (0n if not invertible), BN_mod_inverse
  *   gcd(a, b): bigint               BN_gcd
+ *   ctModSumProducts(m, terms): bigint   Σ terms[2i]·terms[2i+1] mod m, constant time (see there)
  *   fixedBaseNew / fixedBasePow      fixed-base tables, see below
  *   version(): string
  *
@@ -72,8 +73,9 @@ static napi_value throw_err(napi_env env, const char *msg) {
   return NULL;
 }
 
-/* Read a non-negative BigInt into a fresh BIGNUM (NULL + pending JS exception on failure). */
-static BIGNUM *get_bn(napi_env env, napi_value v, int secret) {
+/* Read a BigInt into a fresh BIGNUM holding its magnitude (NULL + pending JS exception on
+ * failure). neg_out == NULL: negative values are refused; otherwise *neg_out gets the sign. */
+static BIGNUM *get_bn_ex(napi_env env, napi_value v, int secret, int *neg_out) {
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok || t != napi_bigint) {
     throw_err(env, "expected a bigint");
@@ -102,15 +104,20 @@ static BIGNUM *get_bn(napi_env env, napi_value v, int secret) {
     return NULL;
   }
   BIGNUM *r = NULL;
-  if (sign) {
+  if (sign && !neg_out) {
     throw_err(env, "negative operand");
   } else {
+    if (neg_out) *neg_out = sign ? 1 : 0;
     r = BN_lebin2bn((const unsigned char *)words, (int)(n * 8), NULL);
     if (!r) throw_err(env, "BN_lebin2bn failed");
   }
   if (secret) OPENSSL_cleanse(words, n * 8);
   if (words != stackbuf) free(words);
   return r;
+}
+
+static BIGNUM *get_bn(napi_env env, napi_value v, int secret) {
+  return get_bn_ex(env, v, secret, NULL);
 }
 
 static napi_value from_bn(napi_env env, const BIGNUM *b, int secret) {
@@ -593,6 +600,89 @@ done:
   return out;
 }
 
+/* ---- constant-time modular sums of products (secret scalars, CRT recombination) -------------- */
+
+/* Makes b's limb array hold at least nwords words without changing its value (BN_consttime_swap
+ * needs both operands allocated to the same width; bn_wexpand is not public). */
+static int widen(BIGNUM *b, int nwords) {
+  int bit = nwords * BN_BITS2 - 1;
+  if (BN_num_bits(b) > bit) return 1;
+  return BN_set_bit(b, bit) && BN_clear_bit(b, bit);
+}
+
+/* ctModSumProducts(m, terms): (Σ_i terms[2i]·terms[2i+1]) mod m in [0, m), for m > 1 and signed
+ * terms of any size. Every operand carries BN_FLG_CONSTTIME: the reductions go through
+ * BN_nnmod -> BN_div's constant-time path, a negative term is mapped to m - (|t| mod m) with
+ * BN_consttime_swap (no branch on the sign), and products and sums are schoolbook BN_mul / BN_add,
+ * whose running time depends only on the operands' word lengths. What is NOT hidden: those word
+ * lengths (as everywhere at the BigInt boundary, see native.ts). m may be secret (a CRT prime). */
+static napi_value js_ct_mod_sum_products(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2)
+    return throw_err(env, "ctModSumProducts(m, terms) takes 2 arguments");
+  bool isArray = false;
+  uint32_t len = 0;
+  if (napi_is_array(env, argv[1], &isArray) != napi_ok || !isArray || napi_get_array_length(env, argv[1], &len) != napi_ok || len % 2 != 0 || len > 64)
+    return throw_err(env, "terms must be an array of at most 32 pairs");
+  bn_state *st = NULL;
+  if (napi_get_instance_data(env, (void **)&st) != napi_ok || !st) return throw_err(env, "addon not initialised");
+  BN_CTX *ctx = st->ctx;
+  BIGNUM *m = NULL, *acc = NULL, *x[2] = {NULL, NULL}, *alt = NULL, *prod = NULL;
+  napi_value out = NULL;
+  if (!(m = get_bn(env, argv[0], 1))) goto done;
+  if (BN_is_zero(m) || BN_is_one(m)) {
+    throw_err(env, "modulus must be > 1");
+    goto done;
+  }
+  BN_set_flags(m, BN_FLG_CONSTTIME);
+  int nwords = (BN_num_bits(m) + BN_BITS2 - 1) / BN_BITS2 + 1;
+  acc = BN_new();
+  alt = BN_new();
+  prod = BN_new();
+  if (!acc || !alt || !prod) {
+    throw_err(env, "out of memory");
+    goto done;
+  }
+  BN_set_flags(acc, BN_FLG_CONSTTIME);
+  BN_set_flags(alt, BN_FLG_CONSTTIME);
+  BN_set_flags(prod, BN_FLG_CONSTTIME);
+  BN_zero(acc);
+  for (uint32_t i = 0; i < len; i += 2) {
+    for (int k = 0; k < 2; k++) {
+      napi_value v;
+      int neg = 0;
+      if (napi_get_element(env, argv[1], i + (uint32_t)k, &v) != napi_ok) {
+        throw_err(env, "terms read failed");
+        goto done;
+      }
+      BN_clear_free(x[k]);
+      if (!(x[k] = get_bn_ex(env, v, 1, &neg))) goto done;
+      BN_set_flags(x[k], BN_FLG_CONSTTIME);
+      /* x = |t| mod m, alt = m - x; take alt when t < 0 (alt = m when x = 0: the final
+       * reduction folds it). */
+      if (!BN_nnmod(x[k], x[k], m, ctx) || !BN_sub(alt, m, x[k]) || !widen(x[k], nwords) || !widen(alt, nwords)) {
+        throw_err(env, "BN reduction failed");
+        goto done;
+      }
+      BN_consttime_swap((BN_ULONG)neg, x[k], alt, nwords);
+    }
+    if (!BN_mul(prod, x[0], x[1], ctx) || !BN_add(acc, acc, prod) || !BN_nnmod(acc, acc, m, ctx)) {
+      throw_err(env, "BN arithmetic failed");
+      goto done;
+    }
+  }
+  out = from_bn(env, acc, 1);
+done:
+  BN_clear_free(m);
+  BN_clear_free(acc);
+  BN_clear_free(alt);
+  BN_clear_free(prod);
+  BN_clear_free(x[0]);
+  BN_clear_free(x[1]);
+  return out;
+}
+
 static napi_value js_version(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
@@ -620,9 +710,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"fixedBasePow", NULL, js_fixed_base_pow, NULL, NULL, NULL, napi_enumerable, NULL},
       {"modInv", NULL, js_mod_inv, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gcd", NULL, js_gcd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ctModSumProducts", NULL, js_ct_mod_sum_products, NULL, NULL, NULL, napi_enumerable, NULL},
       {"version", NULL, js_version, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  if (napi_define_properties(env, exports, 7, props) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, 8, props) != napi_ok) return NULL;
   return exports;
 }
 

@@ -8,9 +8,10 @@
  * allocation by operand length, and `%`/`*` are data dependent). When the native backend
  * (native.ts, OpenSSL) is loaded and the modulus is odd, `modPow` / `modPowAsync` (secret = true
  * by default) and `crtPow` / `CrtContext.pow` run the exponent through OpenSSL's
- * `BN_mod_exp_mont_consttime`, which hides the exponent's bits (not its length). Everything else
- * here (inverse, gcd, Jacobi, sampling, CRT recombination, even moduli, and the whole BigInt
- * fallback) is variable time.
+ * `BN_mod_exp_mont_consttime`, which hides the exponent's bits (not its length), and
+ * `ctSumProducts` (the secret scalars σ, δ, χ of CMP and the CRT recombination `CrtContext.combine`)
+ * runs on OpenSSL BN with BN_FLG_CONSTTIME. Everything else here (inverse unless asked, gcd,
+ * Jacobi, sampling, even moduli, and the whole BigInt fallback) is variable time.
  */
 import { randomBytes } from 'node:crypto';
 import { MpcError } from '../errors.ts';
@@ -20,6 +21,28 @@ import { native } from './native.ts';
 export type RandomSource = (k: number) => Uint8Array;
 
 const defaultRand: RandomSource = (k) => randomBytes(k);
+
+/** Pairs per native call (the addon's limit). */
+const CT_PAIRS = 32;
+
+/**
+ * (Σ_i terms[2i]·terms[2i+1]) mod m in [0, m), for signed terms and m > 1: the arithmetic on
+ * secret values (CMP's σ_i, δ_i, χ_i; the Garner step of the CRT recombination). On the native
+ * backend it runs on OpenSSL BN with BN_FLG_CONSTTIME (constant time up to the operands' word
+ * lengths, see cosigner_bn.c); on the BigInt fallback it is variable time.
+ */
+export function ctSumProducts(m: bigint, terms: readonly bigint[]): bigint {
+  if (terms.length % 2 !== 0) throw new MpcError('ERR_MPC_USAGE', 'ctSumProducts: terms come in pairs');
+  if (!native) {
+    let acc = 0n;
+    for (let i = 0; i < terms.length; i += 2) acc += terms[i]! * terms[i + 1]!;
+    return mod(acc, m);
+  }
+  if (terms.length <= 2 * CT_PAIRS) return native.ctModSumProducts(m, terms);
+  let acc = 0n;
+  for (let i = 0; i < terms.length; i += 2 * CT_PAIRS - 2) acc = native.ctModSumProducts(m, [acc, 1n, ...terms.slice(i, i + 2 * CT_PAIRS - 2)]);
+  return acc;
+}
 
 /** a mod m in [0, m) for m > 0 (JavaScript `%` keeps the sign of a). */
 export function mod(a: bigint, m: bigint): bigint {
@@ -400,9 +423,13 @@ export class CrtContext {
     const y = modPow(b % prime, N % (prime - 1n), prime, true);
     return modPow(y, prime, sq, true);
   }
-  /** The element of Z_{PQ} that is xp mod P and xq mod Q (Garner). */
+  /**
+   * The element of Z_{PQ} that is xp mod P and xq mod Q (Garner). The step that mixes the secret
+   * residues modulo the secret P runs in constant time (`ctSumProducts`); the final xq + Q·h is a
+   * multiply-add whose time depends on the operand lengths only.
+   */
   combine(xp: bigint, xq: bigint): bigint {
-    const h = mod((xp - xq) * this.qInvP, this.P);
+    const h = ctSumProducts(this.P, [xp, this.qInvP, -xq, this.qInvP]);
     return xq + this.Q * h;
   }
   private half(b: bigint, e: bigint, prime: bigint, mod_: bigint, phi: bigint, publicExponent: boolean): bigint {

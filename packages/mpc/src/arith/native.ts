@@ -12,7 +12,8 @@
  * radix conversion happens on either side.
  *
  * Constant time: the consttime variant is used whenever the caller marks the exponent secret and
- * the modulus is odd (always true for p, q, N, N^2). The conversion of the BigInt arguments into
+ * the modulus is odd (always true for p, q, N, N^2); `ctModSumProducts` does the secret scalar
+ * arithmetic (σ, δ, χ) and the CRT recombination with BN_FLG_CONSTTIME. The conversion of the BigInt arguments into
  * OpenSSL BIGNUMs and back is NOT constant time (V8 BigInt values carry their length), so this
  * protects the exponent's bit pattern against timing, not its length.
  */
@@ -37,6 +38,12 @@ export interface NativeBignum {
   gcd(a: bigint, b: bigint): bigint;
   /** a^-1 mod m for 0 <= a < m (m > 1); 0n when not invertible. `secret`: branch-free variant. */
   modInv(a: bigint, m: bigint, secret: boolean): bigint;
+  /**
+   * (Σ terms[2i]·terms[2i+1]) mod m in [0, m) for m > 1, signed terms, at most 32 pairs; every
+   * operand flagged BN_FLG_CONSTTIME (reductions on BN_div's constant-time path, the sign folded
+   * with BN_consttime_swap). Timing depends on the operands' word lengths only.
+   */
+  ctModSumProducts(m: bigint, terms: readonly bigint[]): bigint;
   /** Build identifier of the addon and OpenSSL version, for diagnostics. */
   version(): string;
 }
@@ -50,7 +57,7 @@ function load(): NativeBignum | null {
     const req = createRequire(import.meta.url);
     const mod = req(path) as NativeBignum;
     // Self-test before trusting it with anything: 3^5 mod 7 = 5, and a secret-exponent variant.
-    if (mod.modPow(3n, 5n, 7n, false) !== 5n || mod.modPow(3n, 5n, 7n, true) !== 5n || typeof mod.modPowAsync !== 'function' || typeof mod.fixedBasePow !== 'function' || typeof mod.modInv !== 'function' || mod.modInv(3n, 7n, true) !== 5n || mod.modInv(3n, 7n, false) !== 5n || typeof mod.gcd !== 'function' || mod.gcd(12n, 18n) !== 6n) return null;
+    if (mod.modPow(3n, 5n, 7n, false) !== 5n || mod.modPow(3n, 5n, 7n, true) !== 5n || typeof mod.modPowAsync !== 'function' || typeof mod.fixedBasePow !== 'function' || typeof mod.modInv !== 'function' || mod.modInv(3n, 7n, true) !== 5n || mod.modInv(3n, 7n, false) !== 5n || typeof mod.gcd !== 'function' || mod.gcd(12n, 18n) !== 6n || typeof mod.ctModSumProducts !== 'function' || mod.ctModSumProducts(7n, [3n, 4n, -2n, 1n]) !== 3n) return null;
     return mod;
   } catch {
     return null;

@@ -24,7 +24,7 @@ import { Reader, Writer } from '../codec.ts';
 import { curveByName, type Curve, type Point } from '../curve.ts';
 import { MpcAbort, MpcError, MpcParseError, MpcUsageError } from '../errors.ts';
 import { RoundParty, equalBytes, type Party, type ProtocolMessage, type Step } from '../round.ts';
-import { mod, modInv, randomSigned, randomUnit, type RandomSource } from '../arith/bigint.ts';
+import { ctSumProducts, mod, modInv, randomSigned, randomUnit, type RandomSource } from '../arith/bigint.ts';
 import { Transcript } from './proofs/transcript.ts';
 import { ELL_PRIME, encWith, powN2, UnitBatch, type PaillierCtx } from './proofs/common.ts';
 import { proveEnc, verifyEnc, encodeEncProof, decodeEncProof } from './proofs/enc.ts';
@@ -90,7 +90,7 @@ export function additiveShares(share: CmpKeyShare, signers: readonly number[]): 
   const c = share.curve;
   const X = new Map<number, Point>();
   for (const j of signers) X.set(j, mul(c, share.publicShares.get(j)!, lagrange(c, j, signers)));
-  return { x: c.mod(lagrange(c, share.self, signers) * share.secret), X };
+  return { x: ctSumProducts(c.n, [lagrange(c, share.self, signers), share.secret]), X };
 }
 
 export function checkSigners(share: CmpKeyShare, signers: readonly number[]): number[] {
@@ -354,14 +354,16 @@ export class CmpPresignParty extends RoundParty<CmpPresignature[]> {
       const e = this.entries[b]!;
       let Gamma = c.ZERO;
       for (const j of this.parties) Gamma = Gamma.add(e.Gam.get(j)!);
-      let delta = e.k * e.gamma;
-      let chi = e.k * this.x;
+      // δ_i = k_i·γ_i + Σ (α_ij − β_ij), χ_i = k_i·x_i + Σ (α̂_ij − β̂_ij) mod q: secret, so
+      // summed in constant time (ctSumProducts, OpenSSL BN with BN_FLG_CONSTTIME).
+      const delta: bigint[] = [e.k, e.gamma];
+      const chi: bigint[] = [e.k, this.x];
       for (const j of this.others) {
-        delta += sk.decrypt(e.D.get(key(this.self, j))!) - e.beta.get(j)!;
-        chi += sk.decrypt(e.Dh.get(key(this.self, j))!) - e.betaHat.get(j)!;
+        delta.push(sk.decrypt(e.D.get(key(this.self, j))!), 1n, -e.beta.get(j)!, 1n);
+        chi.push(sk.decrypt(e.Dh.get(key(this.self, j))!), 1n, -e.betaHat.get(j)!, 1n);
       }
-      e.delta = c.mod(delta);
-      e.chi = c.mod(chi);
+      e.delta = ctSumProducts(c.n, delta);
+      e.chi = ctSumProducts(c.n, chi);
       e.Delta = mul(c, Gamma, e.k);
       e.Gam.set(0, Gamma);
       writeScalar(bw, c, e.delta);
@@ -707,7 +709,9 @@ export function signShare(p: CmpPresignature, digest: Uint8Array, tweak: bigint)
   }
   const { rho, R } = rerandomize(p, digest, t);
   const r = c.xModN(R);
-  const sigma = c.mod(c.inv(rho) * c.mod(p.k * c.mod(m + r * t) + r * p.chi));
+  // σ = k·(ρ^{-1}(m + r·t)) + χ·(ρ^{-1}·r): public coefficients, secret k and χ (constant time).
+  const rhoInv = c.inv(rho);
+  const sigma = ctSumProducts(c.n, [p.k, c.mod(rhoInv * (m + r * t)), p.chi, c.mod(rhoInv * r)]);
   p.binding = { digest: Uint8Array.from(digest), tweak: t, sigma };
   return sigma;
 }
