@@ -27,6 +27,8 @@ export function allowBigintBackend(env: NodeJS.ProcessEnv): boolean {
  */
 export function requireMpcBackend(allow: boolean, log: Log, backend: 'openssl' | 'bigint' = arith.backendName()): void {
   if (backend === 'openssl') {
+    if (!arith.nativeIsCurrent())
+      log('warn', 'the native bignum addon is an older build: scalar sums and CRT recombination run on BigInt until it is rebuilt (npm run build:native -w @cosigner/mpc)', { backend });
     log('info', 'MPC arithmetic backend: OpenSSL (native addon, constant-time secret exponents)', { backend, version: arith.native?.version() ?? '' });
     return;
   }

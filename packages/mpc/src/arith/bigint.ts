@@ -33,14 +33,15 @@ const CT_PAIRS = 32;
  */
 export function ctSumProducts(m: bigint, terms: readonly bigint[]): bigint {
   if (terms.length % 2 !== 0) throw new MpcError('ERR_MPC_USAGE', 'ctSumProducts: terms come in pairs');
-  if (!native) {
+  const ct = native?.ctModSumProducts;
+  if (!ct) {
     let acc = 0n;
     for (let i = 0; i < terms.length; i += 2) acc += terms[i]! * terms[i + 1]!;
     return mod(acc, m);
   }
-  if (terms.length <= 2 * CT_PAIRS) return native.ctModSumProducts(m, terms);
+  if (terms.length <= 2 * CT_PAIRS) return ct(m, terms);
   let acc = 0n;
-  for (let i = 0; i < terms.length; i += 2 * CT_PAIRS - 2) acc = native.ctModSumProducts(m, [acc, 1n, ...terms.slice(i, i + 2 * CT_PAIRS - 2)]);
+  for (let i = 0; i < terms.length; i += 2 * CT_PAIRS - 2) acc = ct(m, [acc, 1n, ...terms.slice(i, i + 2 * CT_PAIRS - 2)]);
   return acc;
 }
 

@@ -3,5 +3,5 @@ export * from './bigint.ts';
 export * from './primes.ts';
 export * from './paillier.ts';
 export * from './pedersen.ts';
-export { native, backendName, type NativeBignum } from './native.ts';
+export { native, backendName, nativeIsCurrent, type NativeBignum } from './native.ts';
 export * from './aux.ts';

@@ -43,7 +43,7 @@ export interface NativeBignum {
    * operand flagged BN_FLG_CONSTTIME (reductions on BN_div's constant-time path, the sign folded
    * with BN_consttime_swap). Timing depends on the operands' word lengths only.
    */
-  ctModSumProducts(m: bigint, terms: readonly bigint[]): bigint;
+  ctModSumProducts?(m: bigint, terms: readonly bigint[]): bigint;
   /** Build identifier of the addon and OpenSSL version, for diagnostics. */
   version(): string;
 }
@@ -57,7 +57,10 @@ function load(): NativeBignum | null {
     const req = createRequire(import.meta.url);
     const mod = req(path) as NativeBignum;
     // Self-test before trusting it with anything: 3^5 mod 7 = 5, and a secret-exponent variant.
-    if (mod.modPow(3n, 5n, 7n, false) !== 5n || mod.modPow(3n, 5n, 7n, true) !== 5n || typeof mod.modPowAsync !== 'function' || typeof mod.fixedBasePow !== 'function' || typeof mod.modInv !== 'function' || mod.modInv(3n, 7n, true) !== 5n || mod.modInv(3n, 7n, false) !== 5n || typeof mod.gcd !== 'function' || mod.gcd(12n, 18n) !== 6n || typeof mod.ctModSumProducts !== 'function' || mod.ctModSumProducts(7n, [3n, 4n, -2n, 1n]) !== 3n) return null;
+    if (mod.modPow(3n, 5n, 7n, false) !== 5n || mod.modPow(3n, 5n, 7n, true) !== 5n || typeof mod.modPowAsync !== 'function' || typeof mod.fixedBasePow !== 'function' || typeof mod.modInv !== 'function' || mod.modInv(3n, 7n, true) !== 5n || mod.modInv(3n, 7n, false) !== 5n || typeof mod.gcd !== 'function' || mod.gcd(12n, 18n) !== 6n) return null;
+    // An addon built before ctModSumProducts existed still serves the rest (ctSumProducts then
+    // falls back to BigInt, and `nativeIsCurrent()` says so); a wrong answer disqualifies it.
+    if (typeof mod.ctModSumProducts === 'function' && mod.ctModSumProducts(7n, [3n, 4n, -2n, 1n]) !== 3n) return null;
     return mod;
   } catch {
     return null;
@@ -66,6 +69,14 @@ function load(): NativeBignum | null {
 
 /** The loaded native backend, or null when arithmetic runs on BigInt only. */
 export const native: NativeBignum | null = load();
+
+/**
+ * The loaded addon has every routine this source expects (false for a stale build: rebuild with
+ * `npm run build:native -w @cosigner/mpc`, which scripts/setup.sh does when the C source is newer).
+ */
+export function nativeIsCurrent(): boolean {
+  return native !== null && typeof native.ctModSumProducts === 'function';
+}
 
 /** 'openssl' when the native addon is in use, else 'bigint'. */
 export function backendName(): 'openssl' | 'bigint' {
