@@ -69,6 +69,8 @@ export interface ChaosReport {
   /** `refusals`: the workspace's answers that were not a success, by code (a request may retry). */
   requests: { submitted: number; accepted: number; notAccepted: number; refusals: Record<string, number> };
   outcomes: Record<string, number>;
+  /** FAILED requests by their stable code (faults make some fail; each still ends exactly once). */
+  failures: Record<string, number>;
   byBehaviour: Record<string, Record<string, number>>;
   kills: Record<string, number>;
   signatures: { checked: number; ecdsa: number; eddsa: number };
@@ -297,6 +299,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
     // ---- the lifecycle stream: one terminal event per request, signatures consistent and valid.
     const outcomes: Record<string, number> = {};
+    const failures: Record<string, number> = {};
     const byBehaviour: Record<string, Record<string, number>> = {};
     const sigStats = { checked: 0, ecdsa: 0, eddsa: 0 };
     await withNats(async (nc) => {
@@ -336,6 +339,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         const kinds = terminal.get(id) ?? new Set<string>();
         if (kinds.size > 1) violations.push(`request ${id} reached ${kinds.size} terminal states (${[...kinds].join(', ')})`);
         const status = states.get(id)?.status ?? 'UNKNOWN';
+        if (status === 'FAILED') {
+          const code = states.get(id)?.errorCode || 'ERR_UNKNOWN';
+          failures[code] = (failures[code] ?? 0) + 1;
+        }
         outcomes[status] = (outcomes[status] ?? 0) + 1;
         (byBehaviour[meta.behaviour] ??= {})[status] = ((byBehaviour[meta.behaviour] ?? {})[status] ?? 0) + 1;
         if (status === 'SIGNED' && !signed.has(id)) violations.push(`request ${id} is SIGNED without a signed event`);
@@ -389,6 +396,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     return {
       requests: { submitted, accepted: accepted.size, notAccepted, refusals },
       outcomes,
+      failures,
       byBehaviour,
       kills,
       signatures: sigStats,

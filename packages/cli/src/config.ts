@@ -40,9 +40,33 @@ function optional<K extends string>(k: K, v: string | undefined): Partial<Record
   return v ? ({ [k]: v } as Record<K, string>) : {};
 }
 
+/** Where the CLI's configuration file is (`cosigner up` writes it). */
+export function cliConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.COSIGNER_CONFIG ?? join(env.COSIGNER_DATA_DIR ?? DEFAULT_DATA_DIR, 'cli.json');
+}
+
+/**
+ * Waits (bounded by `COSIGNER_WAIT_MS`, default 60 s) for the configuration file of a system that
+ * is still starting, unless the environment gives the credentials itself; a command issued right
+ * after `cosigner up` starts would otherwise run without them.
+ */
+export async function awaitCliConfig(log: (line: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  if (env.COSIGNER_ADMIN_TOKEN) return;
+  const file = cliConfigPath(env);
+  if (existsSync(file)) return;
+  const budget = Number(env.COSIGNER_WAIT_MS ?? 60_000);
+  const until = Date.now() + (Number.isFinite(budget) && budget >= 0 ? budget : 60_000);
+  let said = false;
+  while (!existsSync(file) && Date.now() < until) {
+    if (!said) log(`waiting for ${file} (written by \`npx cosigner up\` as it starts) ...`);
+    said = true;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 export function loadCliConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
   const dataDir = env.COSIGNER_DATA_DIR ?? DEFAULT_DATA_DIR;
-  const file = env.COSIGNER_CONFIG ?? join(dataDir, 'cli.json');
+  const file = cliConfigPath(env);
   let fromFile: Partial<CliConfig> = {};
   if (existsSync(file)) fromFile = JSON.parse(readFileSync(file, 'utf8')) as Partial<CliConfig>;
   return {

@@ -84,7 +84,8 @@ export function waitReady(client: grpc.Client, log: (line: string) => void = (l)
     let said = false;
     for (;;) {
       const left = until - Date.now();
-      const state = await healthCheck(client, Math.max(1_000, Math.min(5_000, left)));
+      // Each check may take a few seconds on a loaded machine, also when there is no time left to wait.
+      const state = await healthCheck(client, Math.max(5_000, Math.min(10_000, left)));
       if (state === 'SERVING') return;
       if (Date.now() + WAIT_POLL_MS > until) {
         throw new CliError(

@@ -2,6 +2,10 @@
 import { parseArgs } from 'node:util';
 import { CliError, type Command, type CommandIO } from './command.ts';
 import { commands } from './commands/index.ts';
+import { awaitCliConfig } from './config.ts';
+
+/** Commands that start a system, or need none: they do not wait for one's configuration. */
+const SELF_CONTAINED = new Set(['up', 'demo', 'chaos', 'mpc demo', 'bench mpc', 'bench sign', 'bench dispatch', 'nats-auth generate']);
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.join(' ').length), 10);
@@ -64,6 +68,7 @@ export async function main(argv: string[]): Promise<number> {
     interrupted,
   };
   try {
+    if (!SELF_CONTAINED.has(cmd.name.join(' '))) await awaitCliConfig((l) => io.info(l));
     const code = await cmd.run(io);
     return code ?? 0;
   } catch (e) {

@@ -15,7 +15,7 @@ function human(r: ChaosReport): string {
   return [
     `requests    submitted ${r.requests.submitted}, accepted ${r.requests.accepted}, not accepted ${r.requests.notAccepted}` +
       (Object.keys(r.requests.refusals).length ? ` (workspace answers: ${Object.entries(r.requests.refusals).map(([k, v]) => `${k} ×${v}`).join(', ')})` : ''),
-    `outcomes    ${outcome || '-'}`,
+    `outcomes    ${outcome || '-'}${Object.keys(r.failures).length ? ` (failed: ${Object.entries(r.failures).map(([k, v]) => `${k} ×${v}`).join(', ')})` : ''}`,
     table(['HANDLER', 'OUTCOMES'], rows),
     `kills       ${Object.entries(r.kills).map(([k, v]) => `${k} ×${v}`).join(', ') || '-'}`,
     `signatures  ${r.signatures.checked} verified independently (ECDSA ${r.signatures.ecdsa} by noble, EdDSA ${r.signatures.eddsa} by OpenSSL)`,

@@ -83,7 +83,8 @@ export function buildTransfer(i: TransferInput): BuiltTransfer {
     sourceId: '0',
     destType: 'ONE_TIME_ADDRESS',
     destId: '',
-    asset: 'ETH',
+    // A RAW request names no chain asset: handlers check ETH transactions by their raw bytes, which it has not.
+    asset: raw ? 'RAW' : 'ETH',
     amount,
     requestedAmount: amount,
     fee: formatEther(TRANSFER_GAS * DEFAULT_MAX_FEE_PER_GAS),
