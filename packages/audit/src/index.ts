@@ -61,18 +61,28 @@ function isCasConflict(e: unknown): boolean {
     (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 }
 
-/** Creates the audit stream when absent (same config every writer uses). */
+/**
+ * Creates the audit stream when absent (same config every writer uses), with `deny_delete` and
+ * `deny_purge`: the server refuses removing records (a stream created before without them gets
+ * them here; NATS never lets them be unset again).
+ */
 export async function ensureAuditStream(jsm: JetStreamManager): Promise<void> {
+  let info;
   try {
-    await jsm.streams.info(AUDIT_STREAM);
-    return;
+    info = await jsm.streams.info(AUDIT_STREAM);
   } catch (e) {
     if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
   }
+  if (info) {
+    if (!info.config.deny_delete || !info.config.deny_purge) await jsm.streams.update(AUDIT_STREAM, { ...info.config, deny_delete: true, deny_purge: true });
+    return;
+  }
   try {
-    await jsm.streams.add({ name: AUDIT_STREAM, subjects: [AUDIT_SUBJECT], storage: StorageType.File, duplicate_window: AUDIT_DUPLICATE_WINDOW_MS * 1_000_000 });
-  } catch {
-    await jsm.streams.info(AUDIT_STREAM); // created concurrently by another writer
+    await jsm.streams.add({ name: AUDIT_STREAM, subjects: [AUDIT_SUBJECT], storage: StorageType.File, duplicate_window: AUDIT_DUPLICATE_WINDOW_MS * 1_000_000, deny_delete: true, deny_purge: true });
+  } catch (e) {
+    // Created concurrently by another writer (then it has the flags, or gets them here).
+    const again = await jsm.streams.info(AUDIT_STREAM).catch(() => { throw e; });
+    if (!again.config.deny_delete || !again.config.deny_purge) await jsm.streams.update(AUDIT_STREAM, { ...again.config, deny_delete: true, deny_purge: true });
   }
 }
 
@@ -188,54 +198,105 @@ export interface AuditVerifyResult {
   firstBadSeq?: number;
   /** Why it breaks there. */
   reason?: string;
+  /** The last good record: what `cosigner audit checkpoint` keeps. */
+  head?: AuditCheckpoint;
 }
 
 /**
- * Reads the whole audit stream in order and checks the chain: consecutive seq from 1, each
- * `prev_hash` equal to the previous `hash`, each `hash` recomputed. An exact re-publication of the
- * previous record (a head republished after its writer crashed, outside the duplicate window) is
- * tolerated; anything else is reported at the first bad position.
+ * A checkpoint of the chain head, kept by the operator outside the co-signer (a file, a ticket, a
+ * WORM bucket). A later verify with it proves the chain still holds that record at that position
+ * unchanged: truncation below it, or a chain re-hashed from a forged earlier record, fails.
  */
-export async function verifyAuditChain(nc: NatsConnection, o: { onRecord?: (r: AuditRecord) => void } = {}): Promise<AuditVerifyResult> {
-  const jsm = await jetstreamManager(nc);
-  let last: number;
+export interface AuditCheckpoint {
+  stream: string;
+  seq: number;
+  /** hex SHA-256 of the record at `seq` (its `hash`, which covers every earlier record). */
+  hash: string;
+  atMs: number;
+}
+
+/** Parses a checkpoint document; throws AuditError ERR_AUDIT_CHECKPOINT on anything else. */
+export function parseCheckpoint(text: string): AuditCheckpoint {
+  let v: unknown;
   try {
-    last = (await jsm.streams.info(AUDIT_STREAM)).state.last_seq;
+    v = JSON.parse(text);
   } catch (e) {
-    if (e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound) return { ok: true, records: 0 };
-    throw e;
+    throw new AuditError('ERR_AUDIT_CHECKPOINT', 'checkpoint is not JSON', { cause: e });
+  }
+  const c = v as Partial<AuditCheckpoint>;
+  if (!c || c.stream !== AUDIT_STREAM || !Number.isSafeInteger(c.seq) || (c.seq ?? 0) < 1 || typeof c.hash !== 'string' || !/^[0-9a-f]{64}$/.test(c.hash)) {
+    throw new AuditError('ERR_AUDIT_CHECKPOINT', 'checkpoint must be {"stream":"COSIGNER_AUDIT","seq":N,"hash":"<64 hex>","atMs":T}');
+  }
+  return { stream: c.stream, seq: c.seq!, hash: c.hash, atMs: Number(c.atMs ?? 0) };
+}
+
+/**
+ * Reads the whole audit stream in order, one direct get per stream sequence (bounded: it never
+ * waits for messages that are not there, so a purged or truncated stream cannot make it hang),
+ * and checks:
+ * - the chain: consecutive seq from 1, each `prev_hash` equal to the previous `hash`, each `hash`
+ *   recomputed (a rewritten, dropped or reordered record breaks it there; an exact re-publication
+ *   of the previous record, a head republished after its writer crashed, is tolerated);
+ * - the tail: the writers' head (KV `cosigner-audit-head`) must be the last record, so records
+ *   removed from the end (or the whole stream purged or re-created shorter) are reported;
+ * - the checkpoint, when given: the record at its seq must exist with its hash.
+ */
+export async function verifyAuditChain(nc: NatsConnection, o: { onRecord?: (r: AuditRecord) => void; checkpoint?: AuditCheckpoint } = {}): Promise<AuditVerifyResult> {
+  const jsm = await jetstreamManager(nc);
+  let first = 0;
+  let last = 0;
+  try {
+    const st = (await jsm.streams.info(AUDIT_STREAM)).state;
+    first = st.first_seq;
+    last = st.last_seq;
+  } catch (e) {
+    if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
+  }
+  let head: AuditRecord | undefined;
+  try {
+    const kv = await new Kvm(jetstream(nc)).open(AUDIT_HEAD_BUCKET);
+    const e = await kv.get(AUDIT_HEAD_KEY);
+    if (e && e.operation === 'PUT' && e.value.length > 0) head = AuditRecord.decode(e.value);
+  } catch {
+    head = undefined; // no head bucket: nothing was ever appended through AuditLog
   }
   let records = 0;
   let prev: AuditRecord | undefined;
-  if (last === 0) return { ok: true, records: 0 };
-  const consumer = await jetstream(nc).consumers.get(AUDIT_STREAM);
-  const iter = await consumer.consume({ max_messages: 512 });
-  const bad = (seq: number, reason: string): AuditVerifyResult => ({ ok: false, records, firstBadSeq: seq, reason });
-  let result: AuditVerifyResult | undefined;
-  try {
-    for await (const m of iter) {
-      const expected = (prev?.seq ?? 0) + 1;
-      let r: AuditRecord;
-      try {
-        r = AuditRecord.decode(m.data);
-      } catch {
-        result = bad(expected, 'record does not decode');
-        break;
-      }
-      if (prev && r.seq === prev.seq && eq(r.hash, prev.hash) && eq(AuditRecord.encode(r).finish(), AuditRecord.encode(prev).finish())) {
-        // identical re-publication: skip
-      } else {
-        if (r.seq !== expected) { result = bad(expected, `expected seq ${expected}, found ${r.seq}`); break; }
-        if (!eq(r.prevHash, prev ? prev.hash : ZERO_HASH)) { result = bad(expected, 'prev_hash does not match the previous record'); break; }
-        if (!eq(r.hash, auditHash(r))) { result = bad(expected, 'hash does not match the record'); break; }
-        records++;
-        prev = r;
-        o.onRecord?.(r);
-      }
-      if (m.seq >= last || m.info.pending === 0) break;
+  let atCheckpoint: AuditRecord | undefined;
+  const cp = (r: AuditRecord): AuditCheckpoint => ({ stream: AUDIT_STREAM, seq: Number(r.seq), hash: Buffer.from(r.hash).toString('hex'), atMs: Number(r.atMs) });
+  const bad = (seq: number, reason: string): AuditVerifyResult => ({ ok: false, records, firstBadSeq: seq, reason, ...(prev ? { head: cp(prev) } : {}) });
+  for (let s = first; last > 0 && s <= last; s++) {
+    let data: Uint8Array | undefined;
+    try {
+      data = (await jsm.streams.getMessage(AUDIT_STREAM, { seq: s }))?.data;
+    } catch (e) {
+      if (e instanceof JetStreamApiError && e.code === JetStreamApiCodes.NoMessageFound) continue; // a gap: the chain check names it
+      throw e;
     }
-  } finally {
-    await iter.close().catch(() => undefined);
+    if (!data) continue;
+    const expected = (prev ? Number(prev.seq) : 0) + 1;
+    let r: AuditRecord;
+    try {
+      r = AuditRecord.decode(data);
+    } catch {
+      return bad(expected, 'record does not decode');
+    }
+    if (prev && r.seq === prev.seq && eq(r.hash, prev.hash) && eq(AuditRecord.encode(r).finish(), AuditRecord.encode(prev).finish())) continue;
+    if (Number(r.seq) !== expected) return bad(expected, `expected seq ${expected}, found ${r.seq}`);
+    if (!eq(r.prevHash, prev ? prev.hash : ZERO_HASH)) return bad(expected, 'prev_hash does not match the previous record');
+    if (!eq(r.hash, auditHash(r))) return bad(expected, 'hash does not match the record');
+    records++;
+    prev = r;
+    if (o.checkpoint && Number(r.seq) === o.checkpoint.seq) atCheckpoint = r;
+    o.onRecord?.(r);
   }
-  return result ?? { ok: true, records };
+  const lastSeq = prev ? Number(prev.seq) : 0;
+  if (head && Number(head.seq) > lastSeq) return bad(lastSeq + 1, `missing tail: the writers' head is record ${head.seq}, the stream ends at ${lastSeq}`);
+  if (head && Number(head.seq) === lastSeq && prev && !eq(head.hash, prev.hash)) return bad(lastSeq, 'the last record differs from the writers\' head');
+  if (o.checkpoint) {
+    if (lastSeq < o.checkpoint.seq) return bad(lastSeq + 1, `missing tail: the checkpoint holds record ${o.checkpoint.seq}, the stream ends at ${lastSeq}`);
+    if (!atCheckpoint || Buffer.from(atCheckpoint.hash).toString('hex') !== o.checkpoint.hash) return bad(o.checkpoint.seq, 'the record at the checkpoint differs from it (the chain was rewritten)');
+  }
+  if (!prev && last > 0) return bad(1, `the stream holds no records but ${last} were written (purged)`);
+  return { ok: true, records, ...(prev ? { head: cp(prev) } : {}) };
 }

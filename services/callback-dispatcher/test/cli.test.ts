@@ -85,7 +85,7 @@ test('workspace transfer --wait: approved by the handler, stays APPROVED without
   assert.notEqual(r.code, 0, 'a transfer is not done until SIGNED');
   assert.ok('reason' in doc && 'traceId' in doc);
   const seen = handler.seen.get(doc.requestId)!;
-  assert.equal(seen[0]!.payload.destAddress, DEST.toLowerCase());
+  assert.equal(seen[0]!.payload.destAddress, DEST, 'EIP-55 checksummed as the public product sends it (DEST is checksummed)');
   const g = await cli(['requests', 'get', doc.requestId, '--json']);
   assert.equal(g.code, 0, g.stderr);
   assert.equal(JSON.parse(g.stdout).status, 'APPROVED');

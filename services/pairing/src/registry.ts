@@ -182,6 +182,8 @@ export class Registry {
       throw e;
     }
     const now = this.#now();
+    // Audited before the change is visible (fail closed: no record, no change).
+    await this.#audit({ kind: 'pairing', apiUserId: v.apiUserId, outcome: 'PAIRED', reason: `workspace ${v.workspaceId}; auto_approve ${autoApprove}` });
     let foreign = false;
     const stored = await this.#o.apiUsers.modify(v.apiUserId, (cur) => {
       foreign = !!cur && cur.workspaceId !== v.workspaceId;
@@ -190,7 +192,6 @@ export class Registry {
     });
     await this.#o.claims.put(key, { state: 'DONE', apiUserId: v.apiUserId, atMs: now });
     if (foreign) throw otherWorkspace(v.apiUserId);
-    await this.#audit({ kind: 'pairing', apiUserId: v.apiUserId, outcome: 'PAIRED', reason: `workspace ${v.workspaceId}; auto_approve ${stored!.value.autoApprove}` });
     this.#o.log.info('paired', { apiUserId: v.apiUserId, workspaceId: v.workspaceId });
     return { ...stored!.value, revision: stored!.revision };
   }
@@ -219,9 +220,9 @@ export class Registry {
   /** Marks the API user UNPAIRED and drops its callback: intake refuses its requests from now on. */
   async unpair(apiUserId: string): Promise<ApiUser> {
     await this.#get(apiUserId);
+    await this.#audit({ kind: 'pairing', apiUserId, outcome: 'UNPAIRED' });
     const r = await this.#o.apiUsers.modify(apiUserId, (cur) => (cur && cur.state !== 'UNPAIRED' ? { ...cur, state: 'UNPAIRED', callback: undefined } : undefined));
     if (!r) throw notFound(`api user ${apiUserId} is not paired with this co-signer`);
-    await this.#audit({ kind: 'pairing', apiUserId, outcome: 'UNPAIRED' });
     return { ...r.value, revision: r.revision };
   }
 
@@ -238,10 +239,10 @@ export class Registry {
     };
     const u = await this.#get(apiUserId);
     if (u.value.state !== 'ACTIVE') throw new PairingError('ERR_API_USER_NOT_ACTIVE', `api user ${apiUserId} is ${u.value.state}`);
+    await this.#audit({ kind: 'callback_config', apiUserId, outcome: 'CALLBACK_SET', handlerUrl: cb.url, reason: `mode ${mode}` });
     // A handler replaces auto-approve: clearing it later approves nothing unless asked explicitly.
     const r = await this.#o.apiUsers.modify(apiUserId, (cur) => (cur && cur.state === 'ACTIVE' ? { ...cur, callback: cb, autoApprove: false } : undefined));
     if (!r || r.value.state !== 'ACTIVE') throw new PairingError('ERR_API_USER_NOT_ACTIVE', `api user ${apiUserId} is no longer active`);
-    await this.#audit({ kind: 'callback_config', apiUserId, outcome: 'CALLBACK_SET', handlerUrl: cb.url, reason: `mode ${mode}` });
     return { ...r.value, revision: r.revision };
   }
 
@@ -253,6 +254,9 @@ export class Registry {
   async clearCallback(apiUserId: string, autoApprove = false): Promise<ApiUser> {
     const u = await this.#get(apiUserId);
     const before = u.value.callback?.url ?? '';
+    if (before || u.value.autoApprove !== autoApprove) {
+      await this.#audit({ kind: 'callback_config', apiUserId, outcome: 'CALLBACK_CLEARED', handlerUrl: before, reason: `auto_approve ${autoApprove}` });
+    }
     const r = await this.#o.apiUsers.modify(apiUserId, (cur) => {
       if (!cur) return undefined;
       if (!cur.callback && cur.autoApprove === autoApprove) return undefined;
@@ -260,9 +264,6 @@ export class Registry {
       return { ...cur, callback: undefined, autoApprove };
     });
     if (!r) throw notFound(`api user ${apiUserId} is not paired with this co-signer`);
-    if (before || u.value.autoApprove !== autoApprove) {
-      await this.#audit({ kind: 'callback_config', apiUserId, outcome: 'CALLBACK_CLEARED', handlerUrl: before, reason: `auto_approve ${autoApprove}` });
-    }
     return { ...r.value, revision: r.revision };
   }
 

@@ -14,7 +14,7 @@ import benchMpc from './bench-mpc.ts';
 import transfer from './transfer.ts';
 import configChange from './config-change.ts';
 import requests from './requests.ts';
-import auditVerify from './audit.ts';
+import audit from './audit.ts';
 import parties from './parties.ts';
 import benchDispatch from './bench-dispatch.ts';
 import natsAuth from './nats-auth.ts';
@@ -22,4 +22,4 @@ import demo from './demo.ts';
 import status from './status.ts';
 import chaos from './chaos.ts';
 
-export const commands: Command[] = [up, ...workspace, ...pair, ...users, ...callback, printPublicKey, ...keys, pool, benchSign, mpcDemo, benchMpc, transfer, configChange, ...requests, auditVerify, ...parties, benchDispatch, ...natsAuth, demo, status, chaos];
+export const commands: Command[] = [up, ...workspace, ...pair, ...users, ...callback, printPublicKey, ...keys, pool, benchSign, mpcDemo, benchMpc, transfer, configChange, ...requests, ...audit, ...parties, benchDispatch, ...natsAuth, demo, status, chaos];

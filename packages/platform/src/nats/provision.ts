@@ -30,6 +30,9 @@ export interface StreamSpec {
   duplicateWindowMs?: number;
   replicas?: number;
   description?: string;
+  /** Refuse deleting single messages / purging (an audit trail). Once set, NATS does not unset them. */
+  denyDelete?: boolean;
+  denyPurge?: boolean;
 }
 
 export interface ConsumerSpec {
@@ -96,6 +99,8 @@ function streamConfig(s: StreamSpec, replicas: number): Partial<StreamConfig> & 
     num_replicas: s.replicas ?? replicas,
   };
   if (s.description !== undefined) c.description = s.description;
+  if (s.denyDelete) c.deny_delete = true;
+  if (s.denyPurge) c.deny_purge = true;
   return c;
 }
 

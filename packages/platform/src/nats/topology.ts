@@ -62,6 +62,8 @@ export const STREAMS = {
   audit: {
     name: 'COSIGNER_AUDIT', subjects: [AUDIT_SUBJECT], duplicateWindowMs: 120_000,
     description: 'hash-chained audit records (audit.proto)',
+    // The trail is append-only on the server too: no single-message delete, no purge.
+    denyDelete: true, denyPurge: true,
   },
 } as const satisfies Record<string, StreamSpec>;
 export type StreamKey = keyof typeof STREAMS;
@@ -242,7 +244,7 @@ export const ACCESS: Record<ServiceName, ServiceAccess> = {
   cli: {
     streams: [{ stream: 'audit', get: true, scan: true }, { stream: 'requests', get: true }],
     // plans: `cosigner chaos` watches which presignature each entry is planned with (no secret in a plan).
-    buckets: [{ bucket: b('parties') }, { bucket: b('requests') }, { bucket: b('plans') }],
+    buckets: [{ bucket: b('parties') }, { bucket: b('requests') }, { bucket: b('plans') }, { bucket: b('auditHead') }],
     publish: [], subscribe: [],
     monitor: true,
   },
