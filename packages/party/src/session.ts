@@ -158,6 +158,9 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
       const e = queue.shift()!;
       if (e.kind === 'outcome') {
         const from = indexOf.get(e.outcome.partyId);
+        // Only the session's members speak for it: another registered party's outcome (signed by
+        // it, so genuinely its own) is not a verdict on a session it is not in (issue 19).
+        if (from === undefined) continue;
         let ev: Evidence | undefined;
         try {
           ev = decodeEvidence(e.outcome.evidence);

@@ -46,7 +46,7 @@ import { MpcAbort, MpcError } from '../errors.ts';
 import { BROADCAST, equalBytes, type ProtocolMessage, type Step } from '../round.ts';
 import { checkEchoes, readEcho, viewOf } from './echo.ts';
 import { FrostParty, defaultRand, usage, type Rand } from './party.ts';
-import { confirmBody, readConfirm, type FrostKeyShare } from './share.ts';
+import { confirmBody, keyStateDigest, readConfirm, type FrostKeyShare } from './share.ts';
 import {
   CONTEXT,
   G,
@@ -141,6 +141,7 @@ export class FrostKeygenParty extends FrostParty<FrostKeyShare> {
   private myCommitments: EdPoint[] = [];
   private myBody1: Uint8Array = new Uint8Array(0);
   private cc: Uint8Array = new Uint8Array(0);
+  private myCcCommit: Uint8Array = new Uint8Array(0);
   private r1 = new Map<number, Round1>();
   private view: Uint8Array[] = [];
   private result: FrostKeyShare | undefined;
@@ -168,7 +169,8 @@ export class FrostKeygenParty extends FrostParty<FrostKeyShare> {
     for (const c of r.public.commitment) w.fixed(c);
     // Our own proof, bound to the session (noble's is context-free; it is not sent).
     const proof = proveKnowledge(this.binding, this.self, this.coefficients[0]!, r.public.commitment[0]!, this.rand);
-    w.fixed(proof).fixed(ccCommitment(this.session, this.self, this.cc));
+    this.myCcCommit = ccCommitment(this.session, this.self, this.cc);
+    w.fixed(proof).fixed(this.myCcCommit);
     this.myBody1 = w.finish();
     return { kind: 'send', messages: [this.out(1, BROADCAST, this.myBody1)] };
   }
@@ -180,25 +182,30 @@ export class FrostKeygenParty extends FrostParty<FrostKeyShare> {
     return { kind: 'done', output: this.result!, messages: [] };
   }
 
-  private round1(b: ReadonlyMap<number, ProtocolMessage>): Step<FrostKeyShare> {
+  /** Party j's round-1 broadcast: parsed, elements checked, proof of knowledge verified (aborts name j). */
+  private checkRound1(j: number, body: Uint8Array): Round1 {
     const t = this.threshold;
+    const { Cbytes, proof, ccCommit } = this.parse(j, 'keygen round-1 broadcast', () => {
+      const r = new Reader(body);
+      const Cbytes: Uint8Array[] = [];
+      for (let k = 0; k < t; k++) Cbytes.push(r.fixed(32));
+      const proof = r.fixed(64);
+      const ccCommit = r.fixed(32);
+      r.end();
+      return { Cbytes, proof, ccCommit };
+    });
+    const C = this.parse(j, 'keygen commitment', () => Cbytes.map((c) => decodePoint(c)));
+    const ok = this.parse(j, 'keygen proof of knowledge', () => verifyKnowledgeProof(this.binding, j, C[0]!, Cbytes[0]!, proof));
+    if (!ok) throw new MpcAbort('ERR_MPC_PROOF', [j], `invalid proof of knowledge of the secret from ${j}`);
+    return { C, Cbytes, ccCommit };
+  }
+
+  private round1(b: ReadonlyMap<number, ProtocolMessage>): Step<FrostKeyShare> {
     const bodies = new Map<number, Uint8Array>([[this.self, this.myBody1]]);
     for (const j of this.others) {
       const m = b.get(j)!;
       bodies.set(j, m.body);
-      const { Cbytes, proof, ccCommit } = this.parse(j, 'keygen round-1 broadcast', () => {
-        const r = new Reader(m.body);
-        const Cbytes: Uint8Array[] = [];
-        for (let k = 0; k < t; k++) Cbytes.push(r.fixed(32));
-        const proof = r.fixed(64);
-        const ccCommit = r.fixed(32);
-        r.end();
-        return { Cbytes, proof, ccCommit };
-      });
-      const C = this.parse(j, 'keygen commitment', () => Cbytes.map((c) => decodePoint(c)));
-      const ok = this.parse(j, 'keygen proof of knowledge', () => verifyKnowledgeProof(this.binding, j, C[0]!, Cbytes[0]!, proof));
-      if (!ok) throw new MpcAbort('ERR_MPC_PROOF', [j], `invalid proof of knowledge of the secret from ${j}`);
-      this.r1.set(j, { C, Cbytes, ccCommit });
+      this.r1.set(j, this.checkRound1(j, m.body));
     }
     this.view = viewOf(this.parties, bodies, this.protocol, this.session, 1);
     const w = new Writer();
@@ -210,17 +217,12 @@ export class FrostKeygenParty extends FrostParty<FrostKeyShare> {
   }
 
   private round2(b: ReadonlyMap<number, ProtocolMessage>, d: ReadonlyMap<number, ProtocolMessage>): Step<FrostKeyShare> {
-    const n = this.parties.length;
     const echoes = new Map<number, Uint8Array[]>();
     const reveals = new Map<number, Uint8Array>([[this.self, this.cc]]);
     for (const j of this.others) {
-      const body = b.get(j)!.body;
-      this.parse(j, 'keygen round-2 broadcast', () => {
-        const r = new Reader(body);
-        echoes.set(j, readEcho(r, n));
-        reveals.set(j, r.fixed(32));
-        r.end();
-      });
+      const { echo, reveal } = this.readRound2(j, b.get(j)!.body);
+      echoes.set(j, echo);
+      reveals.set(j, reveal);
     }
     checkEchoes(this.self, this.parties, this.view, echoes);
     for (const j of this.others) {
@@ -264,6 +266,71 @@ export class FrostKeygenParty extends FrostParty<FrostKeyShare> {
     this.wipe();
     this.result = out;
     return { kind: 'send', messages: [this.out(3, BROADCAST, confirmBody(out))] };
+  }
+
+  private readRound2(j: number, body: Uint8Array): { echo: Uint8Array[]; reveal: Uint8Array } {
+    return this.parse(j, 'keygen round-2 broadcast', () => {
+      const r = new Reader(body);
+      const echo = readEcho(r, this.parties.length);
+      const reveal = r.fixed(32);
+      r.end();
+      return { echo, reveal };
+    });
+  }
+
+  /**
+   * Verifiable complaint (`Party.checkComplaint`, the mechanism of packages/party/src/session.ts):
+   * party `complainer` aborted naming k, and shows k's messages of one round to it, signed by k
+   * (so they are what k sent). As in Pedersen's DKG complaint phase (and FROST's, Komlo &
+   * Goldberg §5.1), the disputed share is revealed: the run aborts either way, so nothing of a
+   * key that will be used leaks. Every party re-runs the complainer's checks with public data:
+   * round 1: the package's elements and proof of knowledge; round 2: the broadcast's layout, the
+   * echo against this party's own view (broadcasts are the same for everyone: the transport's
+   * signed echo catches equivocation), the chain-code reveal against its commitment, and the
+   * share against k's Feldman commitments at the complainer's index (RFC 9591 Appendix C.2
+   * vss_verify); round 3: the confirmation against this party's own result. Returns k if a check
+   * fails, the complainer if all hold (a false complaint), undefined if this party cannot tell.
+   */
+  checkComplaint(complainer: number, messages: readonly ProtocolMessage[]): number | undefined {
+    const k = messages[0]?.from;
+    const round = messages[0]?.round;
+    if (k === undefined || round === undefined || k === complainer || !this.parties.includes(k) || !this.parties.includes(complainer)) return undefined;
+    if (messages.some((m) => m.from !== k || m.round !== round || (m.to !== BROADCAST && m.to !== complainer))) return undefined;
+    const bm = messages.find((m) => m.to === BROADCAST);
+    const dm = messages.find((m) => m.to === complainer);
+    // A check naming k alone convicts k; one naming k and another (an echo mismatch about a
+    // third party's broadcast) cannot tell which of them lied.
+    const blamesK = (f: () => void): number | undefined => {
+      try {
+        f();
+        return complainer;
+      } catch (e) {
+        if (e instanceof MpcAbort && e.culprits.includes(k)) return e.culprits.length === 1 ? k : undefined;
+        throw e;
+      }
+    };
+    if (round === 1) return bm ? blamesK(() => this.checkRound1(k, bm.body)) : complainer;
+    const r1 = k === this.self ? { C: this.myCommitments, ccCommit: this.myCcCommit } : this.r1.get(k);
+    if (round === 2) {
+      if (!r1 || this.view.length === 0) return undefined;
+      return blamesK(() => {
+        if (bm) {
+          const { echo, reveal } = this.readRound2(k, bm.body);
+          checkEchoes(this.self, this.parties, this.view, new Map([[k, echo]]));
+          if (!equalBytes(ccCommitment(this.session, k, reveal), r1.ccCommit))
+            throw new MpcAbort('ERR_MPC_COMMITMENT', [k], `chain-code contribution of ${k} does not open its commitment`);
+        }
+        if (dm) {
+          const share = this.parse(k, 'keygen share', () => decodeScalar(dm.body));
+          if (!G.multiply(share).equals(vssEval(r1.C, complainer))) throw new MpcAbort('ERR_MPC_SHARE', [k], `share of ${k} for ${complainer} does not match its commitments`);
+        }
+      });
+    }
+    if (round === 3 && bm && this.result) {
+      const mine = keyStateDigest(this.result);
+      return bm.body.length === 32 && equalBytes(bm.body, mine) ? complainer : k;
+    }
+    return undefined;
   }
 
   private wipe(): void {

@@ -104,22 +104,27 @@ export class FrostRefreshParty extends FrostParty<FrostKeyShare> {
     return { kind: 'done', output: this.result!, messages: [] };
   }
 
-  private round1(b: ReadonlyMap<number, ProtocolMessage>): Step<FrostKeyShare> {
+  /** Party j's round-1 broadcast: its key-state digest must be ours; returns its commitments A_j (aborts name j). */
+  private checkRound1(j: number, body: Uint8Array): EdPoint[] {
     const t = this.share.threshold;
+    const { digest, A } = this.parse(j, 'refresh round-1 broadcast', () => {
+      const r = new Reader(body);
+      const digest = r.fixed(32);
+      const A: EdPoint[] = [];
+      for (let k = 1; k < t; k++) A.push(decodePoint(r.fixed(32)));
+      r.end();
+      return { digest, A };
+    });
+    if (!equalBytes(digest, this.digest)) throw new MpcAbort('ERR_MPC_INCONSISTENT_BROADCAST', [j], `party ${j} refreshes a different key state`);
+    return A;
+  }
+
+  private round1(b: ReadonlyMap<number, ProtocolMessage>): Step<FrostKeyShare> {
     const bodies = new Map<number, Uint8Array>([[this.self, this.body1]]);
     for (const j of this.others) {
       const body = b.get(j)!.body;
       bodies.set(j, body);
-      const { digest, A } = this.parse(j, 'refresh round-1 broadcast', () => {
-        const r = new Reader(body);
-        const digest = r.fixed(32);
-        const A: EdPoint[] = [];
-        for (let k = 1; k < t; k++) A.push(decodePoint(r.fixed(32)));
-        r.end();
-        return { digest, A };
-      });
-      if (!equalBytes(digest, this.digest)) throw new MpcAbort('ERR_MPC_INCONSISTENT_BROADCAST', [j], `party ${j} refreshes a different key state`);
-      this.A.set(j, A);
+      this.A.set(j, this.checkRound1(j, body));
     }
     this.view = viewOf(this.parties, bodies, this.protocol, this.session, 1);
     const w = new Writer();
@@ -129,17 +134,57 @@ export class FrostRefreshParty extends FrostParty<FrostKeyShare> {
     return { kind: 'send', messages: msgs };
   }
 
-  private round2(b: ReadonlyMap<number, ProtocolMessage>, d: ReadonlyMap<number, ProtocolMessage>): Step<FrostKeyShare> {
-    const n = this.parties.length;
-    const echoes = new Map<number, Uint8Array[]>();
-    for (const j of this.others) {
-      const body = b.get(j)!.body;
-      this.parse(j, 'refresh echo', () => {
-        const r = new Reader(body);
-        echoes.set(j, readEcho(r, n));
-        r.end();
+  private readEchoOf(j: number, body: Uint8Array): Uint8Array[] {
+    return this.parse(j, 'refresh echo', () => {
+      const r = new Reader(body);
+      const echo = readEcho(r, this.parties.length);
+      r.end();
+      return echo;
+    });
+  }
+
+  /**
+   * Verifiable complaint (`Party.checkComplaint`; see FrostKeygenParty.checkComplaint, the same
+   * re-check): round 1: k's layout, elements and key-state digest; round 2: k's echo against
+   * this party's view and k's zero-share for the complainer against k's commitments A_k
+   * (g_k(complainer)·G = Σ_m complainer^m A_km); round 3: k's confirmation against this party's
+   * result. Returns k, the complainer (a false complaint), or undefined (cannot tell).
+   */
+  checkComplaint(complainer: number, messages: readonly ProtocolMessage[]): number | undefined {
+    const k = messages[0]?.from;
+    const round = messages[0]?.round;
+    if (k === undefined || round === undefined || k === complainer || !this.parties.includes(k) || !this.parties.includes(complainer)) return undefined;
+    if (messages.some((m) => m.from !== k || m.round !== round || (m.to !== BROADCAST && m.to !== complainer))) return undefined;
+    const bm = messages.find((m) => m.to === BROADCAST);
+    const dm = messages.find((m) => m.to === complainer);
+    const blamesK = (f: () => void): number | undefined => {
+      try {
+        f();
+        return complainer;
+      } catch (e) {
+        if (e instanceof MpcAbort && e.culprits.includes(k)) return e.culprits.length === 1 ? k : undefined;
+        throw e;
+      }
+    };
+    if (round === 1) return bm ? blamesK(() => this.checkRound1(k, bm.body)) : complainer;
+    const A = k === this.self ? this.myA : this.A.get(k);
+    if (round === 2) {
+      if (!A || this.view.length === 0) return undefined;
+      return blamesK(() => {
+        if (bm) checkEchoes(this.self, this.parties, this.view, new Map([[k, this.readEchoOf(k, bm.body)]]));
+        if (dm) {
+          const delta = this.parse(k, 'refresh share', () => decodeScalar(dm.body));
+          if (!G.multiply(delta).equals(zeroVssEval(A, complainer))) throw new MpcAbort('ERR_MPC_SHARE', [k], `zero-share of ${k} for ${complainer} does not match its commitments`);
+        }
       });
     }
+    if (round === 3 && bm && this.result) return bm.body.length === 32 && equalBytes(bm.body, keyStateDigest(this.result)) ? complainer : k;
+    return undefined;
+  }
+
+  private round2(b: ReadonlyMap<number, ProtocolMessage>, d: ReadonlyMap<number, ProtocolMessage>): Step<FrostKeyShare> {
+    const echoes = new Map<number, Uint8Array[]>();
+    for (const j of this.others) echoes.set(j, this.readEchoOf(j, b.get(j)!.body));
     checkEchoes(this.self, this.parties, this.view, echoes);
     const deltas = new Map<number, bigint>();
     for (const j of this.others) deltas.set(j, this.parse(j, 'refresh share', () => decodeScalar(d.get(j)!.body)));
