@@ -35,7 +35,7 @@ before(async () => {
   }, { cosignerPublicKey: createPublicKey(keys.callbackPublicPem), privateKey: createPrivateKey(hk.privateKey.export({ type: 'pkcs8', format: 'pem' })) });
   const quiet = (s: string) => createLogger({ service: s, level: 'error' });
   intake = await startIntake({ natsUrl: nats.url, port: 0, adminTokens: [ADMIN_TOKEN], trust: parseTrustConfig(ws.trustJson), log: quiet('request-intake') });
-  dispatcher = await startDispatcher({ natsUrl: nats.url, callbackKeyPem: keys.callbackPrivatePem, approvalKeyPem: keys.approvalPrivatePem, deadlineMs: 2000, callbackAllow: ['loopback'], log: quiet('callback-dispatcher') });
+  dispatcher = await startDispatcher({ natsUrl: nats.url, callbackKeyPem: keys.callbackPrivatePem, approvalKeyPem: keys.approvalPrivatePem, trust: parseTrustConfig(ws.trustJson), deadlineMs: 2000, callbackAllow: ['loopback'], log: quiet('callback-dispatcher') });
   client = intakeClient(intake.address);
   await seedKey(nc, 'key1');
   await seedApiUser(nc, 'u1', { callback: { url: handler.url, mode: 'JWT', publicKeyPem: hk.publicKey.export({ type: 'spki', format: 'pem' }).toString(), certPem: '', updatedAtMs: 0 } });

@@ -150,6 +150,9 @@ export function serviceSpecs(opts: SystemOptions, secrets: Secrets, cfg: CliConf
     ...opts.env,
   };
   const party = (id: string, index: number): Record<string, string> => ({
+    // A local system: party identities are trusted on first use (`cosigner up` says so). A
+    // deployment configures COSIGNER_PARTY_PINS instead; without them a party refuses to start.
+    COSIGNER_DEV_TOFU: '1',
     PARTY_ID: id,
     PARTY_INDEX: String(index),
     COSIGNER_SEALING_KEY_FILE: secrets.sealingKeyFile(id),

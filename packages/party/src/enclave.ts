@@ -13,7 +13,8 @@ import {
 import type { Party, ProtocolMessage, Step, ThresholdScheme, Algorithm as MpcAlgorithm } from '@cosigner/mpc';
 import { decodeMessage, encodeMessage, mapParty as mapOut } from '@cosigner/mpc';
 import type { PartyInfo, SessionStart } from '@cosigner/proto';
-import { checkEntry, verifyApproval } from './approval.ts';
+import type { Trust } from '@cosigner/trust';
+import { checkEntry, verifyApproval, verifyOrigin } from './approval.ts';
 import { decodeIdentity, encodeIdentity, generateIdentity, openFrom, rawPublic, signEd25519, type IdentityKeys } from './crypto.ts';
 import { PartyError } from './errors.ts';
 import { IDENTITY_RECORD, PRESIGNATURE_PREFIX, bindingRecord, parsePresignatureRecord, parseShareRecord, presignatureRecord, sharePrefix, shareRecord } from './records.ts';
@@ -121,6 +122,8 @@ export interface EnclaveOptions {
   index: number;
   /** The dispatcher's approval public key (Ed25519). */
   approvalKey: KeyObject;
+  /** The workspaces this party trusts: every request's origination is verified against them. */
+  trust: Trust;
   scheme: (a: Algorithm) => ThresholdScheme;
   now?: () => number;
   /** Extra inputs a scheme's keygen needs (CMP: primes), from the service. */
@@ -139,6 +142,7 @@ export class Enclave {
   #store: SealedStore;
   #id: IdentityKeys;
   #approvalKey: KeyObject;
+  #trust: Trust;
   #scheme: (a: Algorithm) => ThresholdScheme;
   #now: () => number;
   #keygenExtras: EnclaveOptions['keygenExtras'];
@@ -155,6 +159,7 @@ export class Enclave {
     this.#store = o.store;
     this.#id = id;
     this.#approvalKey = o.approvalKey;
+    this.#trust = o.trust;
     this.#scheme = o.scheme;
     this.#now = o.now ?? Date.now;
     this.#keygenExtras = o.keygenExtras;
@@ -435,8 +440,9 @@ export class Enclave {
   }
 
   /**
-   * SIGN: verifies the approval proof carried in `start.context` and that the entry names this
-   * key; then signs, with the named presignature (bound on first use to request, entry, digest
+   * SIGN: verifies the approval proof carried in `start.context`, the workspace's signature over
+   * the request (origination, against this party's own trust configuration) and that the entry
+   * names this key of that workspace; then signs, with the named presignature (bound on first use to request, entry, digest
    * and path; the outgoing share is sealed before it is sent and resent as is after a restart)
    * or with the full protocol.
    */
@@ -444,8 +450,10 @@ export class Enclave {
     const v = verifyApproval(start.context, this.#approvalKey, this.#now());
     if (v.request.requestId !== start.requestId) throw new PartyError('ERR_APPROVAL_INVALID', 'session names another request');
     const entry = checkEntry(v, start.entryIndex, start.keyId);
+    const origin = await verifyOrigin(v, this.#trust, this.#now());
     const r = await this.loadKey(start.keyId, start.epoch);
-    if (r.workspaceId !== v.request.workspaceId) throw new PartyError('ERR_WRONG_WORKSPACE', `key ${r.keyId} belongs to another workspace`);
+    // The key must belong to the workspace that signed the request (not merely the one it names).
+    if (r.workspaceId !== origin.workspaceId) throw new PartyError('ERR_WRONG_WORKSPACE', `key ${r.keyId} belongs to another workspace`);
     if (entry.algorithm !== 'ALGORITHM_UNSPECIFIED' && entry.algorithm !== r.algorithm) throw new PartyError('ERR_APPROVAL_INVALID', 'entry algorithm does not match the key');
     await this.dropOldEpochs(start.keyId, start.epoch);
     const scheme = this.#scheme(r.algorithm);

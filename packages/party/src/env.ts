@@ -1,6 +1,7 @@
 /** Party process configuration from the environment (one place, clear errors). */
 import { isAbsolute, join } from 'node:path';
 import { PartyError } from './errors.ts';
+import { parseTrustConfig, TrustError, type TrustConfig } from '@cosigner/trust';
 import { parsePartyPins } from './transport.ts';
 
 export interface PartyEnv {
@@ -16,6 +17,16 @@ export interface PartyEnv {
   bindRetentionMs: number | undefined;
   /** COSIGNER_PARTY_PINS: every party's Ed25519 identity key (`customer=<hex>,cloud-1=<hex>,...`); empty: TOFU. */
   partyPins: Map<string, Uint8Array>;
+  /**
+   * COSIGNER_DEV_TOFU=1: local development only: without pins, peers' identities are pinned on
+   * first sight. Otherwise a party refuses to start without COSIGNER_PARTY_PINS.
+   */
+  devTofu: boolean;
+  /**
+   * COSIGNER_TRUST: the workspaces this party trusts (the same format as intake's). Origination
+   * of every request is verified against them before this party contributes to a signature.
+   */
+  trust: TrustConfig;
   /** TEST ONLY: this party corrupts its outgoing protocol messages. */
   tamper: string;
   /** TEST ONLY: delay each outgoing protocol step (kill -9 windows). */
@@ -37,6 +48,8 @@ export function partyEnv(env: NodeJS.ProcessEnv = process.env, defaults: { party
     approvalPublicKeyFile: env.COSIGNER_APPROVAL_PUBLIC_KEY_FILE,
     roundTimeoutMs: env.COSIGNER_ROUND_TIMEOUT_MS ? Number(env.COSIGNER_ROUND_TIMEOUT_MS) : undefined,
     partyPins: parsePartyPins(env.COSIGNER_PARTY_PINS ?? ''),
+    devTofu: flag(env, 'COSIGNER_DEV_TOFU'),
+    trust: trustOf(env.COSIGNER_TRUST ?? ''),
     gcIntervalMs: nonNegative(env, 'COSIGNER_GC_INTERVAL_MS'),
     bindRetentionMs: nonNegative(env, 'COSIGNER_BIND_RETENTION_MS'),
     tamper: env.COSIGNER_UNSAFE_TEST_TAMPER ?? '',
@@ -50,4 +63,19 @@ function nonNegative(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const v = Number(raw);
   if (!Number.isInteger(v) || v < 0) throw new PartyError('ERR_CONFIG', `${name} must be a whole number of milliseconds`);
   return v;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = (env[name] ?? '').trim();
+  if (raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new PartyError('ERR_CONFIG', `${name} must be 1 or 0`);
+}
+
+function trustOf(raw: string): TrustConfig {
+  try {
+    return parseTrustConfig(raw);
+  } catch (e) {
+    throw new PartyError('ERR_CONFIG', e instanceof TrustError ? e.message : 'COSIGNER_TRUST is invalid', { cause: e });
+  }
 }

@@ -8,6 +8,10 @@ export type PartyErrorCode =
   | 'ERR_ENVELOPE'
   | 'ERR_UNKNOWN_PARTY'
   | 'ERR_APPROVAL_INVALID'
+  /** The workspace's signature over the request is missing, does not verify, or names someone else. */
+  | 'ERR_ORIGINATION_INVALID'
+  /** The workspace keys could not be fetched to verify origination (retryable). */
+  | 'ERR_KEYS_UNAVAILABLE'
   | 'ERR_KEY_NOT_FOUND'
   | 'ERR_KEY_EXISTS'
   | 'ERR_WRONG_WORKSPACE'

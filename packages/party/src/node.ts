@@ -8,6 +8,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { ThresholdScheme } from '@cosigner/mpc';
+import type { Trust } from '@cosigner/trust';
 import { SessionOutcome, type PartyInfo, type SessionStart } from '@cosigner/proto';
 import { ROOT_CONTEXT, SpanKind, contextFromTraceparent, recordError, traceparentOf, tracer, withSpan, type Span } from '@cosigner/platform';
 import { CoordinatorRecords } from './coordinator.ts';
@@ -36,6 +37,8 @@ export interface PartyNodeOptions {
   dataDir: string;
   provider: EnclaveProvider;
   approvalKey: KeyObject;
+  /** The workspaces this party trusts (its own configuration): origination is verified against them. */
+  trust: Trust;
   scheme: (a: Algorithm) => ThresholdScheme;
   keygenExtras?: (a: Algorithm, kind: 'keygen' | 'refresh', self: number) => Promise<Record<string, unknown>>;
   roundTimeoutMs?: number;
@@ -46,8 +49,14 @@ export interface PartyNodeOptions {
   testSendDelayMs?: number;
   /** Called after this party finished a session (tests, metrics). */
   onSessionEnd?: (start: SessionStart, outcome: SessionOutcome) => void;
-  /** Configured identity keys of every party (COSIGNER_PARTY_PINS); empty or absent: trust on first use. */
+  /** Configured identity keys of every party (COSIGNER_PARTY_PINS). */
   partyPins?: ReadonlyMap<string, Uint8Array>;
+  /**
+   * Without pins, pin peers' identities on first sight (trust on first use). Local development
+   * only (COSIGNER_DEV_TOFU=1): otherwise a party without pins refuses to start, since whoever
+   * writes the parties bucket first would choose who this party talks to.
+   */
+  allowTofu?: boolean;
   /** Garbage collection of the sealed store (gc.ts): how often (0: never) and its retention. */
   gc?: { intervalMs?: number } & GcOptions;
 }
@@ -150,9 +159,15 @@ export class PartyNode {
     await carryOverCounters(o.nc, versions, o.partyId, log);
     const store = new SealedStore({ dir: o.dataDir, party: o.partyId, provider: o.provider, counter: kvVersionCounter(versions) });
     const enclave = await Enclave.open({
-      provider: o.provider, store, partyId: o.partyId, index: o.index, approvalKey: o.approvalKey, scheme: o.scheme,
+      provider: o.provider, store, partyId: o.partyId, index: o.index, approvalKey: o.approvalKey, trust: o.trust, scheme: o.scheme,
       ...(o.now ? { now: o.now } : {}), ...(o.keygenExtras ? { keygenExtras: o.keygenExtras } : {}), ...(o.tamper ? { tamper: o.tamper } : {}),
     });
+    if ((o.partyPins?.size ?? 0) === 0 && o.allowTofu !== true) {
+      // The refusal names this party's own identity key (public): what the operator pins.
+      const own = Buffer.from(enclave.info().identityPublicKey).toString('hex');
+      await enclave.close();
+      throw new PartyError('ERR_CONFIG', `COSIGNER_PARTY_PINS is required outside local development (COSIGNER_DEV_TOFU=1 allows trust on first use); this party's identity: ${o.partyId}=${own}`);
+    }
     const registry = new PartyRegistry(await openKv(o.nc, PARTIES_BUCKET), store, log, o.partyPins);
     await registry.load();
     // A bucket another party has just created may not take writes for a moment (the first put
@@ -349,7 +364,7 @@ export class PartyNode {
         throw unsent(a.reason);
       }
       if (!a.value.ok) {
-        const code = a.value.code === 'ERR_APPROVAL_INVALID' || a.value.code === 'ERR_PRESIGNATURE_BOUND' || a.value.code === 'ERR_PRESIGNATURE_NOT_FOUND' || a.value.code === 'ERR_KEY_NOT_FOUND' || a.value.code === 'ERR_SIGNING_SET' || a.value.code === 'ERR_WRONG_WORKSPACE'
+        const code = a.value.code === 'ERR_APPROVAL_INVALID' || a.value.code === 'ERR_ORIGINATION_INVALID' || a.value.code === 'ERR_KEYS_UNAVAILABLE' || a.value.code === 'ERR_PRESIGNATURE_BOUND' || a.value.code === 'ERR_PRESIGNATURE_NOT_FOUND' || a.value.code === 'ERR_KEY_NOT_FOUND' || a.value.code === 'ERR_SIGNING_SET' || a.value.code === 'ERR_WRONG_WORKSPACE'
           ? a.value.code : 'ERR_SESSION_REFUSED';
         outcomes?.cancel();
         throw new PartyError(code, `${others[i]} refused: ${a.value.reason}`, { culprits: [others[i]!], nothingSent: true });

@@ -13,7 +13,7 @@ import { connect } from '@nats-io/transport-node';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { startNats } from '@cosigner/platform/testing';
 import { PartyNode, SoftwareEnclaveProvider, schemeFor, decodeSignResult, DEFAULT_PARTIES, primeExtras, type PartyError } from '../src/index.ts';
-import { approvalKeys, approvedEvent } from './helpers.ts';
+import { approvalKeys, approvedEvent, testTrust } from './helpers.ts';
 import { enclaveOf } from '../src/testing.ts';
 
 /** nats-server and the three parties in this process (fixture primes), stopped after the test. */
@@ -26,7 +26,7 @@ async function threeParties(t: TestContext): Promise<{ ak: ReturnType<typeof app
   const extras = primeExtras({ COSIGNER_TEST_PRIMES: '1' });
   const nodes = await Promise.all(DEFAULT_PARTIES.map((p, i) => PartyNode.start({
     nc: conns[i]!, partyId: p.id, index: p.index, dataDir: mkdtempSync(join(tmpdir(), 'cosigner-bind-')), provider: new SoftwareEnclaveProvider(randomBytes(32)),
-    approvalKey: ak.publicKey, scheme: schemeFor, roundTimeoutMs: 60_000, log: () => undefined, keygenExtras: extras,
+    approvalKey: ak.publicKey, trust: testTrust(), allowTofu: true, scheme: schemeFor, roundTimeoutMs: 60_000, log: () => undefined, keygenExtras: extras,
   })));
   t.after(async () => { for (const n of nodes) await n.stop(); });
   return { ak, nodes };

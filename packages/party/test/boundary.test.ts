@@ -15,7 +15,7 @@ import { startNats } from '@cosigner/platform/testing';
 import {
   CoordinatorRecords, PartyNode, SealedStore, SoftwareEnclaveProvider, bindingRecord, kvVersionCounter, openKv, presignatureRecord, schemeFor,
 } from '../src/index.ts';
-import { approvalKeys } from './helpers.ts';
+import { approvalKeys, testTrust } from './helpers.ts';
 
 test('a started PartyNode exposes neither its enclave nor its sealed store; its records facade holds no store either', async (t) => {
   const nats = await startNats();
@@ -24,7 +24,7 @@ test('a started PartyNode exposes neither its enclave nor its sealed store; its 
   t.after(() => nc.close());
   const node = await PartyNode.start({
     nc, partyId: 'customer', index: 1, dataDir: mkdtempSync(join(tmpdir(), 'cosigner-boundary-')), provider: new SoftwareEnclaveProvider(randomBytes(32)),
-    approvalKey: approvalKeys().publicKey, scheme: schemeFor, log: () => undefined, gc: { intervalMs: 0 },
+    approvalKey: approvalKeys().publicKey, trust: testTrust(), allowTofu: true, scheme: schemeFor, log: () => undefined, gc: { intervalMs: 0 },
   });
   t.after(() => node.stop());
   // @ts-expect-error the enclave is not part of PartyNode's type

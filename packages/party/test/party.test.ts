@@ -10,7 +10,7 @@ import { startNats } from '@cosigner/platform/testing';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { PartyNode, SoftwareEnclaveProvider, schemeFor, decodeSignResult, DEFAULT_PARTIES, PartyError, SealedStore, kvVersionCounter, openKv } from '../src/index.ts';
 import { PartyEnvelope } from '@cosigner/proto';
-import { approvalKeys, approvedEvent } from './helpers.ts';
+import { approvalKeys, approvedEvent, testTrust } from './helpers.ts';
 import { enclaveOf, sealedStoreOf } from '../src/testing.ts';
 
 test('three parties: FROST keygen + sign over NATS, forged approval and wrong workspace refused, no plaintext in sealed files, rollback refused', async (t) => {
@@ -23,7 +23,7 @@ test('three parties: FROST keygen + sign over NATS, forged approval and wrong wo
   const providers = DEFAULT_PARTIES.map(() => new SoftwareEnclaveProvider(randomBytes(32)));
   const nodes = await Promise.all(DEFAULT_PARTIES.map((p, i) => PartyNode.start({
     nc: conns[i]!, partyId: p.id, index: p.index, dataDir: dirs[i]!, provider: providers[i]!,
-    approvalKey: ak.publicKey, scheme: schemeFor, roundTimeoutMs: 3000, log: () => undefined,
+    approvalKey: ak.publicKey, trust: testTrust(), allowTofu: true, scheme: schemeFor, roundTimeoutMs: 3000, log: () => undefined,
   })));
   t.after(async () => { for (const n of nodes) await n.stop(); });
   const [customer] = nodes;
@@ -86,7 +86,7 @@ test('FROST 2-of-3 over NATS: the customer with either cloud party signs; the si
   t.after(async () => { for (const c of [...conns, watcher]) await c.close(); });
   const nodes = await Promise.all(DEFAULT_PARTIES.map((p, i) => PartyNode.start({
     nc: conns[i]!, partyId: p.id, index: p.index, dataDir: mkdtempSync(join(tmpdir(), 'cosigner-party-')), provider: new SoftwareEnclaveProvider(randomBytes(32)),
-    approvalKey: ak.publicKey, scheme: schemeFor, roundTimeoutMs: 3000, log: () => undefined,
+    approvalKey: ak.publicKey, trust: testTrust(), allowTofu: true, scheme: schemeFor, roundTimeoutMs: 3000, log: () => undefined,
   })));
   t.after(async () => { for (const n of nodes) await n.stop(); });
   const [customer, cloud1] = nodes;

@@ -13,7 +13,7 @@ import { startNats } from '@cosigner/platform/testing';
 import {
   DEFAULT_PARTIES, PartyError, PartyNode, SoftwareEnclaveProvider, attestationBinds, parsePartyPins, partyEnv, schemeFor,
 } from '../src/index.ts';
-import { approvalKeys } from './helpers.ts';
+import { approvalKeys, testTrust } from './helpers.ts';
 
 test('parsePartyPins: party=<64 hex>, comma separated; anything else is a configuration error', () => {
   const k = randomBytes(32).toString('hex');
@@ -35,7 +35,7 @@ test('configured identities: the parties work with the right keys; a party with 
   const providers = DEFAULT_PARTIES.map(() => new SoftwareEnclaveProvider(randomBytes(32)));
   const start = (i: number, partyPins: ReadonlyMap<string, Uint8Array>) => PartyNode.start({
     nc: conns[i]!, partyId: DEFAULT_PARTIES[i]!.id, index: DEFAULT_PARTIES[i]!.index, dataDir: dirs[i]!, provider: providers[i]!,
-    approvalKey: ak.publicKey, scheme: schemeFor, roundTimeoutMs: 3000, log: () => undefined, partyPins, gc: { intervalMs: 0 },
+    approvalKey: ak.publicKey, trust: testTrust(), allowTofu: true, scheme: schemeFor, roundTimeoutMs: 3000, log: () => undefined, partyPins, gc: { intervalMs: 0 },
   });
   // First start: each party makes its identity; the operator reads them (as `cosigner parties list` does).
   let nodes = await Promise.all(DEFAULT_PARTIES.map((_, i) => start(i, new Map())));

@@ -32,6 +32,11 @@ export interface VerifyOptions {
   /** When set, `iat` is required and `exp - iat` may not exceed it. */
   maxLifetimeS?: number;
   clockToleranceS?: number;
+  /**
+   * Evaluate `exp`/`nbf`/`iat` at this instant (ms) instead of now: used to re-verify, later, a
+   * submission that was verified when it arrived (origination.ts); default: now.
+   */
+  atMs?: number;
 }
 
 export interface VerifiedToken {
@@ -198,7 +203,7 @@ export function createTrust(config: TrustConfig, options: TrustOptions = {}): Tr
       audience: o.audience,
       clockTolerance: o.clockToleranceS ?? DEFAULT_CLOCK_TOLERANCE_S,
       requiredClaims: ['exp', 'jti', 'sub'],
-      currentDate: new Date(now()),
+      currentDate: new Date(o.atMs ?? now()),
     });
     return res.payload;
   };
@@ -246,7 +251,7 @@ export function createTrust(config: TrustConfig, options: TrustOptions = {}): Tr
         if (typeof payload.iat !== 'number') throw new TrustError('ERR_TOKEN_MALFORMED', 'token lacks "iat"');
         if ((payload.exp as number) - payload.iat > o.maxLifetimeS) throw new TrustError('ERR_TOKEN_MALFORMED', `token lifetime exceeds ${o.maxLifetimeS} s`);
         const tol = o.clockToleranceS ?? DEFAULT_CLOCK_TOLERANCE_S;
-        if (payload.iat > now() / 1000 + tol) throw new TrustError('ERR_TOKEN_NOT_YET_VALID', 'token was issued in the future');
+        if (payload.iat > (o.atMs ?? now()) / 1000 + tol) throw new TrustError('ERR_TOKEN_NOT_YET_VALID', 'token was issued in the future');
       }
       return {
         workspaceId,

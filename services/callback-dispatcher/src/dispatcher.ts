@@ -15,7 +15,12 @@
  * - the decision is recorded in KV before its event is published, so a redelivery after a crash
  *   republishes the same decision (absorbed by `Nats-Msg-Id`) instead of asking again;
  * - `approved` carries the proof the signing parties check: the Ed25519 signature of the
- *   approval key over the serialized ApprovalProof.
+ *   approval key over the serialized ApprovalProof;
+ * - before any handler is asked or anything approved, the workspace's own signature over the
+ *   request bytes (`received.authorization`, DESIGN.md step 4) is verified against the trust
+ *   configuration, and the event's envelope (workspace, API user, hash, expiry) must be what the
+ *   workspace signed: a `received` that did not come from a workspace ends FAILED
+ *   (ERR_ORIGINATION_INVALID) and is carried nowhere.
  */
 import { createHash, createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { JetStreamApiError, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
@@ -26,6 +31,7 @@ import {
 } from '@cosigner/proto';
 import { DomainError, STREAMS, publishEvent, requestMsgId, requestSubject, type Logger } from '@cosigner/platform';
 import type { AuditLog } from '@cosigner/audit';
+import { TrustError, verifyOrigination, type Trust } from '@cosigner/trust';
 import { AttemptError, CallbackConfigError, USER_AGENT, askOnce, endpoint, prepareCallback, signRequest, type CallbackReply } from './callback.ts';
 import { decodeRequest, type DecodedRequest } from './payload.ts';
 import type { EgressGuard } from './egress.ts';
@@ -68,6 +74,8 @@ export interface DispatcherOptions {
   approvalKey: KeyObject;
   /** Where callbacks may go (egress.ts); every connection is checked by it. */
   guard: EgressGuard;
+  /** The workspaces this co-signer trusts (COSIGNER_TRUST): origination is verified against them. */
+  trust: Trust;
   instanceId: string;
   log: Logger;
   now?: () => number;
@@ -188,6 +196,12 @@ export class Dispatcher {
     if (ev.expiresAtMs > 0 && this.#now() > ev.expiresAtMs) return; // intake's sweeper fails it
     const retries = recE?.rec.retries ?? 0;
     const attempt = retries + 1;
+    const forged = await this.#checkOrigination(ev);
+    if (forged) {
+      this.#o.log.warn('refused a request the workspace did not sign', { requestId: id, code: forged.code, reason: forged.reason });
+      await this.#decide(ev, [], forged, attempt, recE);
+      return;
+    }
 
     let user: ApiUser | undefined;
     try {
@@ -234,7 +248,28 @@ export class Dispatcher {
         outcome = asked;
       }
     }
-    await this.#decide(ev, req, outcome, attempt, recE);
+    await this.#decide(ev, req.digests, outcome, attempt, recE);
+  }
+
+  /**
+   * The workspace signed these bytes for this API user, and the envelope says what it signed.
+   * Returns the failure outcome when not; a key source that cannot be reached is retried later.
+   */
+  async #checkOrigination(ev: RequestReceived): Promise<(Outcome & { kind: 'fail' }) | undefined> {
+    const fail = (reason: string): Outcome & { kind: 'fail' } => ({ kind: 'fail', code: 'ERR_ORIGINATION_INVALID', reason, handlerUrl: '' });
+    let o;
+    try {
+      o = await verifyOrigination(this.#o.trust, { kind: ev.kind, request: ev.request, authorization: ev.authorization }, this.#now());
+    } catch (e) {
+      if (e instanceof TrustError && e.code === 'ERR_KEYS_UNAVAILABLE') throw new RetryLater(this.#o.configRetryMs ?? DEFAULT_CONFIG_RETRY_MS, 'workspace keys unavailable');
+      return fail(e instanceof Error ? e.message : 'origination does not verify');
+    }
+    if (o.requestId !== ev.requestId) return fail('the event names another request id than the workspace signed');
+    if (o.workspaceId !== ev.workspaceId) return fail('the event names another workspace than the one that signed');
+    if (o.apiUserId !== ev.apiUserId) return fail('the event names another API user than the workspace signed for');
+    if (o.expiresAtMs !== ev.expiresAtMs) return fail('the event carries another expiry than the workspace signed');
+    if (!Buffer.from(ev.requestHash).equals(createHash('sha256').update(ev.request).digest())) return fail('the event carries another request hash');
+    return undefined;
   }
 
   /** One attempt within the deadline: failures retried with backoff, each audited. */
@@ -292,19 +327,19 @@ export class Dispatcher {
     }
   }
 
-  #event(ev: RequestReceived, req: DecodedRequest, o: Outcome, attempt: number): { subject: string; msgId: string; data: Uint8Array; outcome: string; reason: string } {
+  #event(ev: RequestReceived, digests: Buffer[], o: Outcome, attempt: number): { subject: string; msgId: string; data: Uint8Array; outcome: string; reason: string } {
     const now = this.#now();
     const id = ev.requestId;
     switch (o.kind) {
       case 'approve': {
         const decision: Decision = 'APPROVE';
         const proof: ApprovalProof = {
-          requestId: id, requestHash: ev.requestHash, digests: req.digests, decision, decidedAtMs: now,
+          requestId: id, requestHash: ev.requestHash, digests, decision, decidedAtMs: now,
           approvalKeyId: this.approvalKeyId, handlerUrl: o.handlerUrl, handlerReply: o.reply?.raw ?? '', apiUserId: ev.apiUserId, attempt,
         };
         const proofBytes = Buffer.from(ApprovalProof.encode(proof).finish());
         const sig = cryptoSign(null, proofBytes, this.#o.approvalKey);
-        const data = RequestApproved.encode({ requestId: id, kind: ev.kind, request: ev.request, proof: proofBytes, proofSignature: sig, approvedAtMs: now, expiresAtMs: ev.expiresAtMs }).finish();
+        const data = RequestApproved.encode({ requestId: id, kind: ev.kind, request: ev.request, proof: proofBytes, proofSignature: sig, approvedAtMs: now, expiresAtMs: ev.expiresAtMs, authorization: ev.authorization }).finish();
         return { subject: requestSubject('approved', id), msgId: requestMsgId('approved', id), data, outcome: o.auto ? 'AUTO_APPROVE' : 'APPROVE', reason: '' };
       }
       case 'reject': {
@@ -323,8 +358,8 @@ export class Dispatcher {
   }
 
   /** Audit, record, publish: in that order, so nothing is acted on unaudited or decided twice. */
-  async #decide(ev: RequestReceived, req: DecodedRequest, o: Outcome, attempt: number, recE: { rec: DispatchRecord; revision: number } | undefined): Promise<void> {
-    const e = this.#event(ev, req, o, attempt);
+  async #decide(ev: RequestReceived, digests: Buffer[], o: Outcome, attempt: number, recE: { rec: DispatchRecord; revision: number } | undefined): Promise<void> {
+    const e = this.#event(ev, digests, o, attempt);
     const latency = o.latencyMs ?? 0;
     await this.#audit(ev, o.handlerUrl, attempt, e.outcome, latency, e.reason);
     const decision = { subject: e.subject, msgId: e.msgId, data: Buffer.from(e.data).toString('base64'), outcome: e.outcome };

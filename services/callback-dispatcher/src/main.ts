@@ -5,9 +5,11 @@
  * CALLBACK_RETRY_INTERVAL_MS (180000), CALLBACK_MAX_RETRIES (20), DISPATCHER_ACK_WAIT_MS,
  * DISPATCHER_INSTANCE_ID (or INSTANCE_ID; default host/pid), COSIGNER_CALLBACK_ALLOW (callback egress
  * allow-list: CIDRs, addresses, `loopback`, `private`; empty = public addresses only),
- * COSIGNER_OWN_LISTENERS (`host:port` / `*:port` never called back).
+ * COSIGNER_OWN_LISTENERS (`host:port` / `*:port` never called back), COSIGNER_TRUST (the trusted
+ * workspaces: every request's origination is verified against them).
  */
 import { createLogger, loadConfig, natsOptions, platformSchema, runService } from '@cosigner/platform';
+import { parseTrustConfig } from '@cosigner/trust';
 import { splitList } from './egress.ts';
 import { startDispatcher } from './server.ts';
 
@@ -38,6 +40,7 @@ runService({
       natsUrl: platform.natsUrl.join(','),
       nats: natsOptions(platform, 'callback-dispatcher'),
       replicas: platform.jsReplicas,
+      trust: parseTrustConfig(env.COSIGNER_TRUST ?? ''),
       ...(env.COSIGNER_CALLBACK_KEY_FILE ? { callbackKeyFile: env.COSIGNER_CALLBACK_KEY_FILE } : {}),
       ...(env.COSIGNER_APPROVAL_KEY_FILE ? { approvalKeyFile: env.COSIGNER_APPROVAL_KEY_FILE } : {}),
       ...((env.DISPATCHER_INSTANCE_ID ?? env.INSTANCE_ID) ? { instanceId: (env.DISPATCHER_INSTANCE_ID ?? env.INSTANCE_ID)! } : {}),

@@ -15,6 +15,7 @@ import {
 } from '@cosigner/platform';
 import { AuditLog } from '@cosigner/audit';
 import { EgressGuard } from './egress.ts';
+import { createTrust, type Trust, type TrustConfig } from '@cosigner/trust';
 import { DEFAULT_CALLBACK_DEADLINE_MS, Dispatcher, REQUESTS_STREAM, RetryLater } from './dispatcher.ts';
 
 export const DISPATCHER_CONSUMER = CONSUMERS.dispatcher.durable;
@@ -37,6 +38,11 @@ export interface DispatcherConfig {
   approvalKeyPem?: string;
   approvalKeyFile?: string;
   instanceId?: string;
+  /**
+   * The trusted workspaces (COSIGNER_TRUST, parsed), or a verifier built from them: every
+   * `received` must carry a submission a trusted workspace signed. Empty: every request fails.
+   */
+  trust: TrustConfig | Trust;
   /** Callbacks in flight per instance. */
   inFlight?: number;
   deadlineMs?: number;
@@ -95,6 +101,9 @@ export async function startDispatcher(cfg: DispatcherConfig): Promise<Dispatcher
   const guard = new EgressGuard({ allow: cfg.callbackAllow ?? [], ownListeners: [...(cfg.ownListeners ?? []), ...natsListeners(cfg.natsUrl)] });
   await guard.resolveOwn();
   if ((cfg.callbackAllow ?? []).length > 0) log.warn('callbacks to non-public addresses allowed', { allow: cfg.callbackAllow });
+  const ownTrust = 'entries' in cfg.trust ? createTrust(cfg.trust) : undefined;
+  const trust: Trust = ownTrust ?? (cfg.trust as Trust);
+  if (ownTrust && (cfg.trust as TrustConfig).entries.length === 0) log.warn('COSIGNER_TRUST is empty: every request will fail (no workspace signature can be verified)');
   // noAsyncTraces: no Error (stack capture) per request-reply; it dominated the profile.
   const nc = await connectNats(cfg.nats ?? { servers: cfg.natsUrl, name: 'callback-dispatcher' });
   try {
@@ -109,7 +118,7 @@ export async function startDispatcher(cfg: DispatcherConfig): Promise<Dispatcher
     const requests = await openBucket(nc, 'callback-dispatcher', BUCKETS.requests, cfg.replicas);
     const audit = await AuditLog.open(nc, instanceId, cfg.now);
     const dispatcher = new Dispatcher({
-      js, apiUsers, requests, dispatch, audit, callbackKey, approvalKey, guard, instanceId, log, deadlineMs,
+      js, apiUsers, requests, dispatch, audit, callbackKey, approvalKey, guard, trust, instanceId, log, deadlineMs,
       ...(cfg.now ? { now: cfg.now } : {}),
       ...(cfg.retryIntervalMs !== undefined ? { retryIntervalMs: cfg.retryIntervalMs } : {}),
       ...(cfg.maxRetries !== undefined ? { maxRetries: cfg.maxRetries } : {}),
@@ -131,6 +140,7 @@ export async function startDispatcher(cfg: DispatcherConfig): Promise<Dispatcher
         stopping ??= (async () => {
           await consumer.stop();
           dispatcher.stopWatch();
+          ownTrust?.close();
           await drainNats(nc);
         })();
         return stopping;

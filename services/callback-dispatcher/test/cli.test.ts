@@ -54,7 +54,9 @@ before(async () => {
     natsUrl: nats.url, port: intakePort, adminTokens: [ADMIN_TOKEN], log: quiet('request-intake'),
     trust: parseTrustConfig(JSON.stringify([{ platform: workspace.address, issuerPrefix: 'cosigner-sim/' }])),
   });
-  dispatcher = await startDispatcher({ natsUrl: nats.url, callbackKeyPem: keys.callbackPrivatePem, approvalKeyPem: keys.approvalPrivatePem, deadlineMs: 2000, callbackAllow: ['loopback'], log: quiet('callback-dispatcher') });
+  dispatcher = await startDispatcher({ natsUrl: nats.url, callbackKeyPem: keys.callbackPrivatePem, approvalKeyPem: keys.approvalPrivatePem, deadlineMs: 2000, callbackAllow: ['loopback'], log: quiet('callback-dispatcher'),
+    trust: parseTrustConfig(JSON.stringify([{ platform: workspace.address, issuerPrefix: 'cosigner-sim/' }])),
+  });
   handler = await startTestHandler(keys.callbackPublicPem);
   const ws = createClient(WorkspaceServiceClient, workspace.address, { token: ADMIN_TOKEN });
   const w = await unary(ws, 'createWorkspace', { name: 'cli-test' }) as Workspace;

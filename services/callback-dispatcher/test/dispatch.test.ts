@@ -43,7 +43,7 @@ before(async () => {
   keys = cosignerKeys();
   intake = await startIntake({ natsUrl: nats.url, port: 0, adminTokens: [ADMIN_TOKEN], trust: parseTrustConfig(ws.trustJson), log: quiet('request-intake') });
   dispatcher = await startDispatcher({
-    natsUrl: nats.url, callbackKeyPem: keys.callbackPrivatePem, approvalKeyPem: keys.approvalPrivatePem,
+    natsUrl: nats.url, callbackKeyPem: keys.callbackPrivatePem, approvalKeyPem: keys.approvalPrivatePem, trust: parseTrustConfig(ws.trustJson),
     deadlineMs: 2000, retryIntervalMs: 300, maxRetries: 3, configRetryMs: 300, callbackAllow: ['loopback'], log: quiet('callback-dispatcher'),
   });
   client = intakeClient(intake.address);
@@ -234,7 +234,7 @@ test('RETRY survives a dispatcher restart (the retry lives in JetStream and KV, 
   await handler.asked(id, 1);
   await dispatcher.stop();
   dispatcher = await startDispatcher({
-    natsUrl: nats.url, callbackKeyPem: keys.callbackPrivatePem, approvalKeyPem: keys.approvalPrivatePem,
+    natsUrl: nats.url, callbackKeyPem: keys.callbackPrivatePem, approvalKeyPem: keys.approvalPrivatePem, trust: parseTrustConfig(ws.trustJson),
     deadlineMs: 2000, retryIntervalMs: 300, maxRetries: 3, configRetryMs: 300, callbackAllow: ['loopback'], log: quiet('callback-dispatcher'),
   });
   const s = await waitFor(client, id, (x) => x.status !== 'RECEIVED');

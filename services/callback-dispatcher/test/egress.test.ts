@@ -80,7 +80,7 @@ after(async () => {
 async function useDispatcher(callbackAllow: string[], ownListeners: string[] = []): Promise<void> {
   await dispatcher?.stop();
   dispatcher = await startDispatcher({
-    natsUrl: nats.url, callbackKeyPem: keys.callbackPrivatePem, approvalKeyPem: keys.approvalPrivatePem,
+    natsUrl: nats.url, callbackKeyPem: keys.callbackPrivatePem, approvalKeyPem: keys.approvalPrivatePem, trust: parseTrustConfig(ws.trustJson),
     deadlineMs: 1200, configRetryMs: 300, callbackAllow, ownListeners, log: quiet('callback-dispatcher'),
   });
 }

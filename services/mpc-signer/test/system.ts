@@ -9,7 +9,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { KeyServiceClient } from '@cosigner/proto';
 import { startNats, spawnNode, freePort, type NatsServerHandle, type NodeProcess } from '@cosigner/platform/testing';
-import { approvalKeys, type ApprovalKeys } from '../../../packages/party/test/helpers.ts';
+import { approvalKeys, testTrustJson, type ApprovalKeys } from '../../../packages/party/test/helpers.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 export const SIGNER_MAIN = join(ROOT, 'services/mpc-signer/src/main.ts');
@@ -49,6 +49,9 @@ export async function startSystem(o: { env?: Record<string, string>; partyEnv?: 
   const envOf = (party: string): Record<string, string> => ({
     NATS_URL: nats.url, COSIGNER_APPROVAL_PUBLIC_KEY_FILE: ak.publicFile, COSIGNER_SEALING_KEY_FILE: keys[party]!,
     COSIGNER_ROUND_TIMEOUT_MS: '4000', COSIGNER_TEST_PRIMES: '1',
+    // Every party verifies origination against the test workspaces' keys; identities are
+    // pinned on first use (a local test system, explicitly).
+    COSIGNER_TRUST: testTrustJson(), COSIGNER_DEV_TOFU: '1',
     ...(party === 'customer'
       ? { PARTY_ID: 'customer', PARTY_INDEX: '1', COSIGNER_DATA_DIR: dirs[party]!, GRPC_PORT: String(grpcPort), COSIGNER_ADMIN_TOKEN: token }
       : { PARTY_DATA_DIR: dirs[party]! }),

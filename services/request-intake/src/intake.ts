@@ -139,12 +139,15 @@ export class Intake {
   }
 
   /** Publishes `received` for a request not seen in the status record (`#existing` said so). */
-  async #admit(kind: RequestKind, bytes: Uint8Array, r: { requestId: string; workspaceId: string; apiUserId: string; expiresAtMs: number }, v: VerifiedToken, hash: Buffer): Promise<SubmitResult> {
+  async #admit(kind: RequestKind, bytes: Uint8Array, r: { requestId: string; workspaceId: string; apiUserId: string; expiresAtMs: number }, v: VerifiedToken, token: string, hash: Buffer): Promise<SubmitResult> {
     await this.#spendNonce(v, r.requestId, Buffer.from(hash).toString('hex'));
     const now = this.#d.now();
     const ev: RequestReceived = {
       requestId: r.requestId, kind, workspaceId: r.workspaceId, apiUserId: r.apiUserId,
       request: Buffer.from(bytes), requestHash: hash, receivedAtMs: now, expiresAtMs: r.expiresAtMs,
+      // The workspace's signature travels with the request: the dispatcher and every signing
+      // party verify origination themselves (packages/trust origination.ts).
+      authorization: token,
     };
     const ack = await publishEvent(this.#d.js, subjectOf('received', r.requestId), RequestReceived.encode(ev).finish(), {
       msgId: msgIdOf('received', r.requestId), expectedStream: REQUESTS_STREAM,
@@ -178,7 +181,7 @@ export class Intake {
     if (u.status === 'rejected') throw u.reason;
     if (k.status === 'rejected') throw k.reason;
     if (ex.status === 'rejected') throw ex.reason;
-    return ex.value ?? this.#admit('TRANSACTION', bytes, r, v, hash);
+    return ex.value ?? this.#admit('TRANSACTION', bytes, r, v, token, hash);
   }
 
   async submitConfigChange(bytes: Uint8Array, token: string): Promise<SubmitResult> {
@@ -188,7 +191,7 @@ export class Intake {
     const [u, ex] = await Promise.allSettled([this.#checkApiUser(r.workspaceId, r.apiUserId), this.#existing(r.requestId, hash)]);
     if (u.status === 'rejected') throw u.reason;
     if (ex.status === 'rejected') throw ex.reason;
-    return ex.value ?? this.#admit('CONFIG_CHANGE', bytes, r, v, hash);
+    return ex.value ?? this.#admit('CONFIG_CHANGE', bytes, r, v, token, hash);
   }
 
   async get(requestId: string): Promise<RequestState> {

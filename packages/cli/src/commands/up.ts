@@ -66,6 +66,7 @@ const up: Command = {
     });
     io.info(`up: the bus is closed: one NATS user per service (${join(dataDir, 'nats-auth')}), no anonymous access${io.values['nats-tls'] === true ? ', TLS' : ''}`);
     io.info(`up: callbacks to ${LOCAL_CALLBACK_ALLOW} addresses are allowed for this local system (COSIGNER_CALLBACK_ALLOW=${LOCAL_CALLBACK_ALLOW}); its own ports are not`);
+    io.info('up: local development mode: party identities are trusted on first use (COSIGNER_DEV_TOFU=1); a deployment pins them (COSIGNER_PARTY_PINS)');
     // The one line a script (or a person) waits for: every service is ready.
     io.info(
       `up: ready: ${[...sys.services.keys()].join(', ')}; pairing ${sys.config.pairingUrl}, intake ${sys.config.intakeUrl}, keys ${sys.config.keysUrl}, ` +

@@ -30,6 +30,12 @@ export interface RequestReceived {
   requestHash: Buffer;
   receivedAtMs: number;
   expiresAtMs: number;
+  /**
+   * The workspace's submission JWT (compact JWS) exactly as intake verified it: binds
+   * sha256(request) (claim reqHash), the workspace (iss) and the API user (sub). Carried so the
+   * dispatcher and every signing party verify origination themselves (DESIGN.md step 4).
+   */
+  authorization: string;
 }
 
 /**
@@ -66,6 +72,8 @@ export interface RequestApproved {
   proofSignature: Buffer;
   approvedAtMs: number;
   expiresAtMs: number;
+  /** the workspace's submission JWT, carried from RequestReceived */
+  authorization: string;
 }
 
 export interface RequestRejected {
@@ -134,6 +142,7 @@ function createBaseRequestReceived(): RequestReceived {
     requestHash: Buffer.alloc(0),
     receivedAtMs: 0,
     expiresAtMs: 0,
+    authorization: "",
   };
 }
 
@@ -162,6 +171,9 @@ export const RequestReceived: MessageFns<RequestReceived> = {
     }
     if (message.expiresAtMs !== 0) {
       writer.uint32(64).int64(message.expiresAtMs);
+    }
+    if (message.authorization !== "") {
+      writer.uint32(74).string(message.authorization);
     }
     return writer;
   },
@@ -243,6 +255,14 @@ export const RequestReceived: MessageFns<RequestReceived> = {
             message.expiresAtMs = longToNumber(reader.int64());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.authorization = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -289,6 +309,7 @@ export const RequestReceived: MessageFns<RequestReceived> = {
         : isSet(object.expires_at_ms)
         ? globalThis.Number(object.expires_at_ms)
         : 0,
+      authorization: isSet(object.authorization) ? globalThis.String(object.authorization) : "",
     };
   },
 
@@ -318,6 +339,9 @@ export const RequestReceived: MessageFns<RequestReceived> = {
     if (message.expiresAtMs !== 0) {
       obj.expiresAtMs = Math.round(message.expiresAtMs);
     }
+    if (message.authorization !== "") {
+      obj.authorization = message.authorization;
+    }
     return obj;
   },
 
@@ -334,6 +358,7 @@ export const RequestReceived: MessageFns<RequestReceived> = {
     message.requestHash = object.requestHash ?? Buffer.alloc(0);
     message.receivedAtMs = object.receivedAtMs ?? 0;
     message.expiresAtMs = object.expiresAtMs ?? 0;
+    message.authorization = object.authorization ?? "";
     return message;
   },
 };
@@ -601,6 +626,7 @@ function createBaseRequestApproved(): RequestApproved {
     proofSignature: Buffer.alloc(0),
     approvedAtMs: 0,
     expiresAtMs: 0,
+    authorization: "",
   };
 }
 
@@ -626,6 +652,9 @@ export const RequestApproved: MessageFns<RequestApproved> = {
     }
     if (message.expiresAtMs !== 0) {
       writer.uint32(56).int64(message.expiresAtMs);
+    }
+    if (message.authorization !== "") {
+      writer.uint32(66).string(message.authorization);
     }
     return writer;
   },
@@ -699,6 +728,14 @@ export const RequestApproved: MessageFns<RequestApproved> = {
             message.expiresAtMs = longToNumber(reader.int64());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.authorization = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -736,6 +773,7 @@ export const RequestApproved: MessageFns<RequestApproved> = {
         : isSet(object.expires_at_ms)
         ? globalThis.Number(object.expires_at_ms)
         : 0,
+      authorization: isSet(object.authorization) ? globalThis.String(object.authorization) : "",
     };
   },
 
@@ -762,6 +800,9 @@ export const RequestApproved: MessageFns<RequestApproved> = {
     if (message.expiresAtMs !== 0) {
       obj.expiresAtMs = Math.round(message.expiresAtMs);
     }
+    if (message.authorization !== "") {
+      obj.authorization = message.authorization;
+    }
     return obj;
   },
 
@@ -777,6 +818,7 @@ export const RequestApproved: MessageFns<RequestApproved> = {
     message.proofSignature = object.proofSignature ?? Buffer.alloc(0);
     message.approvedAtMs = object.approvedAtMs ?? 0;
     message.expiresAtMs = object.expiresAtMs ?? 0;
+    message.authorization = object.authorization ?? "";
     return message;
   },
 };
