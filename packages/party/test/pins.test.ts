@@ -4,12 +4,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
-import { startNats } from '@cosigner/platform/testing';
+import { spawnNode, startNats } from '@cosigner/platform/testing';
 import {
   DEFAULT_PARTIES, PartyError, PartyNode, SoftwareEnclaveProvider, attestationBinds, parsePartyPins, partyEnv, schemeFor,
 } from '../src/index.ts';
@@ -66,4 +66,44 @@ test('configured identities: the parties work with the right keys; a party with 
   assert.equal(attestationBinds(swapped), false);
   const resigned = { ...infos[1]!, attestation: Buffer.concat([infos[1]!.attestation.subarray(0, infos[1]!.attestation.length - 64), randomBytes(64)]) };
   assert.equal(attestationBinds(resigned), false);
+});
+
+test('outside development a party without pins refuses to start (naming its own identity for the operator to pin); with the pins, or COSIGNER_DEV_TOFU=1, it starts', async (t) => {
+  const nats = await startNats();
+  t.after(() => nats.stop());
+  const nc = await connect({ servers: nats.url });
+  t.after(() => nc.close());
+  const ak = approvalKeys();
+  // In process: PartyNode.start without pins and without allowTofu.
+  const provider = new SoftwareEnclaveProvider(randomBytes(32));
+  const dataDir = mkdtempSync(join(tmpdir(), 'cosigner-nopins-'));
+  const opts = { nc, partyId: 'customer', index: 1, dataDir, provider, approvalKey: ak.publicKey, trust: testTrust(), scheme: schemeFor, log: () => undefined, gc: { intervalMs: 0 } };
+  let own = '';
+  await assert.rejects(PartyNode.start(opts), (e: PartyError) => {
+    const m = /COSIGNER_PARTY_PINS is required.*customer=([0-9a-f]{64})/.exec(e.message);
+    own = m?.[1] ?? '';
+    return e.code === 'ERR_CONFIG' && own !== '';
+  });
+  const node = await PartyNode.start({ ...opts, partyPins: parsePartyPins(`customer=${own}`) });
+  assert.equal(Buffer.from(node.info().identityPublicKey).toString('hex'), own, 'the identity named in the refusal is the party\'s own');
+  await node.stop();
+
+  // As its own process (a cloud party as a deployment runs it).
+  const dir = mkdtempSync(join(tmpdir(), 'cosigner-nopins-proc-'));
+  const sealing = join(dir, 'sealing.key');
+  writeFileSync(sealing, randomBytes(32).toString('hex'));
+  const main = join(import.meta.dirname, '..', '..', '..', 'services/cloud-cosigner-sim/src/parties/main.ts');
+  const env = { NATS_URL: nats.url, PARTY_DATA_DIR: join(dir, 'data'), COSIGNER_SEALING_KEY_FILE: sealing, COSIGNER_APPROVAL_PUBLIC_KEY_FILE: ak.publicFile, COSIGNER_PARTY_PINS: '', COSIGNER_DEV_TOFU: '' };
+  const refused = spawnNode(main, { args: ['--party', 'cloud-1'], env });
+  const exit = await refused.exited;
+  assert.notEqual(exit.code, 0);
+  const line = (refused.stdout() + refused.stderr()).split('\n').find((l) => /COSIGNER_PARTY_PINS is required/.test(l));
+  assert.ok(line, `no refusal naming the pins: ${refused.stderr().slice(-500)}`);
+  const id = /cloud-1=([0-9a-f]{64})/.exec(line)![1]!;
+  const dev = spawnNode(main, { args: ['--party', 'cloud-1'], env: { ...env, COSIGNER_DEV_TOFU: '1' } });
+  await dev.waitForOutput(/party ready/, 60_000);
+  await dev.kill9();
+  const pinned = spawnNode(main, { args: ['--party', 'cloud-1'], env: { ...env, COSIGNER_PARTY_PINS: `cloud-1=${id}` } });
+  await pinned.waitForOutput(/party ready/, 60_000);
+  await pinned.kill9();
 });
