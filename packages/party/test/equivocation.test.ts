@@ -18,7 +18,7 @@ import { PartyEnvelope, SessionOutcome } from '@cosigner/proto';
 import { PartyNode, SoftwareEnclaveProvider, schemeFor, DEFAULT_PARTIES, primeExtras, type PartyError } from '../src/index.ts';
 import { decodeEvidence, encodeEvidence, verifySignedDigest, type SignedBody } from '../src/evidence.ts';
 import { subjects } from '../src/transport.ts';
-import { approvalKeys, approvedEvent } from './helpers.ts';
+import { approvalKeys, approvedEvent, testTrust } from './helpers.ts';
 
 interface Failure { party: string; culprits: string[] }
 
@@ -35,7 +35,7 @@ async function threeParties(t: TestContext): Promise<{ ak: ReturnType<typeof app
   const extras = primeExtras({ COSIGNER_TEST_PRIMES: '1' });
   const nodes = await Promise.all(DEFAULT_PARTIES.map((p, i) => PartyNode.start({
     nc: conns[i]!, partyId: p.id, index: p.index, dataDir: mkdtempSync(join(tmpdir(), 'cosigner-equiv-')), provider: new SoftwareEnclaveProvider(randomBytes(32)),
-    approvalKey: ak.publicKey, scheme: schemeFor, roundTimeoutMs: 60_000, keygenExtras: extras,
+    approvalKey: ak.publicKey, trust: testTrust(), allowTofu: true, scheme: schemeFor, roundTimeoutMs: 60_000, keygenExtras: extras,
     log: (_level, msg, fields) => { if (msg === 'session failed') failures.push({ party: p.id, culprits: [...((fields?.culprits as string[] | undefined) ?? [])] }); },
   })));
   t.after(async () => { for (const n of nodes) await n.stop(); });

@@ -82,7 +82,7 @@ async function scenario(handlerDelayMs: number, dispatchers: number): Promise<Re
     for (let i = 0; i < dispatchers; i++) {
       const d = spawnNode(join(ROOT, 'services/callback-dispatcher/src/main.ts'), {
         nodeArgs: prof,
-        env: { ...env, COSIGNER_CALLBACK_KEY_FILE: join(dir, 'callback.pem'), COSIGNER_APPROVAL_KEY_FILE: join(dir, 'approval.pem'), DISPATCHER_IN_FLIGHT: String(IN_FLIGHT), DISPATCHER_INSTANCE_ID: `d${i + 1}`, COSIGNER_CALLBACK_ALLOW: 'loopback' },
+        env: { ...env, COSIGNER_CALLBACK_KEY_FILE: join(dir, 'callback.pem'), COSIGNER_APPROVAL_KEY_FILE: join(dir, 'approval.pem'), DISPATCHER_IN_FLIGHT: String(IN_FLIGHT), DISPATCHER_INSTANCE_ID: `d${i + 1}`, COSIGNER_CALLBACK_ALLOW: 'loopback', COSIGNER_TRUST: ws.trustJson },
       });
       procs.push(d);
     }

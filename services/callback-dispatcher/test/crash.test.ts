@@ -48,6 +48,7 @@ before(async () => {
       env: {
         NATS_URL: nats.url, COSIGNER_CALLBACK_KEY_FILE: join(dir, 'callback.pem'), COSIGNER_APPROVAL_KEY_FILE: join(dir, 'approval.pem'),
         DISPATCHER_INSTANCE_ID: id, DISPATCHER_ACK_WAIT_MS: '1500', CALLBACK_DEADLINE_MS: '20000', OTEL_SDK_DISABLED: 'true', COSIGNER_CALLBACK_ALLOW: 'loopback',
+        COSIGNER_TRUST: ws.trustJson,
       },
     });
     procs.set(id, p);

@@ -52,12 +52,12 @@ before(async () => {
   keyB = await s.call<KeyInfo>('createKey', { workspaceId: 'ws2', algorithm: 'EDDSA_ED25519', threshold: 0, keyId: '' });
   const users = await new Kvm(jetstream(s.nc)).create('cosigner-api-users', { history: 5 });
   const put = async (u: Omit<ApiUser, 'pairedAtMs' | 'revision'>) => users.put(u.apiUserId, ApiUser.encode({ ...u, pairedAtMs: Date.now(), revision: 0 }).finish());
-  // u1, u2: no callback handler, so the dispatcher approves automatically. u-guarded: a handler
-  // that never answers, so none of its requests is ever approved.
-  await put({ apiUserId: 'u1', workspaceId: 'ws1', state: 'ACTIVE' });
-  await put({ apiUserId: 'u2', workspaceId: 'ws2', state: 'ACTIVE' });
+  // u1, u2: no callback handler and auto-approve on, so the dispatcher approves by itself.
+  // u-guarded: a handler that never answers, so none of its requests is ever approved.
+  await put({ apiUserId: 'u1', workspaceId: 'ws1', state: 'ACTIVE', autoApprove: true });
+  await put({ apiUserId: 'u2', workspaceId: 'ws2', state: 'ACTIVE', autoApprove: true });
   await put({
-    apiUserId: 'u-guarded', workspaceId: 'ws1', state: 'ACTIVE',
+    apiUserId: 'u-guarded', workspaceId: 'ws1', state: 'ACTIVE', autoApprove: false,
     callback: { url: 'http://127.0.0.1:9/', mode: 'JWT', publicKeyPem: cb.publicKey.export({ type: 'spki', format: 'pem' }).toString(), certPem: '', updatedAtMs: 0 },
   });
 });
