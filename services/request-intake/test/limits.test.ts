@@ -36,7 +36,7 @@ before(async () => {
   ws = await makeWorkspace();
   const keys = cosignerKeys();
   intake = await startIntake({ natsUrl: nats.url, port: 0, adminTokens: [ADMIN_TOKEN], trust: parseTrustConfig(ws.trustJson), log: quiet('request-intake') });
-  dispatcher = await startDispatcher({ natsUrl: nats.url, callbackKeyPem: keys.callbackPrivatePem, approvalKeyPem: keys.approvalPrivatePem, deadlineMs: 2000, log: quiet('callback-dispatcher') });
+  dispatcher = await startDispatcher({ natsUrl: nats.url, callbackKeyPem: keys.callbackPrivatePem, approvalKeyPem: keys.approvalPrivatePem, trust: parseTrustConfig(ws.trustJson), deadlineMs: 2000, log: quiet('callback-dispatcher') });
   client = intakeClient(intake.address);
   await seedKey(nc, 'ed1', { algorithm: 'EDDSA_ED25519' });
   await seedApiUser(nc, 'u1', { autoApprove: true });
