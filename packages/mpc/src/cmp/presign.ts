@@ -19,7 +19,7 @@
  * on first use and refuses any other message; the binding is part of its encoding so the caller
  * can persist it before releasing the share.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createECDH, createHash, randomBytes } from 'node:crypto';
 import { Reader, Writer } from '../codec.ts';
 import { curveByName, type Curve, type Point } from '../curve.ts';
 import { MpcAbort, MpcError, MpcParseError, MpcUsageError } from '../errors.ts';
@@ -33,7 +33,7 @@ import { proveLogStar, verifyLogStar, encodeLogStarProof, decodeLogStarProof } f
 import { proveMul, verifyMul, encodeMulProof, decodeMulProof } from './proofs/mul.ts';
 import { proveDec, verifyDec, encodeDecProof, decodeDecProof } from './proofs/dec.ts';
 import {
-  MAX_CIPHERTEXT_BYTES, TAG, asSender, bodyReader, bodyWriter, check, lagrange, mul, readCipher, readPoint, readScalar,
+  MAX_CIPHERTEXT_BYTES, TAG, asSender, bodyReader, bodyWriter, check, lagrange, mul, mulPub, readCipher, readPoint, readScalar,
   writePoint, writeScalar,
 } from './messages.ts';
 import { ownPaillier, ownPedersen, peerPaillier, peerPedersen, shareFingerprint, type CmpKeyShare } from './keyshare.ts';
@@ -652,10 +652,22 @@ export function digestScalar(c: Curve, digest: Uint8Array): bigint {
 /** Domain of the re-randomizer hash (version it with any change to its inputs). */
 const RERANDOMIZE_DOMAIN = 'cosigner/cmp/rerandomize/v1';
 
-/** A presignature re-randomized for one request: R' = ρ·R, and ρ itself. */
+/** A presignature re-randomized for one request: ρ, and r' = x(R') mod n for R' = ρ·R. */
 export interface Rerandomized {
   readonly rho: bigint;
-  readonly R: Point;
+  readonly r: bigint;
+  /** R' itself (a variable-time multiplication; signing takes it from the verification instead). */
+  point(): Point;
+}
+
+/** OpenSSL's names of the curves, for ECDH. */
+const OPENSSL_CURVE: Record<string, string> = { secp256k1: 'secp256k1', secp256r1: 'prime256v1' };
+
+/** x(ρ·R) mod n through OpenSSL's ECDH (constant time, and much faster than JS for P-256). */
+function xOfMultiple(c: Curve, R: Point, rho: bigint): bigint {
+  const e = createECDH(OPENSSL_CURVE[c.name]!);
+  e.setPrivateKey(c.encodeScalar(rho));
+  return c.mod(BigInt('0x' + e.computeSecret(c.encodePoint(R)).toString('hex')));
 }
 
 /**
@@ -666,7 +678,7 @@ export interface Rerandomized {
  *
  * ρ = SHA-512(domain ‖ curve ‖ key fingerprint (master key, chain code, shares, Paillier keys,
  * epoch) ‖ presignature id (session, index) ‖ signers ‖ R ‖ digest ‖ tweak ‖ counter) mod n,
- * the first non-zero value over the counter. The derived public key is P + t·G, fixed by the
+ * the first value over the counter with ρ ≠ 0 and r' ≠ 0. The derived public key is P + t·G, fixed by the
  * fingerprint and t. ρ is a random-oracle output of the whole request: no party can choose it,
  * and nobody learns R' (or r') before the digest and the path are fixed. README "Re-randomized
  * presignatures" gives the argument.
@@ -684,7 +696,10 @@ export function rerandomize(p: CmpPresignature, digest: Uint8Array, tweak: bigin
     const h = createHash('sha512').update(base).update(Uint8Array.of(ctr)).digest();
     // 512 bits reduced mod n: bias below 2^-250.
     const rho = c.mod(BigInt('0x' + h.toString('hex')));
-    if (rho !== 0n) return { rho, R: mul(c, p.R, rho) };
+    if (rho === 0n) continue;
+    const r = xOfMultiple(c, p.R, rho);
+    // ρ and R are public (R' is the signature's nonce point): variable time is fine for point().
+    if (r !== 0n) return { rho, r, point: () => mulPub(c, p.R, rho) };
   }
 }
 
@@ -707,8 +722,7 @@ export function signShare(p: CmpPresignature, digest: Uint8Array, tweak: bigint)
     if (equalBytes(p.binding.digest, digest) && p.binding.tweak === t) return p.binding.sigma;
     throw new MpcUsageError('ERR_MPC_PRESIGNATURE_USED', 'presignature already used for another message');
   }
-  const { rho, R } = rerandomize(p, digest, t);
-  const r = c.xModN(R);
+  const { rho, r } = rerandomize(p, digest, t);
   // σ = k·(ρ^{-1}(m + r·t)) + χ·(ρ^{-1}·r): public coefficients, secret k and χ (constant time).
   const rhoInv = c.inv(rho);
   const sigma = ctSumProducts(c.n, [p.k, c.mod(rhoInv * (m + r * t)), p.chi, c.mod(rhoInv * r)]);

@@ -189,15 +189,17 @@ export class CmpSignParty extends RoundParty<EcdsaSignature> {
     }
     let s = 0n;
     for (const j of this.parties) s = c.mod(s + this.sigmas.get(j)!);
-    const r = c.xModN(this.rr.R);
-    if (ecdsaVerifyDerived(c, this.share.publicKey, this.tweak, digestScalar(c, this.digest), r, s))
-      return { kind: 'done', output: finishSignature(c, this.rr.R, r, s), messages: [] };
+    const r = this.rr.r;
+    // The verification recomputes the nonce point R' = ((e + r't)/s)·G + (r'/s)·X; when it is
+    // the signature's, its x is r' and it is what the recovery id describes.
+    const R = ecdsaNoncePoint(c, this.share.publicKey, this.tweak, digestScalar(c, this.digest), r, s);
+    if (R !== undefined && c.xModN(R) === r) return { kind: 'done', output: finishSignature(c, R, r, s), messages: [] };
     return this.startIdentification();
   }
 
   private mPrime(): bigint {
     const c = this.c;
-    return c.mod(digestScalar(c, this.digest) + c.xModN(this.rr.R) * this.tweak);
+    return c.mod(digestScalar(c, this.digest) + this.rr.r * this.tweak);
   }
 
   /**
@@ -213,7 +215,7 @@ export class CmpSignParty extends RoundParty<EcdsaSignature> {
       U = mod(U * this.pre.Dhat.get(`${j},${l}`)!, Nj.N2);
       U = mod(U * modInv(this.pre.Fhat.get(`${l},${j}`)!, Nj.N2), Nj.N2);
     }
-    return [{ C: this.pre.K.get(j)!, a: this.mPrime() }, { C: U, a: this.c.xModN(this.rr.R) }];
+    return [{ C: this.pre.K.get(j)!, a: this.mPrime() }, { C: U, a: this.rr.r }];
   }
 
   /** ρ·σ_j mod q: what σ_j's ciphertext must decrypt to (mod q). */
