@@ -104,7 +104,7 @@ export async function runDemo(cfg: CliConfig, log: (line: string) => void, opts:
     const tx = await unary<object, Transaction>(
       ws,
       'createTransfer',
-      { apiUserId: paired.apiUserId, keyId: key.keyId, path: DEMO_PATH, to: DEMO_DESTINATION, amountWei: (10n ** 16n).toString(), chainId: 0, nonce: 0, note: 'cosigner demo', externalTxId: '', expiresInS: 600, requestId: '' },
+      { apiUserId: paired.apiUserId, keyId: key.keyId, path: DEMO_PATH, to: DEMO_DESTINATION, amountWei: (10n ** 16n).toString(), chainId: 0, nonce: 0, note: 'cosigner demo', externalTxId: '', expiresInS: 600, requestId: '', algorithm: 'ECDSA_SECP256K1' },
       { token },
     );
     log(`demo: transfer ${tx.requestId} submitted (0.01 ETH to ${DEMO_DESTINATION})`);

@@ -91,7 +91,7 @@ const transfer: Command = {
     return originate(io, (c, token) => unary<object, Transaction>(c, 'createTransfer', {
       apiUserId, keyId, path: parsePath(str(io, 'path')), to, amountWei: amountWei.toString(),
       chainId: int(io, 'chain-id', 0), nonce: int(io, 'nonce', 0), note: str(io, 'note') ?? '', externalTxId: '', expiresInS: 0,
-      requestId: str(io, 'request-id') ?? '',
+      requestId: str(io, 'request-id') ?? '', algorithm: 'ECDSA_SECP256K1',
     }, { token }));
   },
 };
