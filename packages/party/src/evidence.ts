@@ -23,7 +23,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { verifyEd25519Key } from './crypto.ts';
 import { PartyError } from './errors.ts';
 
-const BODY_DOMAIN = new TextEncoder().encode('cosigner/mpc/body/v1');
+const BODY_DOMAIN = new TextEncoder().encode('cosigner/mpc/body/v2');
 const DIGEST = 32;
 const SIG = 64;
 /** Most echo entries one body may carry (one per party of a session; indices are 1..255). */
@@ -47,16 +47,32 @@ export function bodyDigest(wire: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(wire).digest());
 }
 
-/** The bytes a body signature covers. */
-export function bodyStatement(digest: Uint8Array): Uint8Array {
-  const out = new Uint8Array(BODY_DOMAIN.length + digest.length);
-  out.set(BODY_DOMAIN);
-  out.set(digest, BODY_DOMAIN.length);
-  return out;
+/** What a body signature says besides the digest: the context an echo entry or evidence claims. */
+export interface BodyContext {
+  readonly session: Uint8Array;
+  readonly from: number;
+  readonly round: number;
+  /** The receiver's index, or 0 (`BROADCAST`) for a broadcast. */
+  readonly to: number;
 }
 
-export function verifySignedDigest(key: KeyObject, d: SignedDigest): boolean {
-  return d.digest.length === DIGEST && d.sig.length === SIG && verifyEd25519Key(key, bodyStatement(d.digest), d.sig);
+/**
+ * The bytes a body signature covers: domain ‖ session ‖ from ‖ round ‖ to ‖ SHA-256(wire).
+ * Echo entries and equivocation evidence carry only the digest, so the signature itself must bind
+ * what they claim about it; over the digest alone, a forwarder could show a body the sender signed
+ * for it (a direct message), for another round or another session as the sender's broadcast of
+ * this round, and honest receivers would see two different digests "signed by the sender".
+ */
+export function bodyStatement(digest: Uint8Array, ctx: BodyContext): Uint8Array {
+  if (ctx.session.length > 255 || ![ctx.from, ctx.round, ctx.to].every((n) => Number.isInteger(n) && n >= 0 && n <= 255))
+    throw new PartyError('ERR_ENVELOPE', 'body context out of range');
+  return Buffer.concat([BODY_DOMAIN, Uint8Array.of(ctx.session.length), ctx.session, Uint8Array.of(ctx.from, ctx.round, ctx.to), digest]);
+}
+
+/** Checks `d` as a body `d.from` signed in `session` for round `d.round` to `to` (default: a broadcast). */
+export function verifySignedDigest(key: KeyObject, d: SignedDigest, session: Uint8Array, to = 0): boolean {
+  if (d.digest.length !== DIGEST || d.sig.length !== SIG || session.length > 255 || d.from > 255 || d.round > 255 || to > 255) return false;
+  return verifyEd25519Key(key, bodyStatement(d.digest, { session, from: d.from, round: d.round, to }), d.sig);
 }
 
 function u32(n: number): Uint8Array {
@@ -125,15 +141,18 @@ const eq = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && B
 export class EchoLedger {
   readonly #self: number;
   readonly #keyOf: (index: number) => KeyObject | undefined;
+  /** The session every entry must have been signed in (as a broadcast). */
+  readonly #session: Uint8Array;
   /** round -> sender -> what this party received (or sent, for itself). */
   readonly #seen = new Map<number, Map<number, SignedDigest>>();
   /** Echo entries whose sender's broadcast has not reached this party yet: round -> sender -> (forwarder, entry). */
   readonly #pending = new Map<number, Map<number, Array<{ by: number; entry: SignedDigest }>>>();
   #last = 0;
 
-  constructor(self: number, keyOf: (index: number) => KeyObject | undefined) {
+  constructor(self: number, keyOf: (index: number) => KeyObject | undefined, session: Uint8Array) {
     this.#self = self;
     this.#keyOf = keyOf;
+    this.#session = session;
   }
 
   /** The last round whose broadcasts this party has seen. */
@@ -179,7 +198,7 @@ export class EchoLedger {
       const key = this.#keyOf(e.from);
       // A sender whose key this party cannot have could not have reached it either: not checked.
       if (!key) continue;
-      if (!verifySignedDigest(key, e))
+      if (!verifySignedDigest(key, e, this.#session))
         return { culprit: by, reason: `party ${by}'s echo carries a round-${e.round} digest that party ${e.from} did not sign`, evidence: [] };
       const had = this.#seen.get(e.round)?.get(e.from);
       if (had) {

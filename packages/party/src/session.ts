@@ -59,7 +59,7 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
   const seen = new Map<number, Set<string>>(); // round -> senders
   const self = parties.find((p) => p.id === transport.self);
   const keys = new Map<number, KeyObject>();
-  const ledger = new EchoLedger(self?.index ?? 0, (i) => keys.get(i));
+  const ledger = new EchoLedger(self?.index ?? 0, (i) => keys.get(i), start.sessionId);
   const send = async (s: EnclaveStep): Promise<void> => {
     if (o.sendDelayMs && s.messages.length > 0) await new Promise((r) => setTimeout(r, o.sendDelayMs));
     for (const m of s.messages) {
@@ -88,7 +88,7 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
       const [a, b] = ev.digests;
       const k = keys.get(culprits[0]!);
       const ok = culprits.length === 1 && a && b && k && a.from === culprits[0] && b.from === a.from && a.round === b.round
-        && !Buffer.from(a.digest).equals(Buffer.from(b.digest)) && verifySignedDigest(k, a) && verifySignedDigest(k, b);
+        && !Buffer.from(a.digest).equals(Buffer.from(b.digest)) && verifySignedDigest(k, a, start.sessionId) && verifySignedDigest(k, b, start.sessionId);
       return ok ? asGiven : { culprits: [complainer], why: 'its equivocation evidence is not two different bodies signed by the accused' };
     }
     if (!session.checkComplaint) return asGiven;
@@ -103,7 +103,7 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
         return { culprits: [complainer], why: 'its evidence does not decode' };
       }
       const k = keys.get(m.from);
-      if (!k || !culprits.includes(m.from) || !verifySignedDigest(k, { from: m.from, round: m.round, digest: bodyDigest(b.wire), sig: b.sig })
+      if (!k || !culprits.includes(m.from) || !verifySignedDigest(k, { from: m.from, round: m.round, digest: bodyDigest(b.wire), sig: b.sig }, m.session, m.to)
         || !Buffer.from(m.session).equals(Buffer.from(start.sessionId)) || (m.to !== BROADCAST && m.to !== complainer))
         return { culprits: [complainer], why: 'its evidence is not a message of this session signed by the accused' };
       // A broadcast shown in a complaint must be the one this party got (else: equivocation).
@@ -173,12 +173,14 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
           const c = e.outcome.code;
           const code = c === 'ERR_MPC_ABORT' || c === 'ERR_SESSION_TIMEOUT' || c === 'ERR_APPROVAL_INVALID' ? c : 'ERR_SESSION_REFUSED';
           if (code === 'ERR_MPC_ABORT' && from !== undefined) {
-            const named = e.outcome.culprits.map((id) => indexOf.get(id));
-            if (named.every((x): x is number => x !== undefined)) {
-              const v = await judge(from, named, ev);
-              if (v.why !== '') throw new PartyError(code, `${e.outcome.partyId}'s complaint refused: ${v.why}`, { culprits: toParty(v.culprits) });
-              throw new PartyError(code, `${e.outcome.partyId} aborted: ${e.outcome.reason}`, { culprits: toParty(v.culprits), evidence: e.outcome.evidence });
-            }
+            const named = e.outcome.culprits.map((id) => indexOf.get(id)).filter((x): x is number => x !== undefined);
+            // A complaint naming someone outside the session would otherwise skip the re-check
+            // below and be taken as given, framing the session parties it also names.
+            if (named.length !== e.outcome.culprits.length)
+              throw new PartyError(code, `${e.outcome.partyId}'s complaint refused: it names a party outside the session`, { culprits: toParty([from]) });
+            const v = await judge(from, named, ev);
+            if (v.why !== '') throw new PartyError(code, `${e.outcome.partyId}'s complaint refused: ${v.why}`, { culprits: toParty(v.culprits) });
+            throw new PartyError(code, `${e.outcome.partyId} aborted: ${e.outcome.reason}`, { culprits: toParty(v.culprits), evidence: e.outcome.evidence });
           }
           throw new PartyError(code, `${e.outcome.partyId} aborted: ${e.outcome.reason}`, { culprits: e.outcome.culprits });
         }

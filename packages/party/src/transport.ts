@@ -299,7 +299,7 @@ export class PartyTransport {
   async send(h: SessionHeader, m: ProtocolMessage, parties: readonly PartyRef[], echo: readonly SignedDigest[] = []): Promise<SignedDigest> {
     const wire = encodeMessage(m);
     const digest = bodyDigest(wire);
-    const signed: SignedDigest = { from: m.from, round: m.round, digest, sig: this.#enclave.identitySign(bodyStatement(digest)) };
+    const signed: SignedDigest = { from: m.from, round: m.round, digest, sig: this.#enclave.identitySign(bodyStatement(digest, { session: m.session, from: m.from, round: m.round, to: m.to })) };
     const body = encodeBody({ wire, sig: signed.sig, echo });
     if (m.to === BROADCAST) {
       const env = this.envelopeOf(h, '', body, m.round);
@@ -335,7 +335,7 @@ export class PartyTransport {
     const m = decodeMessage(wire);
     const signed: SignedDigest = { from: m.from, round: m.round, digest: bodyDigest(wire), sig: body.sig };
     // The body signature is what makes the message evidence; without it the message is not taken.
-    if (!verifySignedDigest(peer.verifyKey, signed)) throw new PartyError('ERR_ENVELOPE', `body from ${env.fromParty} has a bad signature`);
+    if (!verifySignedDigest(peer.verifyKey, signed, m.session, m.to)) throw new PartyError('ERR_ENVELOPE', `body from ${env.fromParty} has a bad signature`);
     if (!Buffer.from(m.session).equals(Buffer.from(env.sessionId)) || m.from !== peer.index || m.round !== env.round)
       throw new PartyError('ERR_ENVELOPE', 'envelope header does not match its message');
     if ((m.to === BROADCAST) === env.encrypted) throw new PartyError('ERR_ENVELOPE', 'direct messages must be encrypted, broadcasts not');

@@ -70,7 +70,7 @@ function assertNamedByEveryHonest(failures: Failure[], outcomes: SessionOutcome[
     assert.equal(dec?.kind, 'equivocation');
     const ev = dec.kind === 'equivocation' ? dec.digests : [];
     assert.equal(ev.length, 2, 'two signed digests as evidence');
-    for (const e of ev) assert.ok(verifySignedDigest(cheaterKey, e), 'each is signed by the cheater');
+    for (const e of ev) assert.ok(verifySignedDigest(cheaterKey, e, o.sessionId), 'each is signed by the cheater');
     assert.notDeepEqual(Buffer.from(ev[0]!.digest), Buffer.from(ev[1]!.digest));
   }
 }
@@ -133,7 +133,7 @@ test('CMP signing: a party that broadcasts different σ to its two peers is name
  * signed round-1 messages to it, stops sending, and publishes a failure blaming the victim with
  * them (or with `forge` applied) as its evidence.
  */
-function falselyAccuse(node: PartyNode, victim: number, forge?: (b: SignedBody) => SignedBody): void {
+function falselyAccuse(node: PartyNode, victim: number, forge?: (b: SignedBody) => SignedBody, alsoNamed: readonly string[] = []): void {
   const tr = node.transport;
   const send = tr.send.bind(tr);
   tr.send = async (h, m, parties, echo) => (m.round >= 2 ? { from: m.from, round: m.round, digest: new Uint8Array(32), sig: new Uint8Array(64) } : send(h, m, parties, echo));
@@ -146,7 +146,7 @@ function falselyAccuse(node: PartyNode, victim: number, forge?: (b: SignedBody) 
     if (got.length !== 2) return;
     const bodies = forge ? got.map(forge) : got;
     tr.publishOutcome({
-      sessionId: Buffer.from(sessionId), partyId: tr.self, ok: false, code: 'ERR_MPC_ABORT', reason: 'Π^enc failed (a lie)', culprits: [DEFAULT_PARTIES.find((p) => p.index === victim)!.id],
+      sessionId: Buffer.from(sessionId), partyId: tr.self, ok: false, code: 'ERR_MPC_ABORT', reason: 'Π^enc failed (a lie)', culprits: [DEFAULT_PARTIES.find((p) => p.index === victim)!.id, ...alsoNamed],
       result: Buffer.alloc(0), evidence: Buffer.from(encodeEvidence({ kind: 'complaint', bodies })),
     }, 'PRESIGN', 'k_fc');
   });
@@ -171,6 +171,23 @@ for (const forged of [false, true]) {
     assert.deepEqual(failures.find((f) => f.party === 'cloud-1')!.culprits, ['cloud-2'], 'the framed sender names the complainer too');
   });
 }
+
+// attack-cmp: a complaint that also names an id outside the session skipped the re-check and was
+// taken as given, so every honest party named the framed sender.
+test('verifiable complaints: a false complaint that also names a party outside the session names the complainer, not the framed sender', async (t) => {
+  const { nodes, failures } = await threeParties(t);
+  const [customer, , cloud2] = nodes;
+  const base = { keyId: 'k_fc', parties: DEFAULT_PARTIES.map((p) => p.id), workspaceId: 'ws1', algorithm: 'ECDSA_SECP256K1' as const, threshold: 3, entryIndex: 0, epoch: 0, presignatureId: Buffer.alloc(0), requestId: '' };
+  await customer!.coordinate({ ...base, kind: 'KEYGEN', context: Buffer.alloc(0), count: 0 });
+  falselyAccuse(cloud2!, 2, undefined, ['not-a-party']);
+  await assert.rejects(customer!.coordinate({ ...base, kind: 'PRESIGN', context: Buffer.alloc(0), count: 1 }), (e: PartyError) => e.code === 'ERR_MPC_ABORT');
+  await until(() => ['customer', 'cloud-1'].every((p) => failures.some((f) => f.party === p)));
+  const honest = failures.filter((f) => f.party !== 'cloud-2');
+  // Whichever honest party judges the complaint first names the complainer; the other may see
+  // that refusal first (it carries no evidence) and then names nobody. Nobody names cloud-1.
+  for (const f of honest) assert.ok(f.culprits.length === 0 || f.culprits.join(',') === 'cloud-2', `${f.party} named ${f.culprits.join(',')}`);
+  assert.ok(honest.some((f) => f.culprits.join(',') === 'cloud-2'), 'the complainer is named');
+});
 
 test('verifiable complaints: a true complaint (a bad Π^enc sent to one peer) is re-checked by the other honest party, which names the sender too', async (t) => {
   const { nodes, failures } = await threeParties(t);

@@ -10,11 +10,12 @@ for (const i of [1, 2, 3]) {
   const k = generateKeyPairSync('ed25519');
   keys.set(i, { pub: k.publicKey, priv: k.privateKey });
 }
+const SESSION = new Uint8Array(32).fill(7);
 const signed = (from: number, round: number, wire: Uint8Array): SignedDigest => {
   const digest = bodyDigest(wire);
-  return { from, round, digest, sig: new Uint8Array(sign(null, bodyStatement(digest), keys.get(from)!.priv)) };
+  return { from, round, digest, sig: new Uint8Array(sign(null, bodyStatement(digest, { session: SESSION, from, round, to: 0 }), keys.get(from)!.priv)) };
 };
-const ledger = (self: number): EchoLedger => new EchoLedger(self, (i) => keys.get(i)?.pub);
+const ledger = (self: number): EchoLedger => new EchoLedger(self, (i) => keys.get(i)?.pub, SESSION);
 
 test('echo: a sender that broadcast two different signed bodies is named, with both as evidence, whichever arrives first', () => {
   const a = signed(3, 2, Buffer.from('version for party 1'));
@@ -25,7 +26,7 @@ test('echo: a sender that broadcast two different signed bodies is named, with b
   const f = l1.check(2, [b]);
   assert.equal(f?.culprit, 3);
   assert.equal(f.evidence.length, 2);
-  for (const e of f.evidence) assert.ok(verifySignedDigest(keys.get(3)!.pub, e), 'evidence is signed by the culprit');
+  for (const e of f.evidence) assert.ok(verifySignedDigest(keys.get(3)!.pub, e, SESSION), 'evidence is signed by the culprit');
   assert.notDeepEqual(f.evidence[0]!.digest, f.evidence[1]!.digest);
   // The echo first, the broadcast later: found when the broadcast arrives.
   const l2 = ledger(1);
@@ -75,4 +76,42 @@ test('signed body and echo codecs are strict', () => {
   assert.throws(() => decodeBody(enc.subarray(0, enc.length - 1)), (x: PartyError) => x.code === 'ERR_ENVELOPE');
   assert.throws(() => decodeBody(Buffer.concat([enc, Buffer.of(0)])), (x: PartyError) => x.code === 'ERR_ENVELOPE');
   assert.throws(() => decodeEcho(Buffer.concat([encodeEcho(e), Buffer.of(0)])), (x: PartyError) => x.code === 'ERR_ENVELOPE');
+});
+
+/*
+ * Framing by relabelling (attack-cmp): the body signature must cover what the echo entry claims
+ * (session, sender, round, broadcast or recipient), not only the digest. Otherwise a forwarder
+ * takes any body the honest sender signed (its direct message to the forwarder, its broadcast of
+ * another round, or one of another session), labels it as that sender's broadcast of this round,
+ * and every honest receiver "finds" an equivocation by the honest sender: two different digests,
+ * both validly signed by it.
+ */
+test('echo: a forwarder cannot frame an honest sender with a body it signed for another recipient, round or session', () => {
+  const session = new Uint8Array(32).fill(7);
+  const other = new Uint8Array(32).fill(8);
+  const sign3 = (sess: Uint8Array, round: number, to: number, wire: Uint8Array): SignedDigest => {
+    const digest = bodyDigest(wire);
+    return { from: 3, round, digest, sig: new Uint8Array(sign(null, bodyStatement(digest, { session: sess, from: 3, round, to }), keys.get(3)!.priv)) };
+  };
+  const honestBroadcast = sign3(session, 2, 0, Buffer.from('party 3 round 2 broadcast'));
+  const relabelled: SignedDigest[] = [
+    // Party 3's direct round-2 message to party 2, shown by 2 as 3's round-2 broadcast.
+    { ...sign3(session, 2, 2, Buffer.from('party 3 round 2 direct to 2')), round: 2 },
+    // Party 3's round-1 broadcast, relabelled round 2.
+    { ...sign3(session, 1, 0, Buffer.from('party 3 round 1 broadcast')), round: 2 },
+    // Party 3's round-2 broadcast of another session.
+    sign3(other, 2, 0, Buffer.from('party 3 round 2 broadcast, other session')),
+  ];
+  for (const entry of relabelled) {
+    for (const order of ['broadcast first', 'echo first'] as const) {
+      const l = new EchoLedger(1, (i) => keys.get(i)?.pub, session);
+      let f = order === 'broadcast first' ? l.broadcast(honestBroadcast) : undefined;
+      f ??= l.check(2, [entry]);
+      if (order === 'echo first') f ??= l.broadcast(honestBroadcast);
+      assert.notEqual(f?.culprit, 3, `honest party 3 framed (${order})`);
+      assert.equal(f?.culprit, 2, `the forwarder is named (${order})`);
+    }
+    assert.equal(verifySignedDigest(keys.get(3)!.pub, entry, session), false, 'a relabelled digest is not evidence');
+  }
+  assert.ok(verifySignedDigest(keys.get(3)!.pub, honestBroadcast, session));
 });
