@@ -89,7 +89,7 @@ export interface CmpPresignOptions {
 export function additiveShares(share: CmpKeyShare, signers: readonly number[]): { x: bigint; X: Map<number, Point> } {
   const c = share.curve;
   const X = new Map<number, Point>();
-  for (const j of signers) X.set(j, mul(c, share.publicShares.get(j)!, lagrange(c, j, signers)));
+  for (const j of signers) X.set(j, mulPub(c, share.publicShares.get(j)!, lagrange(c, j, signers)));
   return { x: ctSumProducts(c.n, [lagrange(c, share.self, signers), share.secret]), X };
 }
 
