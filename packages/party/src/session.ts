@@ -18,6 +18,7 @@
 import type { KeyObject } from 'node:crypto';
 import { BROADCAST, MpcAbort, MpcError, decodeMessage, type ProtocolMessage } from '@cosigner/mpc';
 import type { SessionStart } from '@cosigner/proto';
+import { metrics } from '@cosigner/platform';
 import type { EnclaveSession, EnclaveStep, PartyRef } from './enclave.ts';
 import { PartyError } from './errors.ts';
 import type { PartyTransport, SessionEvent } from './transport.ts';
@@ -40,6 +41,17 @@ export interface RunOptions {
   first?: Promise<EnclaveStep>;
   /** Receives, when the session succeeds, the echo of its last round (published with the outcome). */
   onFinalEcho?: (echo: Uint8Array) => void;
+}
+
+/** Sessions this party ended without a result, by session kind and code (the protocol's own code for an MPC abort). */
+const mpcAborts = metrics.counter('cosigner_mpc_aborts_total', 'MPC sessions this party ended without a result, by session kind and error code.', ['kind', 'code']);
+
+/** The most precise stable code of a session failure: the MPC error under a PartyError when there is one. */
+function abortCode(err: unknown): string {
+  const cause = (err as { cause?: unknown }).cause;
+  if (cause instanceof MpcError) return cause.code;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : 'ERR_INTERNAL';
 }
 
 const ROUTING = new Set(['ERR_MPC_WRONG_SESSION', 'ERR_MPC_DUPLICATE', 'ERR_MPC_WRONG_SENDER', 'ERR_MPC_WRONG_ROUND']);
@@ -222,6 +234,9 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
         roundDeadline = Math.min(overall, Date.now() + o.roundTimeoutMs);
       }
     }
+  } catch (err) {
+    mpcAborts.inc({ kind: String(start.kind), code: abortCode(err) });
+    throw err;
   } finally {
     unregister();
   }

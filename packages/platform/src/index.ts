@@ -16,7 +16,7 @@ export { createLogger, redact, LOG_LEVELS, DEFAULT_LOG_LEVEL, SECRET_KEY_PATTERN
 export type { Logger, LogLevel, LogFields, LoggerOptions } from './log.ts';
 
 export {
-  initTelemetry, tracer, withSpan, recordError, activeTraceId, injectToHeaders, extractFromHeaders,
+  initTelemetry, tracer, withSpan, recordError, activeTraceId, annotateSpan, injectToHeaders, extractFromHeaders,
   injectToMetadata, extractFromMetadata, traceparentOf, contextFromTraceparent, ROOT_CONTEXT, SpanKind, SpanStatusCode, TRACER_NAME,
 } from './telemetry.ts';
 export type { Telemetry, TelemetryOptions, TelemetryExporter, WithSpanOptions, Span, Context } from './telemetry.ts';
@@ -64,6 +64,9 @@ export type { ClientOptions, ClientTlsConfig, CallOpts, UnaryMethod, StreamMetho
 
 export { runService, DEFAULT_SHUTDOWN_GRACE_MS, EXIT_OK, EXIT_START_FAILED, EXIT_GRACE_EXCEEDED, EXIT_FORCED, EXIT_CRASHED } from './lifecycle.ts';
 export type { RunServiceOptions, ServiceRunner, ServiceContext, StartedService } from './lifecycle.ts';
+
+export { metrics, startMetricsServer, collectProcessMetrics, Registry, Counter, Gauge, Histogram, DEFAULT_BUCKETS } from './metrics.ts';
+export type { Labels, Collector, MetricsServer } from './metrics.ts';
 
 export { platformSchema, adminAuthSchema, natsOptions, serverAuth, connectNatsFromEnv } from './settings.ts';
 export type { PlatformSettings, AdminAuthSettings } from './settings.ts';

@@ -6,6 +6,7 @@
 import { createLogger, type LogLevel, type Logger } from './log.ts';
 import { initTelemetry, type Telemetry, type TelemetryOptions } from './telemetry.ts';
 import { createServer, type GrpcServerHandle } from './grpc/server.ts';
+import { collectProcessMetrics, startMetricsServer, type MetricsServer } from './metrics.ts';
 
 export const DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
 export const EXIT_OK = 0;
@@ -55,6 +56,11 @@ export interface RunServiceOptions {
    * standard health service, so orchestrators can probe it. Default: env HEALTH_PORT, else none.
    */
   healthPort?: number;
+  /**
+   * Port of the Prometheus endpoint (`GET /metrics`, the process's registry). Default: env
+   * METRICS_PORT (on METRICS_HOST, default 127.0.0.1), else none.
+   */
+  metricsPort?: number;
 }
 
 export interface ServiceRunner {
@@ -81,6 +87,7 @@ export function runService(o: RunServiceOptions): ServiceRunner {
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => { resolveDone = r; });
   let started: StartedService | undefined;
+  let metricsServer: MetricsServer | undefined;
 
   const startP = (async () => {
     started = await o.start({ name: o.name, logger: log, telemetry, signal: abort.signal });
@@ -88,15 +95,21 @@ export function runService(o: RunServiceOptions): ServiceRunner {
     if (!started.grpc && healthPort !== undefined && Number.isInteger(healthPort)) {
       started = { ...started, grpc: await createServer({ services: [], port: healthPort, host: process.env.GRPC_HOST ?? '0.0.0.0', logger: log }) };
     }
+    const metricsPort = o.metricsPort ?? (process.env.METRICS_PORT ? Number(process.env.METRICS_PORT) : undefined);
+    if (metricsPort !== undefined && Number.isInteger(metricsPort)) {
+      collectProcessMetrics();
+      metricsServer = await startMetricsServer({ port: metricsPort, host: process.env.METRICS_HOST ?? '127.0.0.1' });
+    }
     if (abort.signal.aborted) return;
     await started.ready?.();
     started.grpc?.setServing();
   })();
   const ready = startP.then(() => {
-    if (!abort.signal.aborted) log.info('ready', started?.grpc ? { grpcPort: started.grpc.port } : {});
+    if (!abort.signal.aborted) log.info('ready', { ...(started?.grpc ? { grpcPort: started.grpc.port } : {}), ...(metricsServer ? { metricsPort: metricsServer.port } : {}) });
   });
   ready.catch(async (err: unknown) => {
     log.error('start failed', { err });
+    await metricsServer?.close().catch(() => undefined);
     await telemetry.shutdown().catch(() => undefined);
     removeHandlers();
     resolveDone(EXIT_START_FAILED);
@@ -121,6 +134,7 @@ export function runService(o: RunServiceOptions): ServiceRunner {
         await s.drain?.();
         await s.stop?.();
         await s.grpc?.stop(1000);
+        await metricsServer?.close();
       })();
       let code = EXIT_OK;
       try {

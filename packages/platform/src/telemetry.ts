@@ -196,6 +196,14 @@ export function recordError(span: Span, err: unknown): void {
   span.setAttribute('error.type', code ?? (typeof e?.name === 'string' ? e.name : 'Error'));
 }
 
+/**
+ * Adds attributes to the active span (the server or consumer span a handler runs in), e.g. the
+ * request id, API user and key id once the request is parsed. Identifiers only: never a secret.
+ */
+export function annotateSpan(attributes: Record<string, string | number | boolean>): void {
+  trace.getActiveSpan()?.setAttributes(attributes);
+}
+
 /** The active trace id, or undefined outside a sampled span. */
 export function activeTraceId(): string | undefined {
   const sc = trace.getActiveSpan()?.spanContext();

@@ -10,6 +10,7 @@ import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { ApiUser, type CallbackConfig } from '@cosigner/proto';
+import { SpanKind, traceparentOf, withSpan } from '@cosigner/platform';
 import type { CallbackPayload } from './payload.ts';
 import { EgressRefused, type EgressGuard } from './egress.ts';
 
@@ -166,7 +167,26 @@ function pinnedSocket(url: URL, pinnedDer: Buffer, timeoutMs: number, guard: Egr
   });
 }
 
-async function post(url: URL, body: string, contentType: string, timeoutMs: number, pinnedDer: Buffer | undefined, userAgent: string, guard: EgressGuard | undefined): Promise<{ status: number; text: string }> {
+/**
+ * The POST in an HTTP CLIENT span (OpenTelemetry HTTP conventions: method, server address and
+ * port, scheme, response status; not the URL's path or query, which an operator may have put a
+ * credential in), whose context the handler receives as `traceparent`.
+ */
+function post(url: URL, body: string, contentType: string, timeoutMs: number, pinnedDer: Buffer | undefined, userAgent: string, guard: EgressGuard | undefined): Promise<{ status: number; text: string }> {
+  return withSpan('POST', async (span) => {
+    const r = await postOnce(url, body, contentType, timeoutMs, pinnedDer, userAgent, guard, traceparentOf());
+    span.setAttribute('http.response.status_code', r.status);
+    return r;
+  }, {
+    kind: SpanKind.CLIENT,
+    attributes: {
+      'http.request.method': 'POST', 'url.scheme': url.protocol.replace(':', ''), 'server.address': url.hostname,
+      'server.port': Number(portOf(url)),
+    },
+  });
+}
+
+async function postOnce(url: URL, body: string, contentType: string, timeoutMs: number, pinnedDer: Buffer | undefined, userAgent: string, guard: EgressGuard | undefined, traceparent: string): Promise<{ status: number; text: string }> {
   const started = Date.now();
   const socket = pinnedDer ? await pinnedSocket(url, pinnedDer, timeoutMs, guard) : undefined;
   const remaining = Math.max(1, timeoutMs - (Date.now() - started));
@@ -181,7 +201,7 @@ async function post(url: URL, body: string, contentType: string, timeoutMs: numb
     const mod = url.protocol === 'https:' ? https : http;
     const req = mod.request(url, {
       method: 'POST',
-      headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body), accept: '*/*', 'user-agent': userAgent },
+      headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body), accept: '*/*', 'user-agent': userAgent, ...(traceparent ? { traceparent } : {}) },
       // With no agent and a createConnection, the request uses our already verified socket.
       ...(socket ? { createConnection: () => socket } : { agent: url.protocol === 'https:' ? httpsAgent : httpAgent }),
       // Every name is resolved through the guard: the address checked is the address dialled.

@@ -29,12 +29,25 @@ import {
   ApiUser, ApprovalProof, RequestApproved, RequestFailed, RequestIgnored, RequestReceived, RequestRejected, RequestState,
   type Decision,
 } from '@cosigner/proto';
-import { DomainError, STREAMS, publishEvent, requestMsgId, requestSubject, type Logger } from '@cosigner/platform';
+import { DomainError, STREAMS, annotateSpan, metrics, publishEvent, requestMsgId, requestSubject, type Logger } from '@cosigner/platform';
 import type { AuditLog } from '@cosigner/audit';
 import { TrustError, verifyOrigination, type Trust } from '@cosigner/trust';
 import { AttemptError, CallbackConfigError, USER_AGENT, askOnce, endpoint, prepareCallback, signRequest, type CallbackReply } from './callback.ts';
 import { decodeRequest, type DecodedRequest } from './payload.ts';
 import type { EgressGuard } from './egress.ts';
+
+/** One observation per HTTP attempt: the handler's answer (APPROVE, REJECT, RETRY, IGNORE) or the attempt's error code. */
+const callbackSeconds = metrics.histogram('cosigner_callback_duration_seconds', 'Callback handler attempts by handler (URL origin) and outcome (its answer, or the error code of a failed attempt), with their latency.', ['handler', 'outcome']);
+const auditFailures = metrics.counter('cosigner_audit_write_failures_total', 'Audit records that could not be written (the change or decision waits or fails: fail closed).', ['kind']);
+
+/** The handler label: the URL's origin only (no path or query, which could carry anything). */
+function handlerLabel(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'invalid';
+  }
+}
 
 export const REQUESTS_STREAM = STREAMS.requests.name;
 export const DEFAULT_CALLBACK_DEADLINE_MS = 30_000;
@@ -185,6 +198,7 @@ export class Dispatcher {
   async handle(m: JsMsg): Promise<void> {
     const ev = RequestReceived.decode(m.data);
     const id = ev.requestId;
+    annotateSpan({ 'cosigner.request_id': id, 'cosigner.api_user': ev.apiUserId, 'cosigner.workspace_id': ev.workspaceId });
     // A first delivery has no dispatch record yet (one `received` per id): skip reading it.
     const first = m.info.deliveryCount === 1;
     const [recE, stateE] = await Promise.all([first ? undefined : this.#readRecord(id), this.#o.requests.get(id)]);
@@ -289,6 +303,7 @@ export class Dispatcher {
       try {
         const reply = await askOnce(cb, req.path, req.payload, this.#o.callbackKey, left, signed, `${USER_AGENT} (${this.#o.instanceId})`, this.#o.guard);
         const latencyMs = this.#now() - t0;
+        callbackSeconds.observe({ handler: handlerLabel(handlerUrl), outcome: reply.action }, latencyMs / 1000);
         if (reply.action === 'IGNORE' && req.kind !== 'CONFIG_CHANGE') throw new AttemptError('ERR_CALLBACK_ACTION', 'IGNORE is only valid for config changes');
         if (reply.action === 'RETRY') {
           await this.#audit(ev, handlerUrl, attempt, 'RETRY', latencyMs, '');
@@ -299,6 +314,7 @@ export class Dispatcher {
         return { kind: 'ignore', reply, handlerUrl, latencyMs };
       } catch (e) {
         if (!(e instanceof AttemptError)) throw e;
+        callbackSeconds.observe({ handler: handlerLabel(handlerUrl), outcome: e.code }, (this.#now() - t0) / 1000);
         // The detail (errno, HTTP status) is for the operator's log only: the audited reason is
         // coarse so that it does not map the network for whoever set the URL.
         this.#o.log.warn('callback attempt failed', { requestId: ev.requestId, code: e.code, detail: describeCause(e) });
@@ -322,6 +338,7 @@ export class Dispatcher {
         latencyMs: Math.max(0, Math.min(0xffff_ffff, Math.round(latencyMs))), reason: reason.slice(0, 512), actor: this.#o.instanceId,
       });
     } catch (e) {
+      auditFailures.inc({ kind: 'callback' });
       this.#o.log.error('audit append failed; the request waits', { requestId: ev.requestId, err: e });
       throw new RetryLater(1000, 'audit unavailable');
     }

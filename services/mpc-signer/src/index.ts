@@ -22,7 +22,7 @@ import { KeyManager } from './manager.ts';
 import { PresignPool } from './pool.ts';
 import { PlanStore } from './plans.ts';
 import { Signer, consumeApproved } from './signer.ts';
-import { startMetrics, type SignerMetrics } from './metrics.ts';
+import { collectSignerMetrics, type SignerMetrics } from './metrics.ts';
 import { loadApprovalKey } from '@cosigner/party';
 
 export { KeyStore, ethereumAddress, derive, KEYS_BUCKET } from './keys.ts';
@@ -95,7 +95,7 @@ export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env, o: { 
     const counters: SignerMetrics = { signed: 0, failed: 0, moves: 0 };
     const gate = await openBucket(nc, 'mpc-signer', BUCKETS.signGate, replicas);
     const signer = new Signer({ node: party.node, keys, pool, plans, js, gate, approvalKey: loadApprovalKey(party.env.approvalPublicKeyFile), log, onSigned: () => { counters.signed++; }, onFailed: () => { counters.failed++; }, onMoved: () => { counters.moves++; } });
-    const metrics = cfg.metricsPort !== undefined ? await startMetrics(cfg.metricsPort, cfg.metricsHost, pool, counters) : undefined;
+    const uncollect = collectSignerMetrics(pool, counters);
     await pool.start(await plans.presignatures());
     const consumer = await consumeApproved(js, signer, { concurrency: cfg.signConcurrency, log, nc, workingMs: Math.max(200, Math.floor(cfg.ackWaitMs / 3)), logger });
     manager.schedule(cfg.refreshIntervalMs, (m, f) => log('warn', m, f));
@@ -115,7 +115,7 @@ export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env, o: { 
       drain,
       async stop() {
         await drain();
-        metrics?.close();
+        uncollect();
         await grpc.stop(1000);
         await party.stop();
       },

@@ -1,5 +1,10 @@
-/** Prometheus text metrics (pool depth, signatures) on METRICS_PORT; off when unset. */
-import { createServer, type Server } from 'node:http';
+/**
+ * The signer's Prometheus metrics, in the process's registry (served on METRICS_PORT by the
+ * platform lifecycle): presignature pool depth and production, signing latency per scheme,
+ * requests signed and failed, parties left out of signing sets. MPC aborts by code are counted
+ * by the party package for every party; NATS consumer lag by the platform's consumer.
+ */
+import { metrics } from '@cosigner/platform';
 import type { PresignPool } from './pool.ts';
 
 export interface SignerMetrics {
@@ -9,34 +14,32 @@ export interface SignerMetrics {
   moves: number;
 }
 
-export function startMetrics(port: number, host: string, pool: PresignPool, m: SignerMetrics): Promise<Server> {
-  const srv = createServer((req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end();
-      return;
+const poolReady = metrics.gauge('cosigner_presign_pool_ready', 'Presignatures ready per key.', ['key_id']);
+const poolTarget = metrics.gauge('cosigner_presign_pool_target', 'Presignatures the pool keeps ready per key.', ['key_id']);
+const poolInFlight = metrics.gauge('cosigner_presign_pool_in_flight', 'Presignatures being made per key.', ['key_id']);
+const poolConsumed = metrics.gauge('cosigner_presign_consumed_total', 'Presignatures taken for signing per key (since start).', ['key_id']);
+/** rate() of this is the pool's production rate. */
+export const presignProduced = metrics.counter('cosigner_presign_produced_total', 'Presignatures made (PRESIGN sessions that completed), per key.', ['key_id']);
+/** One observation per signed payload entry, from the start of its signing to its verified signature. */
+export const signingSeconds = metrics.histogram('cosigner_signing_duration_seconds', 'Time to sign one payload entry (MPC session and verification), by scheme.', ['scheme']);
+const signedTotal = metrics.gauge('cosigner_requests_signed_total', 'Requests this signer signed (since start).');
+const failedTotal = metrics.gauge('cosigner_requests_failed_total', 'Requests this signer failed (since start).');
+const partyUnavailable = metrics.gauge('cosigner_party_unavailable', 'Parties left out of signing sets because they did not answer (1 while remembered).', ['party']);
+const setMoves = metrics.gauge('cosigner_signing_set_moves_total', 'Signing sets changed because a party did not answer (since start).');
+
+/** Reads the pool and the counters at every scrape; returns the unregister function. */
+export function collectSignerMetrics(pool: PresignPool, m: SignerMetrics): () => void {
+  return metrics.collect(() => {
+    for (const g of [poolReady, poolTarget, poolInFlight, poolConsumed, partyUnavailable]) g.reset();
+    for (const p of pool.status()) {
+      poolReady.set({ key_id: p.keyId }, p.ready);
+      poolTarget.set({ key_id: p.keyId }, p.target);
+      poolInFlight.set({ key_id: p.keyId }, p.inFlight);
+      poolConsumed.set({ key_id: p.keyId }, p.consumed);
     }
-    const lines = [
-      '# HELP cosigner_presign_pool_ready Presignatures ready per key.',
-      '# TYPE cosigner_presign_pool_ready gauge',
-      ...pool.status().map((p) => `cosigner_presign_pool_ready{key_id="${p.keyId}"} ${p.ready}`),
-      '# TYPE cosigner_presign_pool_target gauge',
-      ...pool.status().map((p) => `cosigner_presign_pool_target{key_id="${p.keyId}"} ${p.target}`),
-      '# TYPE cosigner_presign_pool_in_flight gauge',
-      ...pool.status().map((p) => `cosigner_presign_pool_in_flight{key_id="${p.keyId}"} ${p.inFlight}`),
-      '# TYPE cosigner_presign_consumed_total counter',
-      ...pool.status().map((p) => `cosigner_presign_consumed_total{key_id="${p.keyId}"} ${p.consumed}`),
-      '# TYPE cosigner_requests_signed_total counter',
-      `cosigner_requests_signed_total ${m.signed}`,
-      '# TYPE cosigner_requests_failed_total counter',
-      `cosigner_requests_failed_total ${m.failed}`,
-      '# HELP cosigner_party_unavailable Parties left out of signing sets because they did not answer (1 while remembered).',
-      '# TYPE cosigner_party_unavailable gauge',
-      ...[...pool.downParties()].sort().map((p) => `cosigner_party_unavailable{party="${p}"} 1`),
-      '# HELP cosigner_signing_set_moves_total Signing sets changed because a party did not answer.',
-      '# TYPE cosigner_signing_set_moves_total counter',
-      `cosigner_signing_set_moves_total ${m.moves}`,
-    ];
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(`${lines.join('\n')}\n`);
+    for (const p of pool.downParties()) partyUnavailable.set({ party: p }, 1);
+    signedTotal.set(undefined, m.signed);
+    failedTotal.set(undefined, m.failed);
+    setMoves.set(undefined, m.moves);
   });
-  return new Promise((resolve, reject) => srv.once('error', reject).listen(port, host, () => resolve(srv)));
 }

@@ -7,6 +7,7 @@
 import type { PartyNode } from '@cosigner/party';
 import { CUSTOMER_PARTY, PartyError, parseAlgorithm, schemeFor } from '@cosigner/party';
 import type { KeyStore } from './keys.ts';
+import { presignProduced } from './metrics.ts';
 
 export interface PoolOptions {
   target: number;
@@ -202,7 +203,9 @@ export class PresignPool {
     });
     // Every party of the set answered: none of them is down any more.
     for (const p of signers) this.#down.delete(p);
-    return (JSON.parse(new TextDecoder().decode(r)) as { presignatureIds: string[] }).presignatureIds;
+    const ids = (JSON.parse(new TextDecoder().decode(r)) as { presignatureIds: string[] }).presignatureIds;
+    presignProduced.inc({ key_id: keyId }, ids.length);
+    return ids;
   }
 
   /** Resolves when the pool of `keyId` holds at least `n` ready presignatures (benchmarks, tests). */

@@ -26,6 +26,7 @@ import type { KeyObject } from 'node:crypto';
 import type { KeyStore } from './keys.ts';
 import type { PresignPool } from './pool.ts';
 import type { PlanStore } from './plans.ts';
+import { signingSeconds } from './metrics.ts';
 
 export const REQUESTS_STREAM = STREAMS.requests.name;
 export const SIGNER_CONSUMER = CONSUMERS.signer.durable;
@@ -137,7 +138,7 @@ export class Signer {
       for (let i = 0; i < req.entries.length; i++) {
         const e = req.entries[i]!;
         sigs.push(await withSpan('sign entry', () => this.signEntry(bytes, req, i, release, firstDelivery), {
-          attributes: { 'cosigner.request_id': req.requestId, 'cosigner.entry': i, 'cosigner.key_id': e.keyId, 'cosigner.path': pathString(e.path) },
+          attributes: { 'cosigner.request_id': req.requestId, 'cosigner.api_user': req.apiUserId, 'cosigner.entry': i, 'cosigner.key_id': e.keyId, 'cosigner.path': pathString(e.path) },
         }));
       }
       const ev: RequestSigned = { requestId: req.requestId, signatures: sigs, signedAtMs: this.#now() };
@@ -275,6 +276,7 @@ export class Signer {
     if (entry.algorithm !== 'ALGORITHM_UNSPECIFIED' && entry.algorithm !== info.algorithm) throw new Terminal('ERR_INVALID_ARGUMENT', `entry ${i}: algorithm does not match key`);
     const alg = parseAlgorithm(info.algorithm);
     const scheme = schemeFor(alg);
+    const timer = signingSeconds.startTimer({ scheme: alg });
     let result: SignResult | undefined;
     // Per-entry copies exist only for requests with several entries (see below).
     const stored = req.entries.length > 1 ? await records.entrySignature(req.requestId, i) : undefined;
@@ -382,6 +384,7 @@ export class Signer {
       if (req.entries.length > 1) await records.sealEntrySignature(req.requestId, i, encodeSignResult(result));
       if (plan.presig) release.push([info.keyId, plan.epoch, plan.presig]);
     }
+    timer();
     return entrySignature(i, info.keyId, alg, entry.path, result);
   }
 }

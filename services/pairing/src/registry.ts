@@ -17,7 +17,9 @@ import { PAIRING_AUDIENCE, PAIRING_TOKEN_LIFETIME_S, TrustError, platformTls, ty
 import { AuditError, type AuditInput, type AuditLog } from '@cosigner/audit';
 import { PairingError, invalid, notFound } from './errors.ts';
 import type { CosignerIdentity } from './identity.ts';
-import { BUCKETS, TypedKv, jsonCodec, protoCodec } from '@cosigner/platform';
+import { BUCKETS, TypedKv, jsonCodec, metrics, protoCodec } from '@cosigner/platform';
+
+const auditFailures = metrics.counter('cosigner_audit_write_failures_total', 'Audit records that could not be written (the change or decision waits or fails: fail closed).', ['kind']);
 import { validateCallbackUrl, validateHandlerCert, validateHandlerPublicKey } from './validate.ts';
 
 export const API_USERS_BUCKET = BUCKETS.apiUsers.bucket;
@@ -130,6 +132,7 @@ export class Registry {
     try {
       await this.#o.audit.append(input);
     } catch (e) {
+      auditFailures.inc({ kind: String(input.kind) });
       const code = e instanceof AuditError ? e.code : 'ERR_AUDIT_UNAVAILABLE';
       throw new PairingError(code, 'the change could not be audited', grpc.status.UNAVAILABLE, { cause: e });
     }

@@ -15,7 +15,7 @@ import {
   ApiUser, KeyInfo, RequestFailed, RequestReceived, RequestState,
   type ConfigChangeRequest, type RequestKind, type TransactionSignRequest,
 } from '@cosigner/proto';
-import { activeTraceId, publishEvent, type Logger } from '@cosigner/platform';
+import { activeTraceId, annotateSpan, metrics, publishEvent, type Logger } from '@cosigner/platform';
 import { INTAKE_AUDIENCE, SUBMISSION_MAX_LIFETIME_S, type Trust, type VerifiedToken } from '@cosigner/trust';
 import { fromTrustError, intakeError } from './errors.ts';
 import { REQUESTS_STREAM, isTerminal, msgIdOf, subjectOf } from './state.ts';
@@ -40,6 +40,21 @@ export interface IntakeDeps {
 export interface SubmitResult {
   state: RequestState;
   created: boolean;
+}
+
+/** Submissions by kind and result: admitted, duplicate (the same request again), or the error code that refused it. */
+const submissions = metrics.counter('cosigner_intake_submissions_total', 'Submissions to intake by request kind and result (admitted, duplicate, or the refusal\'s error code).', ['kind', 'result']);
+
+async function countSubmission(kind: RequestKind, p: Promise<SubmitResult>): Promise<SubmitResult> {
+  try {
+    const r = await p;
+    submissions.inc({ kind, result: r.created ? 'admitted' : 'duplicate' });
+    return r;
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    submissions.inc({ kind, result: typeof code === 'string' ? code : 'ERR_INTERNAL' });
+    throw e;
+  }
 }
 
 function sha256(b: Uint8Array): Buffer {
@@ -173,7 +188,16 @@ export class Intake {
 
   /** SubmitTransaction: every check passes before anything is written or published. */
   async submitTransaction(bytes: Uint8Array, token: string): Promise<SubmitResult> {
+    return countSubmission('TRANSACTION', this.#submitTransaction(bytes, token));
+  }
+
+  async submitConfigChange(bytes: Uint8Array, token: string): Promise<SubmitResult> {
+    return countSubmission('CONFIG_CHANGE', this.#submitConfigChange(bytes, token));
+  }
+
+  async #submitTransaction(bytes: Uint8Array, token: string): Promise<SubmitResult> {
     const r = parseTransactionRequest(bytes, this.#d.now(), this.#d.maxRequestBytes);
+    annotateSpan({ 'cosigner.request_id': r.requestId, 'cosigner.api_user': r.apiUserId, 'cosigner.workspace_id': r.workspaceId, 'cosigner.key_id': [...new Set(r.entries.map((e) => e.keyId))].join(',') });
     const v = await this.#authenticate(token, bytes, r.workspaceId, r.apiUserId);
     // The lookups at once; refusals keep their order (API user, then keys, then the id).
     const hash = sha256(bytes);
@@ -184,8 +208,9 @@ export class Intake {
     return ex.value ?? this.#admit('TRANSACTION', bytes, r, v, token, hash);
   }
 
-  async submitConfigChange(bytes: Uint8Array, token: string): Promise<SubmitResult> {
+  async #submitConfigChange(bytes: Uint8Array, token: string): Promise<SubmitResult> {
     const r: ConfigChangeRequest = parseConfigChangeRequest(bytes, this.#d.now(), this.#d.maxRequestBytes);
+    annotateSpan({ 'cosigner.request_id': r.requestId, 'cosigner.api_user': r.apiUserId, 'cosigner.workspace_id': r.workspaceId });
     const v = await this.#authenticate(token, bytes, r.workspaceId, r.apiUserId);
     const hash = sha256(bytes);
     const [u, ex] = await Promise.allSettled([this.#checkApiUser(r.workspaceId, r.apiUserId), this.#existing(r.requestId, hash)]);

@@ -13,7 +13,7 @@
 import { JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { RequestFailed, RequestState } from '@cosigner/proto';
-import { CONSUMERS, DomainError, publishEvent, startConsumer, unavailable, type ConsumerHandle, type Logger } from '@cosigner/platform';
+import { CONSUMERS, DomainError, metrics, publishEvent, startConsumer, unavailable, type ConsumerHandle, type Logger } from '@cosigner/platform';
 import { REQUESTS_STREAM, applyEvent, decodeEvent, isTerminal, msgIdOf, subjectOf, traceIdOf } from './state.ts';
 
 export const PROJECTOR_CONSUMER = CONSUMERS.projector.durable;
@@ -71,6 +71,12 @@ export async function project(requests: KV, subject: string, data: Uint8Array, t
   throw new Error(`projection of ${ev.requestId}: too many concurrent writers`);
 }
 
+/**
+ * Requests by kind and outcome, counted where each status change is written exactly once (the
+ * CAS write that made it; a redelivered event changes nothing and is not counted again).
+ */
+const requestsTotal = metrics.counter('cosigner_requests_total', 'Requests by kind (TRANSACTION, CONFIG_CHANGE) and the status they reached (RECEIVED, then SIGNED, APPROVED, REJECTED, IGNORED, FAILED).', ['kind', 'outcome']);
+
 export async function startProjector(o: ProjectorOptions): Promise<ConsumerHandle> {
   return startConsumer(o.js, {
     stream: REQUESTS_STREAM,
@@ -86,7 +92,10 @@ export async function startProjector(o: ProjectorOptions): Promise<ConsumerHandl
         if (e instanceof DomainError) throw e;
         throw unavailable('projection write failed', e); // retryable: nak and try again
       }
-      if (written) o.onState?.(written);
+      if (written) {
+        if (written.status === 'RECEIVED' || isTerminal(written)) requestsTotal.inc({ kind: String(written.kind), outcome: String(written.status) });
+        o.onState?.(written);
+      }
     },
   });
 }

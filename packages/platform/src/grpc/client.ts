@@ -92,14 +92,39 @@ export interface CallOpts {
   metadata?: Metadata;
   /** Cancels the call (the promise rejects with ERR_CANCELLED). */
   signal?: AbortSignal;
+  /** More attributes for the call's CLIENT span (identifiers such as the request id; never secrets). */
+  spanAttributes?: Record<string, string | number>;
+}
+
+/**
+ * The CLIENT span's name and attributes (OpenTelemetry RPC conventions): `package.Service/Method`
+ * from the generated client's method path, and the server's address.
+ */
+function rpcSpan(client: unknown, method: string): { name: string; attributes: Record<string, string | number> } {
+  const path = (client as { constructor?: { service?: Record<string, { path?: string }> } }).constructor?.service?.[method]?.path ?? '';
+  const [, service = '', name = method] = /^\/([^/]+)\/([^/]+)$/.exec(path) ?? [];
+  const attributes: Record<string, string | number> = { 'rpc.system': 'grpc', 'rpc.method': name };
+  if (service) attributes['rpc.service'] = service;
+  try {
+    const target = (client as { getChannel?: () => { getTarget(): string } }).getChannel?.().getTarget() ?? '';
+    const m = /^(?:dns:)?(?:\/\/\/)?\[?([^\]]+?)\]?:(\d+)$/.exec(target);
+    if (m) {
+      attributes['server.address'] = m[1]!;
+      attributes['server.port'] = Number(m[2]);
+    }
+  } catch {
+    // a closed client: no address
+  }
+  return { name: service ? `${service}/${name}` : `grpc.client ${method}`, attributes };
 }
 
 /** One unary call in a CLIENT span; rejects with a DomainError. */
 export function unary<C, M extends UnaryMethod<C>>(client: C, method: M, req: RequestOf<C[M]>, o: CallOpts = {}): Promise<ResponseOf<C[M]>> {
   const fn = client[method] as unknown as UnaryFn<RequestOf<C[M]>, ResponseOf<C[M]>>;
-  return tracer().startActiveSpan(`grpc.client ${String(method)}`, { kind: SpanKind.CLIENT, attributes: { 'rpc.system': 'grpc', 'rpc.method': String(method) } }, async (span) => {
+  const rpc = rpcSpan(client, String(method));
+  return tracer().startActiveSpan(rpc.name, { kind: SpanKind.CLIENT, attributes: { ...rpc.attributes, ...o.spanAttributes } }, async (span) => {
     try {
-      return await new Promise<ResponseOf<C[M]>>((resolve, reject) => {
+      const res = await new Promise<ResponseOf<C[M]>>((resolve, reject) => {
         const callOpts: Partial<CallOptions> = o.deadlineMs !== undefined ? { deadline: Date.now() + o.deadlineMs } : {};
         const call = fn.call(client, req, o.metadata ?? new Metadata(), callOpts, (err, res) => (err ? reject(fromGrpcError(err)) : resolve(res)));
         if (o.signal) {
@@ -107,7 +132,11 @@ export function unary<C, M extends UnaryMethod<C>>(client: C, method: M, req: Re
           else o.signal.addEventListener('abort', () => call.cancel(), { once: true });
         }
       });
+      span.setAttribute('rpc.grpc.status_code', 0);
+      return res;
     } catch (err) {
+      const status = (err as { grpcStatus?: unknown }).grpcStatus;
+      if (typeof status === 'number') span.setAttribute('rpc.grpc.status_code', status);
       recordError(span, err);
       throw err;
     } finally {
@@ -122,7 +151,8 @@ export function unary<C, M extends UnaryMethod<C>>(client: C, method: M, req: Re
  */
 export async function* serverStream<C, M extends StreamMethod<C>>(client: C, method: M, req: RequestOf<C[M]>, o: CallOpts = {}): AsyncGenerator<ResponseOf<C[M]>> {
   const fn = client[method] as unknown as StreamFn<RequestOf<C[M]>, ResponseOf<C[M]>>;
-  const span = tracer().startSpan(`grpc.client ${String(method)}`, { kind: SpanKind.CLIENT, attributes: { 'rpc.system': 'grpc', 'rpc.method': String(method) } });
+  const rpc = rpcSpan(client, String(method));
+  const span = tracer().startSpan(rpc.name, { kind: SpanKind.CLIENT, attributes: { ...rpc.attributes, ...o.spanAttributes } });
   const callOpts: Partial<CallOptions> = o.deadlineMs !== undefined ? { deadline: Date.now() + o.deadlineMs } : {};
   const call = context.with(trace.setSpan(context.active(), span), () => fn.call(client, req, o.metadata ?? new Metadata(), callOpts));
   // A late CANCELLED after we stopped iterating must not become an unhandled 'error' event.

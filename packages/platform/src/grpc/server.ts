@@ -116,9 +116,11 @@ async function runCall<T>(call: AnyCall, o: WrapOptions, kind: 'unary' | 'stream
   const untrack = kind === 'stream' && o.tracker ? o.tracker.trackStream(abort) : undefined;
   try {
     const parent = extractFromMetadata(call.metadata, ROOT_CONTEXT);
-    return await tracer().startActiveSpan(method, {
+    // OpenTelemetry RPC conventions: span `package.Service/Method`, rpc.service and rpc.method apart.
+    const [, service = '', name = method] = /^\/([^/]+)\/([^/]+)$/.exec(method) ?? [];
+    return await tracer().startActiveSpan(service ? `${service}/${name}` : method, {
       kind: SpanKind.SERVER,
-      attributes: { 'rpc.system': 'grpc', 'rpc.method': method, 'rpc.grpc.kind': kind },
+      attributes: { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': name, 'rpc.grpc.kind': kind },
     }, parent, async (span) => {
       try {
         if (isMalformed(call.request)) throw invalidArgument('malformed request');

@@ -18,6 +18,12 @@ import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
 import { isRetryable } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { extractFromHeaders, withSpan, type Span } from '../telemetry.ts';
+import { metrics } from '../metrics.ts';
+
+const consumerPending = metrics.gauge('cosigner_nats_consumer_pending', 'Messages of the stream the durable consumer has not delivered yet (its lag).', ['stream', 'consumer']);
+const consumerAckPending = metrics.gauge('cosigner_nats_consumer_ack_pending', 'Messages delivered and not yet acknowledged.', ['stream', 'consumer']);
+const consumerRedelivered = metrics.gauge('cosigner_nats_consumer_redelivered', 'Messages delivered more than once and not yet acknowledged.', ['stream', 'consumer']);
+const consumed = metrics.counter('cosigner_nats_messages_total', 'Messages handled by this process, by how they were settled (ack, nak: retry later, term: final failure).', ['stream', 'consumer', 'outcome']);
 
 export const DEFAULT_CONSUME_CONCURRENCY = 1;
 export const DEFAULT_PULL_EXPIRES_MS = 5000;
@@ -90,6 +96,14 @@ export async function startConsumer(js: JetStreamClient, o: ConsumeOptions): Pro
   const concurrency = Math.max(1, o.concurrency ?? DEFAULT_CONSUME_CONCURRENCY);
   const log = o.logger;
   const abort = new AbortController();
+  const series = { stream: o.stream, consumer: o.consumer };
+  // The lag is the server's view (shared by every instance of the consumer), read when scraped.
+  const unregister = metrics.collect(async () => {
+    const ci = await consumer.info(false);
+    consumerPending.set(series, ci.num_pending);
+    consumerAckPending.set(series, ci.num_ack_pending);
+    consumerRedelivered.set(series, ci.num_redelivered);
+  });
 
   let stopping = false;
   let inFlight = 0;
@@ -105,6 +119,9 @@ export async function startConsumer(js: JetStreamClient, o: ConsumeOptions): Pro
     const deliveryCount = m.info.deliveryCount;
     await withSpan(`consume ${m.subject}`, async (span) => {
       span.setAttribute('messaging.system', 'nats');
+      span.setAttribute('messaging.operation.type', 'process');
+      span.setAttribute('messaging.operation.name', 'consume');
+      span.setAttribute('messaging.consumer.group.name', o.consumer);
       span.setAttribute('messaging.destination.name', m.subject);
       span.setAttribute('messaging.nats.stream_sequence', m.seq);
       span.setAttribute('messaging.nats.delivery_count', deliveryCount);
@@ -122,6 +139,7 @@ export async function startConsumer(js: JetStreamClient, o: ConsumeOptions): Pro
       let ackErr: unknown;
       const confirmed = await m.ackAck({ timeout: DEFAULT_ACK_CONFIRM_TIMEOUT_MS }).catch((e: unknown) => { ackErr = e; return false; });
       if (!confirmed) log?.warn('ack not confirmed; the message may be redelivered', { subject: m.subject, seq: m.seq, err: ackErr });
+      consumed.inc({ ...series, outcome: 'ack' });
     }, { kind: SpanKind.CONSUMER, parent }).catch(() => {
       // Already settled (nak/term) and recorded on the span.
     });
@@ -132,6 +150,7 @@ export async function startConsumer(js: JetStreamClient, o: ConsumeOptions): Pro
       const delay = (o.nakDelayMs ?? defaultNakDelay)(deliveryCount, err);
       log?.warn('handler failed (retryable); nak', { subject: m.subject, seq: m.seq, deliveryCount, delayMs: delay, err });
       m.nak(delay);
+      consumed.inc({ ...series, outcome: 'nak' });
       return;
     }
     if (o.onTerminal) {
@@ -141,6 +160,7 @@ export async function startConsumer(js: JetStreamClient, o: ConsumeOptions): Pro
         // The failure could not be recorded: fail closed, keep the message for another try.
         log?.error('onTerminal failed; nak instead of term', { subject: m.subject, seq: m.seq, err: hookErr });
         m.nak((o.nakDelayMs ?? defaultNakDelay)(deliveryCount, err));
+        consumed.inc({ ...series, outcome: 'nak' });
         return;
       }
     }
@@ -148,6 +168,7 @@ export async function startConsumer(js: JetStreamClient, o: ConsumeOptions): Pro
     // No reason string: nats-server 2.9 ignores a `+TERM <reason>` it does not parse, which
     // would turn a final failure into an endless redelivery.
     m.term();
+    consumed.inc({ ...series, outcome: 'term' });
   };
 
   const dispatch = (m: JsMsg): void => {
@@ -207,6 +228,7 @@ export async function startConsumer(js: JetStreamClient, o: ConsumeOptions): Pro
     stop(so = {}) {
       stopPromise ??= (async () => {
         stopping = true;
+        unregister();
         wakeStop?.();
         const t = so.abortAfterMs !== undefined ? setTimeout(() => abort.abort(), so.abortAfterMs) : undefined;
         const it = current;

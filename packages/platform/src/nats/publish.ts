@@ -41,7 +41,8 @@ export async function publishEvent(js: JetStreamClient, subject: string, data: U
   if (!o.msgId) throw new TypeError('publishEvent: msgId is required');
   const attempts = o.attempts ?? DEFAULT_PUBLISH_ATTEMPTS;
   return tracer().startActiveSpan(`publish ${subject}`, { kind: SpanKind.PRODUCER, attributes: {
-    'messaging.system': 'nats', 'messaging.destination.name': subject, 'messaging.message.id': o.msgId,
+    'messaging.system': 'nats', 'messaging.operation.type': 'send', 'messaging.operation.name': 'publish',
+    'messaging.destination.name': subject, 'messaging.message.id': o.msgId,
   } }, async (span) => {
     try {
       const h = toHeaders(o.headers);

@@ -174,7 +174,10 @@ export class Originator {
     }
     let res: SubmitResponse;
     try {
-      res = await unary(this.#intake, method, body, { deadlineMs: SUBMIT_DEADLINE_MS });
+      res = await unary(this.#intake, method, body, {
+        deadlineMs: SUBMIT_DEADLINE_MS,
+        spanAttributes: { 'cosigner.request_id': tx.requestId, 'cosigner.api_user': tx.apiUserId, 'cosigner.workspace_id': tx.workspaceId, ...(tx.keyId ? { 'cosigner.key_id': tx.keyId } : {}) },
+      });
     } catch (e) {
       const err = fromIntake(e);
       if (err.code === 'ERR_INTAKE_UNAVAILABLE') {
