@@ -159,6 +159,9 @@ test('the image runs as non-root through the entry point that exports env/ files
   assert.match(df, /^ENTRYPOINT \["\/app\/deploy\/docker-entrypoint\.sh"\]$/m);
   assert.match(df, /COPY deploy\/init\//);
   assert.match(df, /apt-get install[^\n]*openssl/, 'init needs openssl in the runtime image');
+  // The parties refuse the BigInt backend: the addon's build must not be allowed to fail quietly.
+  assert.match(df, /^RUN npm run build:native -w @cosigner\/mpc/m);
+  assert.doesNotMatch(df, /build:native[^\n]*\|\| true|node-gyp[^\n]*\|\| true/);
   // The entry point, for real: a file of env/ becomes a variable; other names are ignored.
   const env = join(tmp, 'env');
   mkdirSync(env, { recursive: true });
