@@ -87,15 +87,24 @@ const lines: string[] = [];
 before(async () => {
   receiver = await startReceiver(spans, raw);
   dataDir = mkdtempSync(join(tmpdir(), 'cosigner-obs-'));
-  for (const s of SERVICES) metricsPorts[s] = await freePort();
-  sys = await startSystem({
+  try {
+    sys = await startSystem({
     dataDir,
     ports: { nats: await freePort(), pairing: await freePort(), intake: await freePort(), keys: await freePort(), workspace: await freePort() },
     // Generous MPC round timeouts: the gate's machine is shared and a party may start slowly.
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.port}`, OTEL_BSP_SCHEDULE_DELAY: '100', COSIGNER_ROUND_TIMEOUT_MS: '60000' },
-    serviceEnv: Object.fromEntries(SERVICES.map((s) => [s, { METRICS_PORT: String(metricsPorts[s]) }])),
-    onLine: (svc, line) => lines.push(`${svc} ${line}`),
+    // Port 0: each service binds a free port itself and logs it in its ready line (no race with
+    // other tests for a port picked here).
+    serviceEnv: Object.fromEntries(SERVICES.map((s) => [s, { METRICS_PORT: '0' }])),
+    onLine: (svc, line) => {
+      lines.push(`${svc} ${line}`);
+      const port = /"msg":"ready".*"metricsPort":(\d+)/.exec(line)?.[1];
+      if (port) metricsPorts[svc] = Number(port);
+    },
   });
+  } catch (e) {
+    throw new Error(`system did not start: ${(e as Error).message}\n${lines.slice(-30).join('\n')}`, { cause: e });
+  }
   try {
     demo = await runDemo(sys.config, () => {}, 300_000);
   } catch (e) {
@@ -111,6 +120,7 @@ after(async () => {
 });
 
 async function scrape(service: string): Promise<string> {
+  assert.ok(metricsPorts[service], `${service} logged no metrics port`);
   const res = await fetch(`http://127.0.0.1:${metricsPorts[service]}/metrics`);
   assert.equal(res.status, 200, service);
   return res.text();
