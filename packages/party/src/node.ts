@@ -10,7 +10,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { ThresholdScheme } from '@cosigner/mpc';
 import type { Trust } from '@cosigner/trust';
 import { SessionOutcome, type PartyInfo, type SessionStart } from '@cosigner/proto';
-import { ROOT_CONTEXT, SpanKind, contextFromTraceparent, recordError, traceparentOf, tracer, withSpan, type Span } from '@cosigner/platform';
+import { ROOT_CONTEXT, SpanKind, contextFromTraceparent, denyRollups, recordError, traceparentOf, tracer, withSpan, type Span } from '@cosigner/platform';
 import { CoordinatorRecords } from './coordinator.ts';
 import { CUSTOMER_PARTY, Enclave, type Algorithm, type EnclaveSession, type EnclaveStep, type KeyMeta, type PartyRef } from './enclave.ts';
 import { registerInternals } from './internal.ts';
@@ -168,7 +168,12 @@ export class PartyNode {
       await enclave.close();
       throw new PartyError('ERR_CONFIG', `COSIGNER_PARTY_PINS is required outside local development (COSIGNER_DEV_TOFU=1 allows trust on first use); this party's identity: ${o.partyId}=${own}`);
     }
-    const registry = new PartyRegistry(await openKv(o.nc, PARTIES_BUCKET), store, log, o.partyPins);
+    const partiesKv = await openKv(o.nc, PARTIES_BUCKET);
+    // The identities share one bucket, each key written by its party only; a roll-up header on
+    // a party's own key would purge the others'. The customer's party (the bucket's owner on the
+    // closed bus) turns roll-ups off.
+    if (o.partyId === CUSTOMER_PARTY) await denyRollups(o.nc, PARTIES_BUCKET);
+    const registry = new PartyRegistry(partiesKv, store, log, o.partyPins);
     await registry.load();
     // A bucket another party has just created may not take writes for a moment (the first put
     // then finds no responder).

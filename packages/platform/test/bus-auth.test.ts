@@ -9,7 +9,7 @@ import { statSync } from 'node:fs';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { nkeys, type NatsConnection } from '@nats-io/nats-core';
+import { headers, nkeys, type NatsConnection } from '@nats-io/nats-core';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectNats, drainNats } from '../src/nats/connect.ts';
@@ -186,6 +186,26 @@ for (const tls of [false, true]) {
       // A stream it does not own keeps its configuration: no UPDATE (e.g. widen its subjects).
       const info = await jsm.streams.info(STREAMS.requests.name);
       await assert.rejects(jsm.streams.update(STREAMS.requests.name, { ...info.config, subjects: ['cosigner.requests.>', 'cosigner.mpc.>'] }), /Permissions Violation/);
+    });
+
+    test('a write to its own key cannot purge the other keys of a shared bucket (Nats-Rollup: all)', async () => {
+      // The parties' identities share one bucket; each party may write only its own key. A KV
+      // stream accepts roll-up headers, and `Nats-Rollup: all` on a message of one's own subject
+      // purges every other subject of the stream: cloud-1 would erase the customer's identity.
+      const kv = await new Kvm(jetstream(await as('mpc-signer'))).open(BUCKETS.parties.bucket);
+      await kv.put('customer', 'customer-identity');
+      const nc = await as('cloud-1');
+      const h = headers();
+      h.set('Nats-Rollup', 'all');
+      let r = 'written';
+      try {
+        await jetstream(nc).publish(`$KV.${BUCKETS.parties.bucket}.cloud-1`, enc.encode('cloud-1-identity'), { headers: h });
+      } catch (e) {
+        r = (e as Error).message;
+      }
+      const e = await kv.get('customer');
+      assert.equal(e?.operation, 'PUT', `the customer's identity survives (cloud-1's roll-up: ${r})`);
+      assert.equal(e?.string(), 'customer-identity');
     });
   });
 }

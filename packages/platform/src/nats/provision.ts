@@ -59,6 +59,12 @@ export interface KvSpec {
   maxValueSize?: number;
   replicas?: number;
   description?: string;
+  /**
+   * `false`: the bucket's stream refuses roll-up headers. A bucket whose keys have different
+   * writers needs it: `Nats-Rollup: all` on a message of one's own key purges every other key
+   * of the stream, which no subject permission can prevent (the header is not a subject).
+   */
+  allowRollup?: boolean;
 }
 
 export interface ProvisionSpec {
@@ -212,11 +218,23 @@ export async function ensureKv(nc: NatsConnection, spec: KvSpec, replicas = DEFA
     max_bytes: spec.maxBytes ?? -1,
   };
   const c = info.config;
+  const rollup = spec.allowRollup === false ? { allow_rollup_hdrs: false } : {};
   if (c.max_msgs_per_subject !== want.max_msgs_per_subject || c.max_age !== want.max_age ||
-      c.num_replicas !== want.num_replicas || c.max_bytes !== want.max_bytes) {
-    await jsm.streams.update(name, { ...c, ...want });
+      c.num_replicas !== want.num_replicas || c.max_bytes !== want.max_bytes || (spec.allowRollup === false && c.allow_rollup_hdrs)) {
+    await jsm.streams.update(name, { ...c, ...want, ...rollup });
   }
   return kv;
+}
+
+/**
+ * Turns roll-up headers off on an existing bucket (its owner's part of `KvSpec.allowRollup`
+ * false; Kvm.create always creates KV streams with them on). Idempotent.
+ */
+export async function denyRollups(nc: NatsConnection, bucket: string): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const name = `KV_${bucket}`;
+  const c = (await jsm.streams.info(name)).config;
+  if (c.allow_rollup_hdrs) await jsm.streams.update(name, { ...c, allow_rollup_hdrs: false });
 }
 
 /** Provisions everything a service declares, streams first (consumers depend on them). */

@@ -90,7 +90,7 @@ export const BUCKETS = {
   dispatch: { bucket: 'cosigner-dispatch', history: 1, description: 'callback dispatch state per request' },
   keys: { bucket: 'cosigner-keys', history: 1, description: 'key records of the mpc-signer' },
   plans: { bucket: 'cosigner-signing-plans', history: 1, ttlMs: 8 * 24 * 3_600_000, description: 'signing plans of requests in flight' },
-  parties: { bucket: 'cosigner-parties', history: 1, description: 'MPC party identities (PartyInfo), each written by its party only' },
+  parties: { bucket: 'cosigner-parties', history: 1, allowRollup: false, description: 'MPC party identities (PartyInfo), each written by its party only' },
   auditHead: { bucket: 'cosigner-audit-head', history: 1, description: 'head of the audit hash chain' },
   signGate: { bucket: 'cosigner-sign-gate', history: 1, ttlMs: 8 * 24 * 3_600_000, description: 'per request: SIGNING (the signer started, shares may be out) or CANCELLED, whichever was created first' },
 } as const satisfies Record<string, KvSpec>;
@@ -172,7 +172,9 @@ function partyAccess(party: PartyName): Pick<ServiceAccess, 'buckets' | 'publish
   const others = PARTY_NAMES.filter((p) => p !== party);
   return {
     buckets: [
-      { bucket: b('parties'), write: [party] },
+      // The customer's party owns the bucket's configuration: it turns roll-ups off (a roll-up on
+      // a party's own key would purge the others' identities).
+      { bucket: b('parties'), write: [party], ...(party === 'customer' ? { own: true } : {}) },
       { bucket: sealedVersionsBucket(party).bucket, own: true, write: true },
       { bucket: LEGACY_SEALED_VERSIONS_BUCKET, read: true },
     ],
