@@ -10,7 +10,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { ThresholdScheme } from '@cosigner/mpc';
 import type { Trust } from '@cosigner/trust';
 import { SessionOutcome, type PartyInfo, type SessionStart } from '@cosigner/proto';
-import { ROOT_CONTEXT, SpanKind, contextFromTraceparent, denyRollups, recordError, traceparentOf, tracer, withSpan, type Span } from '@cosigner/platform';
+import { ROOT_CONTEXT, SpanKind, assertKvStreamIntact, contextFromTraceparent, denyRollups, recordError, traceparentOf, tracer, withSpan, type Span } from '@cosigner/platform';
 import { CoordinatorRecords } from './coordinator.ts';
 import { CUSTOMER_PARTY, Enclave, type Algorithm, type EnclaveSession, type EnclaveStep, type KeyMeta, type PartyRef } from './enclave.ts';
 import { registerInternals } from './internal.ts';
@@ -82,11 +82,14 @@ export async function openKv(nc: NatsConnection, bucket: string, history = 1): P
   const kvm = new Kvm(jetstream(nc));
   // Parties starting together race to create a bucket; one that loses may get it back before the
   // winner's stream exists. Probe it (a read) before handing it out.
-  return retryingAtStart(async () => {
+  const kv = await retryingAtStart(async () => {
     const kv = await kvm.create(bucket, { history });
     await kv.get('probe');
     return kv;
   });
+  // Whoever created the stream first chose its configuration: refuse one that captures others' subjects.
+  await assertKvStreamIntact(nc, bucket);
+  return kv;
 }
 
 /**

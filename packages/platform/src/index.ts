@@ -35,7 +35,7 @@ export type {
 export { generateNatsAuth, natsPermissions, renderAuthConf, DEFAULT_TLS_HOSTS } from './nats/auth.ts';
 export type { NatsPermissions, GenerateNatsAuthOptions, GeneratedNatsAuth } from './nats/auth.ts';
 export {
-  provision, ensureStream, openStream, ensureConsumer, ensureKv, denyRollups,
+  provision, ensureStream, openStream, ensureConsumer, ensureKv, denyRollups, assertKvStreamIntact,
   DEFAULT_DUPLICATE_WINDOW_MS, DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, DEFAULT_MAX_ACK_PENDING, DEFAULT_REPLICAS,
 } from './nats/provision.ts';
 export type { StreamSpec, ConsumerSpec, KvSpec, ProvisionSpec, Provisioned } from './nats/provision.ts';

@@ -207,5 +207,24 @@ for (const tls of [false, true]) {
       assert.equal(e?.operation, 'PUT', `the customer's identity survives (cloud-1's roll-up: ${r})`);
       assert.equal(e?.string(), 'customer-identity');
     });
+
+    test('a bucket\'s stream created first by another service with extra subjects is refused by every opener', async () => {
+      // STREAM.CREATE is granted by stream name; the configuration is the creator's. cloud-1,
+      // first on a fresh bus, creates a shared bucket's stream that also captures the customer's
+      // inbox (and could capture any service's replies), then reads it by direct get.
+      const fresh = await startNats({ auth: { tls } });
+      try {
+        const bucket = 'cosigner-parties';
+        const evil = await connectNats(fresh.as('cloud-1'));
+        await (await jetstreamManager(evil)).streams.add({ name: `KV_${bucket}`, subjects: [`$KV.${bucket}.>`, MPC_SUBJECTS.inbox('customer')], allow_direct: true });
+        const signer = await connectNats(fresh.as('mpc-signer'));
+        await assert.rejects(openBucket(signer, 'mpc-signer', BUCKETS.parties), (e: Error & { code?: string }) => e.code === 'ERR_BUS_TAMPERED');
+        await assert.rejects(openBucket(evil, 'cloud-1', BUCKETS.parties), (e: Error & { code?: string }) => e.code === 'ERR_BUS_TAMPERED');
+        await drainNats(evil);
+        await drainNats(signer);
+      } finally {
+        await fresh.stop();
+      }
+    });
   });
 }

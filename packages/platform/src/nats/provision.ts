@@ -11,6 +11,7 @@ import {
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import { DomainError } from '../errors.ts';
 
 export const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60_000;
 export const DEFAULT_ACK_WAIT_MS = 30_000;
@@ -193,6 +194,23 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec):
  * Opens (creating if needed) a KV bucket and converges its backing stream to the declared limits;
  * `converge: false` (a bucket the service does not own) leaves an existing bucket as it is.
  */
+/**
+ * Refuses a bucket whose stream is not a plain KV stream of its own subjects. Any service allowed
+ * to create a bucket's stream (the bus grants STREAM.CREATE by name; no permission constrains the
+ * configuration) could create it first with extra subjects, sources, a mirror or a republish: it
+ * would capture another service's subjects (a party's inbox, a service's replies) into a stream it
+ * may read, or block another service's stream (overlapping subjects). Every opener checks.
+ * Throws DomainError ERR_BUS_TAMPERED.
+ */
+export async function assertKvStreamIntact(nc: NatsConnection, bucket: string): Promise<void> {
+  const c = (await (await jetstreamManager(nc)).streams.info(`KV_${bucket}`)).config;
+  const subjects = c.subjects ?? [];
+  const own = subjects.length === 1 && subjects[0] === `$KV.${bucket}.>`;
+  if (!own || c.mirror || (c.sources?.length ?? 0) > 0 || c.republish) {
+    throw new DomainError('ERR_BUS_TAMPERED', `bucket ${bucket}: its stream is not a plain KV stream of its own subjects (subjects ${JSON.stringify(subjects)}${c.mirror ? ', a mirror' : ''}${c.sources?.length ? ', sources' : ''}${c.republish ? ', a republish' : ''}); refusing to use it`);
+  }
+}
+
 export async function ensureKv(nc: NatsConnection, spec: KvSpec, replicas = DEFAULT_REPLICAS, o: { converge?: boolean } = {}): Promise<KV> {
   const js = jetstream(nc);
   const kvm = new Kvm(js);
@@ -206,6 +224,7 @@ export async function ensureKv(nc: NatsConnection, spec: KvSpec, replicas = DEFA
     ...(spec.maxValueSize !== undefined ? { maxValueSize: spec.maxValueSize } : {}),
     ...(spec.description !== undefined ? { description: spec.description } : {}),
   });
+  await assertKvStreamIntact(nc, spec.bucket);
   if (o.converge === false) return kv;
   // Kvm.create opens an existing bucket as is; converge the limits it would have set.
   const jsm = await jetstreamManager(nc);
