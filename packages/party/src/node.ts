@@ -386,7 +386,13 @@ export class PartyNode {
       if (outcomes) {
         for (const o of await outcomes.wait(this.roundTimeout(start))) {
           // An MPC abort names its own culprits; none means its identification cleared everybody.
-          if (!o.ok) throw new PartyError(o.code === 'ERR_MPC_ABORT' ? 'ERR_MPC_ABORT' : 'ERR_SESSION_REFUSED', `${o.partyId} failed: ${o.reason}`, { culprits: o.code === 'ERR_MPC_ABORT' || o.culprits.length ? o.culprits : [o.partyId] });
+          // Our own run finished, so its complaint or timeout was not judged by runSession: one
+          // naming another party is only its word (a cheater would name an honest party), so it
+          // blames nobody; one naming only itself (or nobody, when not an abort) names it.
+          if (!o.ok) {
+            const others = o.culprits.some((c) => c !== o.partyId);
+            throw new PartyError(o.code === 'ERR_MPC_ABORT' ? 'ERR_MPC_ABORT' : 'ERR_SESSION_REFUSED', `${o.partyId} failed: ${o.reason}`, { culprits: others ? [] : o.code === 'ERR_MPC_ABORT' || o.culprits.length ? o.culprits : [o.partyId] });
+          }
         }
       }
       return result;

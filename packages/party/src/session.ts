@@ -90,8 +90,10 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
     culprits.flatMap((c) => ['b', 'd'].map((k) => received.get(`${round}:${c}:${k}`)).filter((x): x is SignedBody => x !== undefined));
   /**
    * Whom another party's failure blames, once checked: its culprits when its evidence proves them,
-   * the complainer when the evidence is forged or the complaint does not hold, or its word as
-   * given when the protocol cannot re-check (FROST, identification rounds) or it names nobody.
+   * the complainer when the evidence is forged, mixes rounds or the complaint does not hold, its
+   * word as given only when the protocol has no re-check at all or it names nobody, and nobody
+   * when the protocol cannot tell (a complaint it cannot re-check is not a verdict on the
+   * accused: a cheater would show genuine messages it knows the check cannot judge).
    */
   const judge = async (complainer: number, culprits: readonly number[], ev: Evidence | undefined): Promise<{ culprits: number[]; why: string }> => {
     const asGiven = { culprits: [...culprits], why: '' };
@@ -107,6 +109,8 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
     // Nothing to check it against: nobody is blamed on the complainer's word alone.
     if (ev?.kind !== 'complaint') return { culprits: [], why: 'it shows no signed message of the accused, so nobody is blamed on its word' };
     const byCulprit = new Map<number, ProtocolMessage[]>();
+    // An honest complainer shows the accused's messages of the one round it aborted in.
+    let evRound: number | undefined;
     for (const b of ev.bodies) {
       let m: ProtocolMessage;
       try {
@@ -118,6 +122,8 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
       if (!k || !culprits.includes(m.from) || !verifySignedDigest(k, { from: m.from, round: m.round, digest: bodyDigest(b.wire), sig: b.sig }, m.session, m.to)
         || !Buffer.from(m.session).equals(Buffer.from(start.sessionId)) || (m.to !== BROADCAST && m.to !== complainer))
         return { culprits: [complainer], why: 'its evidence is not a message of this session signed by the accused' };
+      if (evRound !== undefined && m.round !== evRound) return { culprits: [complainer], why: 'its evidence mixes messages of different rounds' };
+      evRound = m.round;
       // A broadcast shown in a complaint must be the one this party got (else: equivocation).
       if (m.to === BROADCAST) {
         const f = ledger.broadcast({ from: m.from, round: m.round, digest: bodyDigest(b.wire), sig: b.sig });
@@ -130,7 +136,7 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
       const msgs = byCulprit.get(c);
       if (!msgs) return { culprits: [complainer], why: `it shows no signed message of party ${c}` };
       const who = await session.checkComplaint(complainer, msgs).catch(() => undefined);
-      if (who === undefined) return asGiven;
+      if (who === undefined) return { culprits: [], why: `this party cannot re-check its complaint about party ${c}, so nobody is blamed on its word` };
       if (who === complainer) return { culprits: [complainer], why: `party ${c}'s messages pass every check it claims failed (a false complaint)` };
       found.push(who);
     }
@@ -194,6 +200,10 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
             if (v.why !== '') throw new PartyError(code, `${e.outcome.partyId}'s complaint refused: ${v.why}`, { culprits: toParty(v.culprits) });
             throw new PartyError(code, `${e.outcome.partyId} aborted: ${e.outcome.reason}`, { culprits: toParty(v.culprits), evidence: e.outcome.evidence });
           }
+          // A timeout or refusal carries no evidence: naming another party is only the reporter's
+          // word (a cheater would name an honest one). This party keeps running to its own
+          // deadline, which names whoever it is really missing (the reporter too, if it stops).
+          if (e.outcome.culprits.some((id) => id !== e.outcome.partyId)) continue;
           throw new PartyError(code, `${e.outcome.partyId} aborted: ${e.outcome.reason}`, { culprits: e.outcome.culprits });
         }
         continue;

@@ -404,7 +404,9 @@ export class PartyTransport {
   private deliver(key: string, e: SessionEvent): void {
     const h = this.#sessions.get(key);
     if (h) return h(e);
-    if (e.kind === 'outcome') return;
+    // Outcomes are kept too (onOutcome lets through only those of sessions this party is in or
+    // coordinates): a coordinator registers its session only once every party has joined, and a
+    // complaint published before that must still be judged by its session runner, in order.
     const now = Date.now();
     if (this.#pendingCount >= PENDING_MAX) {
       for (const [k, v] of this.#pending) if (now - v.at > PENDING_TTL_MS) { this.#pendingCount -= v.events.length; this.#pending.delete(k); }
