@@ -20,6 +20,7 @@ import {
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { isCasConflict } from '@cosigner/platform';
 import { AuditRecord } from '@cosigner/proto';
 import { AUDIT_SUBJECT as TOPOLOGY_AUDIT_SUBJECT, BUCKETS, STREAMS, auditMsgId } from '@cosigner/platform';
 
@@ -54,11 +55,6 @@ export function auditHash(r: AuditRecord): Buffer {
 
 function eq(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-}
-
-function isCasConflict(e: unknown): boolean {
-  return e instanceof JetStreamApiError &&
-    (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 }
 
 /**

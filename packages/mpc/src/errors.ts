@@ -61,6 +61,18 @@ export class MpcAbort extends MpcError {
 export type MpcRoutingCode = 'ERR_MPC_WRONG_SESSION' | 'ERR_MPC_WRONG_ROUND' | 'ERR_MPC_WRONG_SENDER' | 'ERR_MPC_DUPLICATE';
 
 /**
+ * Codes of a message that is not this run's to process (another session, a duplicate, a wrong
+ * sender or round): the runner drops the message and the run goes on. Every other error ends it.
+ */
+export const ROUTING_ERROR_CODES: ReadonlySet<MpcRoutingCode> = new Set<MpcRoutingCode>(['ERR_MPC_WRONG_SESSION', 'ERR_MPC_DUPLICATE', 'ERR_MPC_WRONG_SENDER', 'ERR_MPC_WRONG_ROUND']);
+
+/** Whether `e` (an MpcError, or one rebuilt from a worker thread) is a routing error (ROUTING_ERROR_CODES). */
+export function isRoutingError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' && (ROUTING_ERROR_CODES as ReadonlySet<string>).has(code);
+}
+
+/**
  * A message refused by the round engine's routing checks (another session, a round or kind the
  * party does not take now, a duplicate). Not an abort: the party's state is unchanged and the
  * message is dropped. `sender` is the `from` of the refused message (as claimed by its header;

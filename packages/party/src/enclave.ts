@@ -11,7 +11,7 @@ import {
   hkdfSync, publicEncrypt, privateDecrypt, randomBytes, constants, type KeyObject,
 } from 'node:crypto';
 import type { Party, ProtocolMessage, Step, ThresholdScheme, Algorithm as MpcAlgorithm } from '@cosigner/mpc';
-import { decodeMessage, encodeMessage, mapParty as mapOut } from '@cosigner/mpc';
+import { decodeMessage, encodeMessage, isRoutingError, mapParty as mapOut } from '@cosigner/mpc';
 import type { PartyInfo, SessionStart } from '@cosigner/proto';
 import type { Trust } from '@cosigner/trust';
 import { checkEntry, verifyApproval, verifyOrigin } from './approval.ts';
@@ -424,7 +424,7 @@ export class Enclave {
         try {
           return await convert(await w.receive(key, m));
         } catch (e) {
-          if (!(e instanceof Error && 'code' in e && ['ERR_MPC_WRONG_SESSION', 'ERR_MPC_DUPLICATE', 'ERR_MPC_WRONG_SENDER', 'ERR_MPC_WRONG_ROUND'].includes((e as { code: string }).code))) w.drop(key);
+          if (!isRoutingError(e)) w.drop(key);
           throw e;
         }
       },

@@ -16,7 +16,7 @@
  * whose evidence is not signed by the accused, names the complainer instead.
  */
 import type { KeyObject } from 'node:crypto';
-import { BROADCAST, MpcAbort, MpcError, decodeMessage, type ProtocolMessage } from '@cosigner/mpc';
+import { BROADCAST, MpcAbort, MpcError, decodeMessage, isRoutingError, type ProtocolMessage } from '@cosigner/mpc';
 import type { SessionStart } from '@cosigner/proto';
 import { metrics } from '@cosigner/platform';
 import type { EnclaveSession, EnclaveStep, PartyRef } from './enclave.ts';
@@ -53,8 +53,6 @@ function abortCode(err: unknown): string {
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' ? code : 'ERR_INTERNAL';
 }
-
-const ROUTING = new Set(['ERR_MPC_WRONG_SESSION', 'ERR_MPC_DUPLICATE', 'ERR_MPC_WRONG_SENDER', 'ERR_MPC_WRONG_ROUND']);
 
 export async function runSession(o: RunOptions): Promise<Uint8Array | undefined> {
   const { transport, start, session, parties } = o;
@@ -223,7 +221,7 @@ export async function runSession(o: RunOptions): Promise<Uint8Array | undefined>
       try {
         step = await session.receive(m);
       } catch (err) {
-        if (err instanceof MpcError && ROUTING.has(err.code)) continue;
+        if (err instanceof MpcError && isRoutingError(err)) continue;
         // The accused's signed messages of the round go with the abort, for others to re-check.
         if (err instanceof MpcAbort) {
           const bodies = bodiesOf(Math.max(atRound, session.round), err.culprits);

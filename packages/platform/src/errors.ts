@@ -39,6 +39,13 @@ export const COMMON_ERROR_CODES = {
 export type CommonErrorCode = keyof typeof COMMON_ERROR_CODES;
 
 /**
+ * What a package declares for each of its error codes, next to where they are defined (one table
+ * per package: `COMMON_ERROR_CODES` here, `PARTY_ERROR_CODES` in @cosigner/party, ...): the gRPC
+ * status a boundary answers with and whether retrying the same request later may succeed.
+ */
+export type ErrorTable<C extends string = string> = Readonly<Record<C, { readonly grpcStatus: number; readonly retryable: boolean }>>;
+
+/**
  * gRPC statuses for which a retry of the same call may succeed. Used when an error carries no
  * explicit `retryable` flag (an error from a non-Cosigner peer, a transport failure).
  */
@@ -70,6 +77,19 @@ export class DomainError extends Error {
     this.grpcStatus = options.grpcStatus ?? known?.grpcStatus ?? GrpcStatus.FAILED_PRECONDITION;
     this.retryable = options.retryable ?? known?.retryable ?? RETRYABLE_GRPC_STATUSES.has(this.grpcStatus);
     this.details = Object.freeze({ ...(options.details ?? {}) });
+  }
+}
+
+/**
+ * The one "retry later" error: hand the work back (a JetStream nak, a client retry), optionally
+ * after `delayMs`. Retryable by declaration; `ERR_RETRY_LATER`, gRPC UNAVAILABLE.
+ */
+export class RetryLater extends DomainError {
+  readonly delayMs: number | undefined;
+  constructor(message: string, options: { delayMs?: number; cause?: unknown } = {}) {
+    super('ERR_RETRY_LATER', message, { retryable: true, grpcStatus: GrpcStatus.UNAVAILABLE, ...(options.cause === undefined ? {} : { cause: options.cause }) });
+    this.name = 'RetryLater';
+    this.delayMs = options.delayMs;
   }
 }
 

@@ -4,10 +4,12 @@
  * lifecycle and domain errors. Test harness: '@cosigner/platform/testing'.
  */
 export {
-  DomainError, COMMON_ERROR_CODES, RETRYABLE_GRPC_STATUSES, isDomainError, isRetryable,
+  DomainError, RetryLater, COMMON_ERROR_CODES, RETRYABLE_GRPC_STATUSES, isDomainError, isRetryable,
   invalidArgument, unauthenticated, permissionDenied, notFound, alreadyExists, failedPrecondition, unavailable,
 } from './errors.ts';
-export type { CommonErrorCode, DetailValue, DomainErrorOptions } from './errors.ts';
+export type { CommonErrorCode, DetailValue, DomainErrorOptions, ErrorTable } from './errors.ts';
+/** gRPC status codes, for the error tables packages declare (`ErrorTable`). */
+export { status as GrpcStatus } from '@grpc/grpc-js';
 
 export { loadConfig, ConfigError, parseDuration, str, int, bool, url, duration, oneOf, list } from './config.ts';
 export type { Field, Schema, ConfigValues, LoadedConfig } from './config.ts';

@@ -23,13 +23,13 @@
  *   (ERR_ORIGINATION_INVALID) and is carried nowhere.
  */
 import { createHash, createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
-import { JetStreamApiError, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import {
   ApiUser, ApprovalProof, RequestApproved, RequestFailed, RequestIgnored, RequestReceived, RequestRejected, RequestState,
   type Decision,
 } from '@cosigner/proto';
-import { DomainError, STREAMS, annotateSpan, metrics, publishEvent, requestMsgId, requestSubject, type Logger } from '@cosigner/platform';
+import { RetryLater, STREAMS, annotateSpan, isCasConflict, metrics, publishEvent, requestMsgId, requestSubject, type Logger } from '@cosigner/platform';
 import type { AuditLog } from '@cosigner/audit';
 import { TrustError, verifyOrigination, type Trust } from '@cosigner/trust';
 import { AttemptError, CallbackConfigError, USER_AGENT, askOnce, endpoint, prepareCallback, signRequest, type CallbackReply } from './callback.ts';
@@ -60,14 +60,6 @@ const MAX_BACKOFF_MS = 5_000;
 /** A try is not started with less than this left before the deadline: it could only time out. */
 const MIN_TRY_MS = 100;
 
-/** Thrown to hand the message back with a delay (nak); retryable by declaration. */
-export class RetryLater extends DomainError {
-  readonly delayMs: number;
-  constructor(delayMs: number, message: string) {
-    super('ERR_RETRY_LATER', message, { retryable: true });
-    this.delayMs = delayMs;
-  }
-}
 
 /** The per-request dispatch record (KV `cosigner-dispatch`). */
 export interface DispatchRecord {
@@ -101,10 +93,6 @@ export interface DispatcherOptions {
 function describeCause(e: AttemptError): string {
   const c = e.cause as (NodeJS.ErrnoException & { message?: string }) | undefined;
   return c ? `${c.code ?? ''} ${c.message ?? ''}`.trim() : e.message;
-}
-
-function isCasConflict(e: unknown): boolean {
-  return e instanceof JetStreamApiError && (e.code === 10071 || e.code === 10164);
 }
 
 const enc = new TextEncoder();
@@ -222,7 +210,7 @@ export class Dispatcher {
       user = await this.#apiUser(ev.apiUserId);
     } catch (e) {
       this.#o.log.warn('cannot read the API user; the request waits', { requestId: id, err: e });
-      throw new RetryLater(this.#o.configRetryMs ?? DEFAULT_CONFIG_RETRY_MS, 'API user unreadable');
+      throw new RetryLater('API user unreadable', { delayMs: this.#o.configRetryMs ?? DEFAULT_CONFIG_RETRY_MS });
     }
     const req = decodeRequest(ev.kind, ev.request);
     let outcome: Outcome;
@@ -238,7 +226,7 @@ export class Dispatcher {
       } else {
         // No handler and no explicit auto-approve: nobody may approve yet. The request waits for a
         // handler to be configured (or for its expiry); it is never approved by default.
-        throw new RetryLater(this.#o.configRetryMs ?? DEFAULT_CONFIG_RETRY_MS, 'no callback handler and auto-approve is off');
+        throw new RetryLater('no callback handler and auto-approve is off', { delayMs: this.#o.configRetryMs ?? DEFAULT_CONFIG_RETRY_MS });
       }
     } else {
       let cb;
@@ -247,7 +235,7 @@ export class Dispatcher {
       } catch (e) {
         // Fail closed: never auto-approve around a config we cannot use.
         this.#o.log.error('callback config unusable; the request waits', { requestId: id, apiUserId: ev.apiUserId, err: e });
-        throw new RetryLater(this.#o.configRetryMs ?? DEFAULT_CONFIG_RETRY_MS, e instanceof CallbackConfigError ? e.message : 'callback config unusable');
+        throw new RetryLater(e instanceof CallbackConfigError ? e.message : 'callback config unusable', { delayMs: this.#o.configRetryMs ?? DEFAULT_CONFIG_RETRY_MS });
       }
       const handlerUrl = endpoint(cb.baseUrl, req.path).toString();
       const asked = await this.#ask(ev, req, cb, handlerUrl, attempt);
@@ -255,8 +243,8 @@ export class Dispatcher {
         if (retries + 1 > (this.#o.maxRetries ?? DEFAULT_MAX_RETRIES)) {
           outcome = { kind: 'fail', code: 'ERR_CALLBACK_RETRIES_EXHAUSTED', reason: `handler asked to retry more than ${this.#o.maxRetries ?? DEFAULT_MAX_RETRIES} times`, handlerUrl };
         } else {
-          if (!(await this.#writeRecord(id, { retries: retries + 1 }, recE?.revision))) throw new RetryLater(100, 'dispatch record changed concurrently');
-          throw new RetryLater(this.#o.retryIntervalMs ?? DEFAULT_RETRY_INTERVAL_MS, `handler asked to retry (${retries + 1})`);
+          if (!(await this.#writeRecord(id, { retries: retries + 1 }, recE?.revision))) throw new RetryLater('dispatch record changed concurrently', { delayMs: 100 });
+          throw new RetryLater(`handler asked to retry (${retries + 1})`, { delayMs: this.#o.retryIntervalMs ?? DEFAULT_RETRY_INTERVAL_MS });
         }
       } else {
         outcome = asked;
@@ -275,7 +263,7 @@ export class Dispatcher {
     try {
       o = await verifyOrigination(this.#o.trust, { kind: ev.kind, request: ev.request, authorization: ev.authorization }, this.#now());
     } catch (e) {
-      if (e instanceof TrustError && e.code === 'ERR_KEYS_UNAVAILABLE') throw new RetryLater(this.#o.configRetryMs ?? DEFAULT_CONFIG_RETRY_MS, 'workspace keys unavailable');
+      if (e instanceof TrustError && e.code === 'ERR_KEYS_UNAVAILABLE') throw new RetryLater('workspace keys unavailable', { delayMs: this.#o.configRetryMs ?? DEFAULT_CONFIG_RETRY_MS });
       return fail(e instanceof Error ? e.message : 'origination does not verify');
     }
     if (o.requestId !== ev.requestId) return fail('the event names another request id than the workspace signed');
@@ -340,7 +328,7 @@ export class Dispatcher {
     } catch (e) {
       auditFailures.inc({ kind: 'callback' });
       this.#o.log.error('audit append failed; the request waits', { requestId: ev.requestId, err: e });
-      throw new RetryLater(1000, 'audit unavailable');
+      throw new RetryLater('audit unavailable', { delayMs: 1000 });
     }
   }
 
@@ -396,6 +384,6 @@ export class Dispatcher {
       rev = cur?.revision;
       retries = cur?.rec.retries ?? retries;
     }
-    throw new RetryLater(500, 'dispatch record contended');
+    throw new RetryLater('dispatch record contended', { delayMs: 500 });
   }
 }

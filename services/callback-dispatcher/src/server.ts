@@ -10,13 +10,13 @@ import { hostname } from 'node:os';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
-  BUCKETS, CONSUMERS, connectNats, createLogger, defaultNakDelay, drainNats, openBucket, provisionStreams, startConsumer,
+  BUCKETS, CONSUMERS, RetryLater, connectNats, createLogger, defaultNakDelay, drainNats, openBucket, provisionStreams, startConsumer,
   type ConsumerHandle, type Logger, type NatsConnectOptions,
 } from '@cosigner/platform';
 import { AuditLog } from '@cosigner/audit';
 import { EgressGuard } from './egress.ts';
 import { createTrust, type Trust, type TrustConfig } from '@cosigner/trust';
-import { DEFAULT_CALLBACK_DEADLINE_MS, Dispatcher, REQUESTS_STREAM, RetryLater } from './dispatcher.ts';
+import { DEFAULT_CALLBACK_DEADLINE_MS, Dispatcher, REQUESTS_STREAM } from './dispatcher.ts';
 
 export const DISPATCHER_CONSUMER = CONSUMERS.dispatcher.durable;
 export const DISPATCH_BUCKET = BUCKETS.dispatch.bucket;
@@ -131,7 +131,7 @@ export async function startDispatcher(cfg: DispatcherConfig): Promise<Dispatcher
       concurrency: cfg.inFlight ?? DEFAULT_IN_FLIGHT,
       logger: log,
       handler: (m) => dispatcher.handle(m),
-      nakDelayMs: (n, err) => (err instanceof RetryLater ? err.delayMs : defaultNakDelay(n)),
+      nakDelayMs: (n, err) => (err instanceof RetryLater && err.delayMs !== undefined ? err.delayMs : defaultNakDelay(n)),
     });
     let stopping: Promise<void> | undefined;
     return {

@@ -16,30 +16,15 @@ import { DEFAULT_PARTIES, PartyError, parseAlgorithm } from '@cosigner/party';
 import type { KeyManager } from './manager.ts';
 import { derive } from './keys.ts';
 
-/** gRPC status of each party error code the KeyService can return (the code itself travels in trailers). */
-const STATUS: Record<string, number> = {
-  ERR_INVALID_ARGUMENT: GrpcStatus.INVALID_ARGUMENT,
-  ERR_KEY_NOT_FOUND: GrpcStatus.NOT_FOUND,
-  ERR_KEY_EXISTS: GrpcStatus.ALREADY_EXISTS,
-  ERR_WRONG_WORKSPACE: GrpcStatus.PERMISSION_DENIED,
-  ERR_UNSUPPORTED: GrpcStatus.UNIMPLEMENTED,
-  ERR_SESSION_TIMEOUT: GrpcStatus.UNAVAILABLE,
-  ERR_UNKNOWN_PARTY: GrpcStatus.UNAVAILABLE,
-  ERR_SEALED_CONFLICT: GrpcStatus.ABORTED,
-  ERR_SESSION_REFUSED: GrpcStatus.FAILED_PRECONDITION,
-  ERR_SIGNING_SET: GrpcStatus.FAILED_PRECONDITION,
-  ERR_MPC_ABORT: GrpcStatus.ABORTED,
-  ERR_BACKUP: GrpcStatus.INVALID_ARGUMENT,
-};
-
-/** A party error as the boundary's DomainError (same code; blamed parties as a detail). */
+/**
+ * A party error at the KeyService boundary: its gRPC status comes from PARTY_ERROR_CODES (blamed
+ * parties travel as the `culprits` detail). One the table marks INTERNAL (sealed-store corruption,
+ * configuration) is not shown to the caller: the platform answers 'internal error' and logs it.
+ */
 export function toDomainError(e: unknown): unknown {
   if (!(e instanceof PartyError)) return e;
-  const grpcStatus = STATUS[e.code];
-  if (grpcStatus === undefined) return e; // sealed-store corruption, config: internal, logged server side
-  return new DomainError(e.code, e.message.split('\n')[0]!, {
-    grpcStatus, cause: e, ...(e.culprits.length ? { details: { culprits: e.culprits.join(',') } } : {}),
-  });
+  if (e.grpcStatus === GrpcStatus.INTERNAL) return new Error(e.message, { cause: e });
+  return new DomainError(e.code, e.message.split('\n')[0]!, { grpcStatus: e.grpcStatus, retryable: e.retryable, cause: e, details: { ...e.details } });
 }
 
 /** The KeyService handlers over a KeyManager. */

@@ -11,10 +11,10 @@
  * the ack; the approved message is acked only after that.
  */
 import { createHash } from 'node:crypto';
-import { JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { CONSUMERS, DomainError, STREAMS, publishEvent, requestMsgId, requestSubject, startConsumer, withSpan, type Logger } from '@cosigner/platform';
+import { CONSUMERS, DomainError, RetryLater, STREAMS, isCasConflict, publishEvent, requestMsgId, requestSubject, startConsumer, withSpan, type Logger } from '@cosigner/platform';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { p256 } from '@noble/curves/nist.js';
 import { RequestApproved, RequestFailed, RequestSigned, TransactionSignRequest, type EntrySignature, type KeyInfo } from '@cosigner/proto';
@@ -31,23 +31,6 @@ import { signingSeconds } from './metrics.ts';
 export const REQUESTS_STREAM = STREAMS.requests.name;
 export const SIGNER_CONSUMER = CONSUMERS.signer.durable;
 const GATE_SIGNING = new TextEncoder().encode('SIGNING');
-
-/** Retry later (nak): a party is unreachable, a session timed out, a publish failed. */
-export class RetryableError extends DomainError {
-  constructor(message: string, cause?: unknown) {
-    super('ERR_RETRY', message, { retryable: true, ...(cause === undefined ? {} : { cause }) });
-  }
-}
-
-class Terminal extends Error {
-  readonly code: string;
-  readonly culprits: string[];
-  constructor(code: string, message: string, culprits: readonly string[] = []) {
-    super(message);
-    this.code = code;
-    this.culprits = [...culprits];
-  }
-}
 
 export interface SignerOptions {
   node: PartyNode;
@@ -74,7 +57,6 @@ export interface SignerOptions {
 /** TEST ONLY (COSIGNER_UNSAFE_TEST_CRASH=after-outcome): the signer kills itself once an outcome is durable. */
 const CRASH_AFTER_OUTCOME = process.env.COSIGNER_UNSAFE_TEST_CRASH === 'after-outcome';
 
-const RETRYABLE = new Set(['ERR_SESSION_TIMEOUT', 'ERR_SEALED_CONFLICT', 'ERR_UNKNOWN_PARTY', 'ERR_ENVELOPE', 'ERR_PRESIGNATURE_NOT_FOUND', 'ERR_SESSION_REFUSED']);
 
 export class Signer {
   #o: SignerOptions;
@@ -131,8 +113,8 @@ export class Signer {
     const req = v.request;
     const expires = req.expiresAtMs || approved.expiresAtMs;
     try {
-      if (expires > 0 && this.#now() > expires) throw new Terminal('ERR_EXPIRED', 'request expired before it was signed');
-      if (!(await this.passGate(req.requestId))) throw new Terminal('ERR_CANCELLED', 'cancelled by the workspace before any share was released');
+      if (expires > 0 && this.#now() > expires) throw new DomainError('ERR_EXPIRED', 'request expired before it was signed', { retryable: false });
+      if (!(await this.passGate(req.requestId))) throw new DomainError('ERR_CANCELLED', 'cancelled by the workspace before any share was released', { retryable: false });
       const sigs: EntrySignature[] = [];
       const release: [string, number, string][] = [];
       for (let i = 0; i < req.entries.length; i++) {
@@ -165,14 +147,14 @@ export class Signer {
       this.#o.onSigned?.(req.requestId, this.#now() - (approved.approvedAtMs || this.#now()));
       await this.cleanup(req.requestId, req.entries.length);
     } catch (e) {
-      const code = (e as { code?: string }).code ?? 'ERR_INTERNAL';
-      if (!(e instanceof Terminal) && (e instanceof RetryableError || RETRYABLE.has(code))) {
-        if (!(expires > 0 && this.#now() > expires)) throw e instanceof RetryableError ? e : new RetryableError((e as Error).message);
-      }
+      const code = publicCode(e);
+      // Retryability is the error's own declaration (PARTY_ERROR_CODES, RetryLater): hand the
+      // request back for a later attempt, until it expires.
+      if (e instanceof DomainError && e.retryable && !(expires > 0 && this.#now() > expires)) throw e;
       const culprits = (e as { culprits?: readonly string[] }).culprits ?? [];
       const f: RequestFailed = {
         requestId: req.requestId,
-        code: expires > 0 && this.#now() > expires && code !== 'ERR_MPC_ABORT' ? 'ERR_EXPIRED' : e instanceof Terminal ? e.code : mapCode(code),
+        code: expires > 0 && this.#now() > expires && code !== 'ERR_MPC_ABORT' ? 'ERR_EXPIRED' : code,
         reason: oneLine(e), culprits: [...culprits], failedAtMs: this.#now(), stage: 'signing',
       };
       this.#o.log('warn', 'request failed', { requestId: req.requestId, code: f.code, culprits: f.culprits, reason: f.reason });
@@ -196,10 +178,10 @@ export class Signer {
       await gate.create(requestId, GATE_SIGNING);
       return true;
     } catch (e) {
-      if (!(e instanceof JetStreamApiError && (e.code === 10071 || e.code === 10164))) throw new RetryableError('sign gate unavailable', e);
+      if (!isCasConflict(e)) throw new RetryLater('sign gate unavailable', { cause: e });
     }
     const cur = await gate.get(requestId);
-    if (!cur || cur.operation !== 'PUT') throw new RetryableError('sign gate changed concurrently');
+    if (!cur || cur.operation !== 'PUT') throw new RetryLater('sign gate changed concurrently');
     return new TextDecoder().decode(cur.value) === 'SIGNING';
   }
 
@@ -234,7 +216,7 @@ export class Signer {
     try {
       await publishEvent(this.#o.js, subject, data, { msgId, timeoutMs: 5000, attempts: 5, expectedStream: REQUESTS_STREAM });
     } catch (e) {
-      throw new RetryableError(`publish ${subject} failed: ${(e as Error)?.message}`, e);
+      throw new RetryLater(`publish ${subject} failed: ${(e as Error)?.message}`, { cause: e });
     }
   }
 
@@ -270,10 +252,10 @@ export class Signer {
     const rt = token(req.requestId);
     const entry = req.entries[i]!;
     const k = await this.#o.keys.get(entry.keyId);
-    if (!k) throw new Terminal('ERR_KEY_NOT_FOUND', `entry ${i}: no key ${entry.keyId}`);
+    if (!k) throw new PartyError('ERR_KEY_NOT_FOUND', `entry ${i}: no key ${entry.keyId}`);
     const info = k.info;
-    if (info.workspaceId !== req.workspaceId) throw new Terminal('ERR_WRONG_WORKSPACE', `entry ${i}: key ${entry.keyId} belongs to another workspace`);
-    if (entry.algorithm !== 'ALGORITHM_UNSPECIFIED' && entry.algorithm !== info.algorithm) throw new Terminal('ERR_INVALID_ARGUMENT', `entry ${i}: algorithm does not match key`);
+    if (info.workspaceId !== req.workspaceId) throw new PartyError('ERR_WRONG_WORKSPACE', `entry ${i}: key ${entry.keyId} belongs to another workspace`);
+    if (entry.algorithm !== 'ALGORITHM_UNSPECIFIED' && entry.algorithm !== info.algorithm) throw new PartyError('ERR_INVALID_ARGUMENT', `entry ${i}: algorithm does not match key`);
     const alg = parseAlgorithm(info.algorithm);
     const scheme = schemeFor(alg);
     const timer = signingSeconds.startTimer({ scheme: alg });
@@ -371,14 +353,14 @@ export class Signer {
       }
       const derived = scheme.derivePublicKey(info.publicKey, info.chainCode, pathString(entry.path));
       if (!Buffer.from(derived.publicKey).equals(Buffer.from(result.publicKey)))
-        throw new Terminal('ERR_SIGNATURE_INVALID', `entry ${i}: the signature is not under the derived public key`);
+        throw new PartyError('ERR_SIGNATURE_INVALID', `entry ${i}: the signature is not under the derived public key`);
       // ECDSA: (r, s) and the recovery id checked together (the recovery id names the R the
       // verification equation yields, so one check covers both); EdDSA: RFC 8032 verification.
       if (scheme.verifyRecoverable) {
         if (result.recovery === undefined || !scheme.verifyRecoverable(info.publicKey, info.chainCode, pathString(entry.path), entry.payload, result.signature, result.recovery))
-          throw new Terminal('ERR_SIGNATURE_INVALID', `entry ${i}: the signature and its recovery id do not verify under the derived public key`);
+          throw new PartyError('ERR_SIGNATURE_INVALID', `entry ${i}: the signature and its recovery id do not verify under the derived public key`);
       } else if (!scheme.verify(derived.publicKey, entry.payload, result.signature))
-        throw new Terminal('ERR_SIGNATURE_INVALID', `entry ${i}: the signature does not verify under the derived public key`);
+        throw new PartyError('ERR_SIGNATURE_INVALID', `entry ${i}: the signature does not verify under the derived public key`);
       // One entry: the request's own `done` record is the durable copy (a restart before it repeats
       // the same session: same presignature, same shares, same signature); several: each entry's.
       if (req.entries.length > 1) await records.sealEntrySignature(req.requestId, i, encodeSignResult(result));
@@ -418,9 +400,11 @@ export function entrySignature(index: number, keyId: string, alg: Algorithm, pat
   return e;
 }
 
-function mapCode(code: string): string {
-  if (code === 'ERR_SESSION_REFUSED') return 'ERR_MPC_ABORT';
-  return code.startsWith('ERR_') ? code : 'ERR_INTERNAL';
+/** The code a RequestFailed carries: a declared one, else ERR_INTERNAL (never a system error's). */
+function publicCode(e: unknown): string {
+  if (e instanceof DomainError) return e.code;
+  const c = (e as { code?: unknown } | undefined)?.code;
+  return typeof c === 'string' && c.startsWith('ERR_') ? c : 'ERR_INTERNAL';
 }
 
 function oneLine(e: unknown): string {
@@ -448,7 +432,7 @@ export async function consumeApproved(js: JetStreamClient, signer: Signer, o: { 
         await signer.handle(m.data, { firstDelivery: ctx.deliveryCount === 1 });
       } catch (e) {
         o.log('warn', 'signing will be retried', { subject: m.subject, deliveryCount: ctx.deliveryCount, err: (e as Error).message });
-        throw e instanceof RetryableError ? e : new RetryableError((e as Error).message, e);
+        throw e instanceof RetryLater ? e : new RetryLater((e as Error).message, { cause: e });
       }
     },
   });

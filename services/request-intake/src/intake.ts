@@ -9,13 +9,13 @@
  * decides "same request" (return it) or "another body" (ALREADY_EXISTS).
  */
 import { createHash } from 'node:crypto';
-import { JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import {
   ApiUser, KeyInfo, RequestFailed, RequestReceived, RequestState,
   type ConfigChangeRequest, type RequestKind, type TransactionSignRequest,
 } from '@cosigner/proto';
-import { activeTraceId, annotateSpan, metrics, publishEvent, type Logger } from '@cosigner/platform';
+import { activeTraceId, annotateSpan, isCasConflict, metrics, publishEvent, type Logger } from '@cosigner/platform';
 import { INTAKE_AUDIENCE, SUBMISSION_MAX_LIFETIME_S, type Trust, type VerifiedToken } from '@cosigner/trust';
 import { fromTrustError, intakeError } from './errors.ts';
 import { REQUESTS_STREAM, isTerminal, msgIdOf, subjectOf } from './state.ts';
@@ -63,10 +63,6 @@ function sha256(b: Uint8Array): Buffer {
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a).equals(Buffer.from(b));
-}
-
-function isCasConflict(e: unknown): boolean {
-  return e instanceof JetStreamApiError && (e.code === 10071 || e.code === 10164);
 }
 
 export class Intake {

@@ -10,10 +10,10 @@
  * publish it once. It keeps an in-memory index fed by the projector, rebuilt from KV at start and
  * periodically (an instance's index misses requests whose events another instance projected).
  */
-import { JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { RequestFailed, RequestState } from '@cosigner/proto';
-import { CONSUMERS, DomainError, metrics, publishEvent, startConsumer, unavailable, type ConsumerHandle, type Logger } from '@cosigner/platform';
+import { CONSUMERS, DomainError, isCasConflict, metrics, publishEvent, startConsumer, unavailable, type ConsumerHandle, type Logger } from '@cosigner/platform';
 import { REQUESTS_STREAM, applyEvent, decodeEvent, isTerminal, msgIdOf, subjectOf, traceIdOf } from './state.ts';
 
 export const PROJECTOR_CONSUMER = CONSUMERS.projector.durable;
@@ -21,10 +21,6 @@ export const DEFAULT_PROJECTOR_CONCURRENCY = 64;
 export const DEFAULT_SWEEP_INTERVAL_MS = 1000;
 export const DEFAULT_FULL_SCAN_INTERVAL_MS = 60_000;
 const CAS_ATTEMPTS = 50;
-
-function isCasConflict(e: unknown): boolean {
-  return e instanceof JetStreamApiError && (e.code === 10071 || e.code === 10164);
-}
 
 export interface ProjectorOptions {
   js: JetStreamClient;
