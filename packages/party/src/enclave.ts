@@ -17,6 +17,7 @@ import type { Trust } from '@cosigner/trust';
 import { checkEntry, verifyApproval, verifyOrigin } from './approval.ts';
 import { decodeIdentity, encodeIdentity, generateIdentity, openFrom, rawPublic, signEd25519, type IdentityKeys } from './crypto.ts';
 import { PartyError } from './errors.ts';
+import { NO_FAULTS, corrupt, tampers, type PartyFaults } from './faults.ts';
 import { IDENTITY_RECORD, PRESIGNATURE_PREFIX, bindingRecord, parsePresignatureRecord, parseShareRecord, presignatureRecord, sharePrefix, shareRecord } from './records.ts';
 import { token, type EnclaveProvider, type SealedStore } from './sealed.ts';
 import { parseAlgorithm } from './schemes.ts';
@@ -128,8 +129,8 @@ export interface EnclaveOptions {
   now?: () => number;
   /** Extra inputs a scheme's keygen needs (CMP: primes), from the service. */
   keygenExtras?: (algorithm: Algorithm, kind: 'keygen' | 'refresh', self: number) => Promise<Record<string, unknown>>;
-  /** TEST ONLY: corrupt outgoing protocol bodies (a tampering party), see COSIGNER_UNSAFE_TEST_TAMPER. */
-  tamper?: string;
+  /** TEST ONLY: fault injection (faults.ts); none by default. */
+  faults?: PartyFaults;
 }
 
 /** Signing set rule: the customer's party is in every signing set (cloud parties never sign alone). */
@@ -146,7 +147,7 @@ export class Enclave {
   #scheme: (a: Algorithm) => ThresholdScheme;
   #now: () => number;
   #keygenExtras: EnclaveOptions['keygenExtras'];
-  #tamper: Set<string>;
+  #faults: PartyFaults;
   #cache = new Map<string, KeyRecord>();
   #dropped = new Map<string, number>();
   /** presignature id -> what it signs, for sessions of this process (see `sign`). */
@@ -163,7 +164,7 @@ export class Enclave {
     this.#scheme = o.scheme;
     this.#now = o.now ?? Date.now;
     this.#keygenExtras = o.keygenExtras;
-    this.#tamper = new Set((o.tamper ?? '').split(',').map((x) => x.trim()).filter(Boolean));
+    this.#faults = o.faults ?? NO_FAULTS;
   }
 
   /** Opens the enclave: loads the sealed identity, or generates and seals one on first start. */
@@ -247,10 +248,10 @@ export class Enclave {
   }
 
   private wrap<Out>(kind: string, party: Party<Out>, onDone: (out: Out) => Promise<Uint8Array | undefined>, beforeSend?: (m: ProtocolMessage[]) => Promise<void>): EnclaveSession {
-    const tamper = this.#tamper.has('1') || this.#tamper.has(kind);
+    const tamper = tampers(this.#faults, kind);
     const convert = async (s: Step<Out>): Promise<EnclaveStep> => {
       let messages = s.kind === 'wait' ? [] : [...s.messages];
-      if (tamper) messages = messages.map((m) => ({ ...m, body: flip(m.body) }));
+      if (tamper) messages = corrupt(messages);
       if (beforeSend && messages.length > 0) await beforeSend(messages);
       if (s.kind === 'done') {
         const result = await onDone(s.output);
@@ -311,7 +312,7 @@ export class Enclave {
   async commitEpoch(start: SessionStart): Promise<EnclaveSession> {
     if (start.initiator !== CUSTOMER_PARTY) throw new PartyError('ERR_SESSION_REFUSED', 'an epoch commit is started by the customer party only');
     // TEST ONLY (COSIGNER_UNSAFE_TEST_TAMPER=COMMIT): a party that never gets the commit.
-    if (this.#tamper.has('COMMIT')) throw new PartyError('ERR_SESSION_REFUSED', 'refusing epoch commits (test hook)');
+    if (this.#faults.tamper.has('COMMIT')) throw new PartyError('ERR_SESSION_REFUSED', 'refusing epoch commits (test hook)');
     const r = await this.loadKey(start.keyId, start.epoch);
     let dropped = 0;
     const key = token(start.keyId);
@@ -399,12 +400,12 @@ export class Enclave {
     const w = (this.#worker ??= new ProtocolWorker());
     const key = Buffer.from(start.sessionId).toString('hex');
     await w.createPresign(key, { algorithm: r.algorithm, session: start.sessionId, self: this.index, signers, share: r.share, count });
-    const tamper = this.#tamper.has('1') || this.#tamper.has('PRESIGN');
+    const tamper = tampers(this.#faults, 'PRESIGN');
     let round = 0;
     const convert = async (s: WorkerStep): Promise<EnclaveStep> => {
       round = s.round;
       let messages = s.messages;
-      if (tamper) messages = messages.map((m) => ({ ...m, body: flip(m.body) }));
+      if (tamper) messages = corrupt(messages);
       if (s.kind !== 'done') return { messages, done: false };
       const ids: string[] = [];
       const out = s.output ?? [];
@@ -606,12 +607,6 @@ export class Enclave {
       throw new PartyError('ERR_BACKUP', 'backup does not open with this recovery key', { cause: e });
     }
   }
-}
-
-function flip(b: Uint8Array): Uint8Array {
-  const c = Uint8Array.from(b);
-  if (c.length > 0) c[c.length - 1] = c[c.length - 1]! ^ 1;
-  return c;
 }
 
 function encodeSigners(signers: number[], body: Uint8Array): Uint8Array {

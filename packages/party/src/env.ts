@@ -2,6 +2,7 @@
 import { isAbsolute, join } from 'node:path';
 import { PartyError } from './errors.ts';
 import { parseTrustConfig, TrustError, type TrustConfig } from '@cosigner/trust';
+import { partyFaults, type PartyFaults } from './faults.ts';
 import { parsePartyPins } from './transport.ts';
 
 export interface PartyEnv {
@@ -27,10 +28,8 @@ export interface PartyEnv {
    * of every request is verified against them before this party contributes to a signature.
    */
   trust: TrustConfig;
-  /** TEST ONLY: this party corrupts its outgoing protocol messages. */
-  tamper: string;
-  /** TEST ONLY: delay each outgoing protocol step (kill -9 windows). */
-  testSendDelayMs: number;
+  /** TEST ONLY: fault injection (faults.ts), off unless a COSIGNER_UNSAFE_TEST_* setting is set. */
+  faults: PartyFaults;
 }
 
 export function partyEnv(env: NodeJS.ProcessEnv = process.env, defaults: { partyId?: string; index?: number } = {}): PartyEnv {
@@ -52,8 +51,7 @@ export function partyEnv(env: NodeJS.ProcessEnv = process.env, defaults: { party
     trust: trustOf(env.COSIGNER_TRUST ?? ''),
     gcIntervalMs: nonNegative(env, 'COSIGNER_GC_INTERVAL_MS'),
     bindRetentionMs: nonNegative(env, 'COSIGNER_BIND_RETENTION_MS'),
-    tamper: env.COSIGNER_UNSAFE_TEST_TAMPER ?? '',
-    testSendDelayMs: Number(env.COSIGNER_UNSAFE_TEST_SLOW_MS ?? 0),
+    faults: partyFaults(env),
   };
 }
 

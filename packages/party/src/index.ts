@@ -11,6 +11,7 @@ export * from './session.ts';
 export * from './node.ts';
 export * from './schemes.ts';
 export * from './env.ts';
+export * from './faults.ts';
 export * from './process.ts';
 export * from './backend.ts';
 export * from './primes.ts';

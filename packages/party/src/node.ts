@@ -15,6 +15,7 @@ import { CoordinatorRecords } from './coordinator.ts';
 import { CUSTOMER_PARTY, Enclave, type Algorithm, type EnclaveSession, type EnclaveStep, type KeyMeta, type PartyRef } from './enclave.ts';
 import { registerInternals } from './internal.ts';
 import { PartyError } from './errors.ts';
+import { NO_FAULTS, announceFaults, type PartyFaults } from './faults.ts';
 import { SEALED_VERSIONS_BUCKET, SealedStore, kvVersionCounter, sealedVersionsBucketOf, type EnclaveProvider } from './sealed.ts';
 import { runSession } from './session.ts';
 import { collectGarbage, type GcOptions } from './gc.ts';
@@ -44,9 +45,8 @@ export interface PartyNodeOptions {
   roundTimeoutMs?: number;
   log?: Log;
   now?: () => number;
-  tamper?: string;
-  /** TEST ONLY: delay before each protocol step is sent (COSIGNER_UNSAFE_TEST_SLOW_MS). */
-  testSendDelayMs?: number;
+  /** TEST ONLY: fault injection (faults.ts: a tampering or slow party); none by default. */
+  faults?: PartyFaults;
   /** Called after this party finished a session (tests, metrics). */
   onSessionEnd?: (start: SessionStart, outcome: SessionOutcome) => void;
   /** Configured identity keys of every party (COSIGNER_PARTY_PINS). */
@@ -153,17 +153,18 @@ export class PartyNode {
     this.roundTimeoutMs = o.roundTimeoutMs ?? DEFAULT_ROUND_TIMEOUT_MS;
     this.log = log;
     this.#onEnd = o.onSessionEnd;
-    this.#sendDelayMs = o.testSendDelayMs ?? 0;
+    this.#sendDelayMs = (o.faults ?? NO_FAULTS).sendDelayMs;
   }
 
   static async start(o: PartyNodeOptions): Promise<PartyNode> {
     const log: Log = o.log ?? ((level, msg, f) => process.stderr.write(`${JSON.stringify({ level, party: o.partyId, msg, ...f })}\n`));
+    announceFaults(o.faults ?? NO_FAULTS, log);
     const versions = await openKv(o.nc, sealedVersionsBucketOf(o.partyId));
     await carryOverCounters(o.nc, versions, o.partyId, log);
     const store = new SealedStore({ dir: o.dataDir, party: o.partyId, provider: o.provider, counter: kvVersionCounter(versions) });
     const enclave = await Enclave.open({
       provider: o.provider, store, partyId: o.partyId, index: o.index, approvalKey: o.approvalKey, trust: o.trust, scheme: o.scheme,
-      ...(o.now ? { now: o.now } : {}), ...(o.keygenExtras ? { keygenExtras: o.keygenExtras } : {}), ...(o.tamper ? { tamper: o.tamper } : {}),
+      ...(o.now ? { now: o.now } : {}), ...(o.keygenExtras ? { keygenExtras: o.keygenExtras } : {}), ...(o.faults ? { faults: o.faults } : {}),
     });
     if ((o.partyPins?.size ?? 0) === 0 && o.allowTofu !== true) {
       // The refusal names this party's own identity key (public): what the operator pins.

@@ -59,8 +59,7 @@ export async function startPartyFromEnv(o: StartPartyOptions = {}): Promise<Part
       },
       partyPins: env.partyPins,
       allowTofu: env.devTofu,
-      tamper: env.tamper,
-      testSendDelayMs: env.testSendDelayMs,
+      faults: env.faults,
     });
     return {
       env, nc, node,

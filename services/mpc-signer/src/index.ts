@@ -16,6 +16,7 @@ import {
   BUCKETS, adminAuthSchema, createLogger, int, list, loadConfig, openBucket, platformSchema, provisionStreams, serverAuth, str, type GrpcServerHandle, type Logger,
 } from '@cosigner/platform';
 import { startPartyFromEnv, type PartyProcess } from '@cosigner/party';
+import { announceSignerFaults, signerFaults } from './faults.ts';
 import { startGrpc } from './grpc.ts';
 import { KeyStore } from './keys.ts';
 import { KeyManager } from './manager.ts';
@@ -74,6 +75,8 @@ export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env, o: { 
   const auth = serverAuth(cfg);
   const tokens = [...(cfg.cosignerAdminTokens ?? []), ...(auth.tokens ?? [])];
   const log = (level: 'info' | 'warn' | 'error', msg: string, f?: Record<string, unknown>) => logger[level](msg, f);
+  const faults = signerFaults(env);
+  announceSignerFaults(faults, log);
   const party = await startPartyFromEnv({ env, defaults: { partyId: 'customer', index: 1 }, log });
   try {
     const nc = party.nc;
@@ -94,7 +97,7 @@ export async function startMpcSigner(env: NodeJS.ProcessEnv = process.env, o: { 
     const manager = new KeyManager(party.node, keys, pool);
     const counters: SignerMetrics = { signed: 0, failed: 0, moves: 0 };
     const gate = await openBucket(nc, 'mpc-signer', BUCKETS.signGate, replicas);
-    const signer = new Signer({ node: party.node, keys, pool, plans, js, gate, approvalKey: loadApprovalKey(party.env.approvalPublicKeyFile), log, onSigned: () => { counters.signed++; }, onFailed: () => { counters.failed++; }, onMoved: () => { counters.moves++; } });
+    const signer = new Signer({ faults, node: party.node, keys, pool, plans, js, gate, approvalKey: loadApprovalKey(party.env.approvalPublicKeyFile), log, onSigned: () => { counters.signed++; }, onFailed: () => { counters.failed++; }, onMoved: () => { counters.moves++; } });
     const uncollect = collectSignerMetrics(pool, counters);
     await pool.start(await plans.presignatures());
     const consumer = await consumeApproved(js, signer, { concurrency: cfg.signConcurrency, log, nc, workingMs: Math.max(200, Math.floor(cfg.ackWaitMs / 3)), logger });

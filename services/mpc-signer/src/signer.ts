@@ -23,6 +23,7 @@ import {
   parseAlgorithm, type Algorithm, type PartyNode, type SignResult,
 } from '@cosigner/party';
 import type { KeyObject } from 'node:crypto';
+import type { SignerFaults } from './faults.ts';
 import type { KeyStore } from './keys.ts';
 import type { PresignPool } from './pool.ts';
 import type { PlanStore } from './plans.ts';
@@ -52,10 +53,10 @@ export interface SignerOptions {
   onFailed?: (requestId: string, code: string) => void;
   /** A signing set changed because a party did not answer (metrics). */
   onMoved?: (requestId: string, unavailable: readonly string[]) => void;
+  /** TEST ONLY: fault injection (faults.ts); none by default. */
+  faults?: SignerFaults;
 }
 
-/** TEST ONLY (COSIGNER_UNSAFE_TEST_CRASH=after-outcome): the signer kills itself once an outcome is durable. */
-const CRASH_AFTER_OUTCOME = process.env.COSIGNER_UNSAFE_TEST_CRASH === 'after-outcome';
 
 
 export class Signer {
@@ -141,7 +142,7 @@ export class Signer {
         await publish();
       }
       // TEST ONLY: stop as a crash would, right after the outcome is durable.
-      if (CRASH_AFTER_OUTCOME) process.kill(process.pid, 'SIGKILL');
+      if (this.#o.faults?.crashAfterOutcome) process.kill(process.pid, 'SIGKILL');
       // Presignatures go only once the signatures they made are durable.
       for (const [k, e, p] of release) await this.#o.node.records.releasePresignature(k, e, p).catch(() => undefined);
       this.#o.onSigned?.(req.requestId, this.#now() - (approved.approvedAtMs || this.#now()));

@@ -90,13 +90,16 @@ export class PrimePool {
 let fixtureCache: bigint[] | null = null;
 
 /**
- * TEST ONLY: 16 pre-generated public 1024-bit safe primes from packages/mpc/test/fixtures/primes.json.
+ * TEST ONLY: 16 pre-generated public 1024-bit safe primes (p = 2p'+1, p ≡ 3 mod 4) from
+ * `fixture-primes.json` next to this file, generated once with `node:crypto.generatePrime(1024,
+ * { safe: true, bigint: true })` (OpenSSL). They are public, so any key built from them is
+ * test-only; they exist so tests, demos and benchmarks never wait for prime generation.
  * Consecutive pairs (0,1), (2,3), ... give 2048-bit moduli. Never use for real keys.
  */
 export function testPrimes(): bigint[] {
   if (!fixtureCache) {
     const here = dirname(fileURLToPath(import.meta.url));
-    const raw = JSON.parse(readFileSync(join(here, '..', '..', 'test', 'fixtures', 'primes.json'), 'utf8')) as string[];
+    const raw = JSON.parse(readFileSync(join(here, 'fixture-primes.json'), 'utf8')) as string[];
     fixtureCache = raw.map((s) => BigInt(s));
   }
   return [...fixtureCache];
