@@ -47,11 +47,17 @@ export function tampers(f: PartyFaults, kind: string): boolean {
   return f.tamper.has('1') || f.tamper.has(kind);
 }
 
-/** The messages with the last byte of each body flipped (what a tampering party sends). */
+/**
+ * The messages with the middle byte of each body flipped (what a tampering party sends): inside the
+ * protocol's values (a commitment, a share, a ciphertext), not in the trailing key-state digest of
+ * FROST's first signing round, whose mismatch names nobody by design (both sides of a refresh are
+ * honest), so it would not exercise identification.
+ */
 export function corrupt(messages: readonly ProtocolMessage[]): ProtocolMessage[] {
   return messages.map((m) => {
     const body = Uint8Array.from(m.body);
-    if (body.length > 0) body[body.length - 1] = body[body.length - 1]! ^ 1;
+    const i = body.length >> 1;
+    if (body.length > 0) body[i] = body[i]! ^ 1;
     return { ...m, body };
   });
 }

@@ -26,6 +26,6 @@ test('party faults: none unless a COSIGNER_UNSAFE_TEST_* setting is set; parsed 
 
   const m = { from: 1, to: 2, round: 1, protocol: 'p', session: new Uint8Array(1), body: Uint8Array.of(1, 2, 3) };
   const [c] = corrupt([m as never]) as { body: Uint8Array }[];
-  assert.deepEqual([...c!.body], [1, 2, 2]);
+  assert.deepEqual([...c!.body], [1, 3, 3]); // the middle byte (2) flipped
   assert.deepEqual([...m.body], [1, 2, 3], 'the original is not changed');
 });
