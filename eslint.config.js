@@ -3,6 +3,26 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const TESTING = { group: ['@cosigner/*/testing', '@cosigner/*/testing/*'], message: 'test support stays out of production code' };
+const OURS = { group: ['@cosigner/*'], message: 'packages/mpc is the protocol core: it imports nothing of ours' };
+const SERVICES = {
+  group: ['@cosigner/request-intake', '@cosigner/callback-dispatcher', '@cosigner/mpc-signer', '@cosigner/pairing', '@cosigner/cloud-cosigner-sim'].flatMap((p) => [p, `${p}/*`]),
+  message: 'services meet on NATS and gRPC, never through imports',
+};
+
+/** One block per folder kind: a later block's rule replaces an earlier one's, so each lists all its patterns. */
+function importRules() {
+  const rule = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
+  const notTesting = ['**/src/testing.ts', '**/src/testing/**'];
+  return [
+    // Production code never imports test support: `@cosigner/party/testing` reaches behind the
+    // enclave boundary, `@cosigner/platform/testing` starts servers.
+    { files: ['packages/*/src/**/*.ts', 'examples/*/src/**/*.ts'], ignores: notTesting, rules: rule(TESTING) },
+    { files: ['services/*/src/**/*.ts'], ignores: notTesting, rules: rule(TESTING, SERVICES) },
+    { files: ['packages/mpc/**/*.ts'], rules: rule(OURS) },
+  ];
+}
+
 export default tseslint.config(
   { ignores: ['**/node_modules/**', 'proto/gen/**', '.tools/**', '.data/**', '**/build/**', '**/*.js', '!eslint.config.js'] },
   js.configs.recommended,
@@ -25,13 +45,7 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
-  {
-    // Production code never imports test support: `@cosigner/party/testing` reaches behind the
-    // enclave boundary, `@cosigner/platform/testing` starts servers (docs/architecture.md).
-    files: ['packages/*/src/**/*.ts', 'services/*/src/**/*.ts', 'examples/*/src/**/*.ts'],
-    ignores: ['**/src/testing.ts', '**/src/testing/**'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@cosigner/*/testing', '@cosigner/*/testing/*'], message: 'test support stays out of production code' }] }],
-    },
-  },
+  // The package graph (docs/architecture.md "Packages"). scripts/check-imports.ts checks what a
+  // lint rule cannot see (relative imports leaving a package, undeclared dependencies, cycles).
+  ...importRules(),
 );
