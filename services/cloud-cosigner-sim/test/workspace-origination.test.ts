@@ -212,7 +212,7 @@ async function until(id: string, pred: (t: Transaction) => boolean): Promise<Tra
   throw new Error(`transaction ${id} never reached the expected state`);
 }
 
-const transfer = (apiUserId: string, extra: Record<string, unknown> = {}) => ({ apiUserId, keyId: 'key-1', path: [], to: TO, amountWei: '10000000000000000', chainId: 0, nonce: 0, note: '', externalTxId: '', expiresInS: 0, requestId: '', ...extra });
+const transfer = (apiUserId: string, extra: Record<string, unknown> = {}) => ({ apiUserId, keyId: 'key-1', path: [], to: TO, amountWei: '10000000000000000', chainId: 0, nonce: 0, note: '', externalTxId: '', expiresInS: 0, requestId: '', algorithm: 'ECDSA_SECP256K1', ...extra });
 
 test('CreateTransfer -> intake gets the signed request bytes; SIGNED assembles the transaction; resumes after a restart', async () => {
   const apiUserId = await activeUser();
