@@ -83,7 +83,8 @@ export interface ChaosReport {
 type Behaviour = 'approve' | 'reject' | 'retry' | 'slow';
 const BEHAVIOURS: { name: Behaviour; weight: number; rules: HandlerRules; delayMs?: number }[] = [
   { name: 'approve', weight: 50, rules: {} },
-  { name: 'reject', weight: 15, rules: { maxAmount: { ETH: '0.001' } } },
+  // Rejects every request: its destination is never the allow-listed one (an amount limit would let RAW requests through).
+  { name: 'reject', weight: 15, rules: { allowedDestinations: ['0x0000000000000000000000000000000000000001'] } },
   { name: 'retry', weight: 20, rules: { retryFirst: true } },
   { name: 'slow', weight: 15, rules: {}, delayMs: 2_000 },
 ];
