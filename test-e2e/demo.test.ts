@@ -10,27 +10,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { parseTransaction, recoverTransactionAddress } from 'viem';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { HealthClient } from '../proto/gen/grpc/health/v1/health.ts';
+import { freePort } from '@cosigner/platform/testing';
 import { startSystem } from '../packages/cli/src/system.ts';
 import { connectNats } from '../packages/platform/src/index.ts';
 import { cliNatsOptions } from '../packages/cli/src/nats.ts';
 import { runDemo, DEMO_DESTINATION } from '../packages/cli/src/demo.ts';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 test('demo transfer: paired, DKG key, approved, signed; sender recovered independently', { timeout: 600_000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'cosigner-e2e-'));

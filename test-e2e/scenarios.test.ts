@@ -13,7 +13,6 @@ import { createPublicKey, generateKeyPairSync, verify as nodeVerify } from 'node
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { keccak256, recoverTransactionAddress, type Hex } from 'viem';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { p256 } from '@noble/curves/nist.js';
@@ -22,6 +21,7 @@ import {
   type ApiUser, type CosignerInfo, type KeyInfo, type PairingToken, type RequestState, type Transaction, type Workspace, type WorkspaceApiUser,
 } from '@cosigner/proto';
 import { startHandler, type HandlerRules, type RunningHandler } from '@cosigner/example-callback-handler';
+import { freePort } from '@cosigner/platform/testing';
 import { startSystem, type RunningSystem } from '../packages/cli/src/system.ts';
 import { makeClient, unary } from '../packages/cli/src/grpc.ts';
 import { DEMO_DESTINATION } from '../packages/cli/src/demo.ts';
@@ -30,17 +30,6 @@ const TERMINAL = new Set(['SIGNED', 'REJECTED', 'IGNORED', 'FAILED', 'APPROVED']
 /** The dispatcher's callback deadline here: a handler slower than this has failed its attempt. */
 const CALLBACK_DEADLINE_MS = 3_000;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 let sys: RunningSystem;
 let dataDir: string;
